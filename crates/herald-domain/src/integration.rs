@@ -1,0 +1,190 @@
+//! Integrations: a configured destination plus the filters that decide what it hears.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{EventType, FieldError, IntegrationId, OrgId, Severity};
+
+/// Every kind of destination Herald knows. Whether a kind can be used depends on the
+/// providers compiled in; see `herald_providers::Registry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Slack,
+    Teams,
+    GoogleChat,
+    Discord,
+    Webex,
+    Telegram,
+    Pagerduty,
+    Opsgenie,
+    Splunk,
+    Jira,
+    Github,
+    Email,
+    Script,
+    Webhook,
+    Custom,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 15] = [
+        Kind::Slack,
+        Kind::Teams,
+        Kind::GoogleChat,
+        Kind::Discord,
+        Kind::Webex,
+        Kind::Telegram,
+        Kind::Pagerduty,
+        Kind::Opsgenie,
+        Kind::Splunk,
+        Kind::Jira,
+        Kind::Github,
+        Kind::Email,
+        Kind::Script,
+        Kind::Webhook,
+        Kind::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Slack => "slack",
+            Kind::Teams => "teams",
+            Kind::GoogleChat => "google_chat",
+            Kind::Discord => "discord",
+            Kind::Webex => "webex",
+            Kind::Telegram => "telegram",
+            Kind::Pagerduty => "pagerduty",
+            Kind::Opsgenie => "opsgenie",
+            Kind::Splunk => "splunk",
+            Kind::Jira => "jira",
+            Kind::Github => "github",
+            Kind::Email => "email",
+            Kind::Script => "script",
+            Kind::Webhook => "webhook",
+            Kind::Custom => "custom",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+/// A display name: trimmed, 1 to 200 characters, no control characters. Unique per kind in an org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct IntegrationName(String);
+
+impl IntegrationName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 200 {
+            return Err(FieldError::new("name", "must be 1 to 200 characters"));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(FieldError::new("name", "must not contain control characters"));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The scanner seed's three filters. `None` means "all".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filters {
+    pub events: Option<Vec<String>>,
+    pub target_ids: Option<Vec<String>>,
+    /// Minimum severity for severity-gated events (finding_new, finding_changed).
+    pub severity_filter: Option<Severity>,
+}
+
+impl Filters {
+    /// Normalises an `events` list: empty means all, each entry must be a valid event type,
+    /// duplicates are dropped, order is kept.
+    pub fn parse_events(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
+        normalise_list(raw, |i, v| {
+            EventType::parse(v).map(|_| ()).map_err(|m| FieldError::new(format!("events[{i}]"), m))
+        })
+    }
+
+    /// Normalises a `target_ids` list: empty means all, entries are 1 to 256 bytes.
+    pub fn parse_target_ids(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
+        normalise_list(raw, |i, v| {
+            if v.is_empty() || v.len() > 256 {
+                Err(FieldError::new(format!("target_ids[{i}]"), "must be 1 to 256 bytes"))
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+fn normalise_list(
+    raw: Option<Vec<String>>,
+    check: impl Fn(usize, &str) -> Result<(), FieldError>,
+) -> Result<Option<Vec<String>>, FieldError> {
+    let Some(items) = raw else { return Ok(None) };
+    let mut kept: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        check(i, &item)?;
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    Ok((!kept.is_empty()).then_some(kept))
+}
+
+/// An integration as the rest of Herald sees it. Its config lives sealed in the store and is
+/// opened only on the send path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub org_id: OrgId,
+    pub kind: Kind,
+    pub name: String,
+    pub enabled: bool,
+    pub filters: Filters,
+    /// Names of the config keys that are set; never their values.
+    pub config_keys: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(Kind::parse("carrier_pigeon"), None);
+    }
+
+    #[test]
+    fn empty_lists_normalise_to_all() {
+        assert_eq!(Filters::parse_events(Some(vec![])).unwrap(), None);
+        assert_eq!(Filters::parse_target_ids(None).unwrap(), None);
+        let deduped = Filters::parse_events(Some(vec!["scan_done".into(), "scan_done".into()])).unwrap();
+        assert_eq!(deduped, Some(vec!["scan_done".to_owned()]));
+    }
+
+    #[test]
+    fn list_errors_name_the_entry() {
+        let err = Filters::parse_events(Some(vec!["ok".into(), "not ok".into()])).unwrap_err();
+        assert_eq!(err.field, "events[1]");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(IntegrationName::parse("  #security ").unwrap().as_str(), "#security");
+        assert!(IntegrationName::parse("   ").is_err());
+        assert!(IntegrationName::parse(&"x".repeat(201)).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Herald's domain: events, integrations and routing. Pure code, no I/O.
+
+pub mod duration;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod integration;
+pub mod retry;
+pub mod routing;
+pub mod severity;
+
+pub use error::FieldError;
+pub use event::{Event, EventInput, EventType, NewEvent};
+pub use ids::{AttemptId, DeliveryId, EventId, IntegrationId, OrgId, TokenId};
+pub use integration::{Filters, Integration, IntegrationName, Kind};
+pub use retry::RetrySchedule;
+pub use routing::{route, SkipReason, Verdict};
+pub use severity::Severity;

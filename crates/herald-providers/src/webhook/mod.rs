@@ -1,0 +1,31 @@
+//! `webhook`: a POST of the event envelope, signed per Standard Webhooks when a secret is set.
+
+mod config;
+mod render;
+pub mod signature;
+#[cfg(test)]
+mod tests;
+
+use herald_domain::{FieldError, Kind};
+use serde_json::Value;
+
+use crate::{OutboundRequest, Provider, RenderContext, RenderError};
+
+pub use config::WebhookConfig;
+
+pub struct WebhookProvider;
+
+impl Provider for WebhookProvider {
+    fn kind(&self) -> Kind {
+        Kind::Webhook
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), FieldError> {
+        WebhookConfig::parse(config).map(|_| ())
+    }
+
+    fn render(&self, ctx: &RenderContext<'_>, config: &Value) -> Result<Vec<OutboundRequest>, RenderError> {
+        let config = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        Ok(vec![render::request(ctx, &config)])
+    }
+}
