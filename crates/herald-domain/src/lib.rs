@@ -1,5 +1,6 @@
 //! Herald's domain: events, integrations and routing. Pure code, no I/O.
 
+pub mod delivery;
 pub mod duration;
 pub mod error;
 pub mod event;
@@ -9,6 +10,7 @@ pub mod retry;
 pub mod routing;
 pub mod severity;
 
+pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryStatus};
 pub use error::FieldError;
 pub use event::{Event, EventInput, EventType, NewEvent};
 pub use ids::{AttemptId, DeliveryId, EventId, IntegrationId, OrgId, TokenId};

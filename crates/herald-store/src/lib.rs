@@ -1,1 +1,138 @@
+//! Herald's storage: one set of portable SQL over SQLite (embedded default) or PostgreSQL,
+//! chosen by the database URL at run time.
 
+mod deliveries;
+mod events;
+mod integrations;
+mod orgs;
+mod time;
+mod tokens;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions};
+
+pub use deliveries::{AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind};
+pub use events::{EventInsert, InsertedEvent, NewDelivery, StoredEvent};
+pub use integrations::{IntegrationRow, NewIntegration};
+pub use tokens::TokenRecord;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL (use sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    #[error("a row with the same {0} already exists")]
+    Conflict(&'static str),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed")]
+    Migration(#[source] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+/// Turns a unique violation into `Conflict(what)`; any other error stays a database error.
+pub(crate) fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(what),
+        _ => StoreError::Database(error),
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A page of a newest-first listing; pass `next_cursor` back to get the next page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and runs the migrations. For SQLite the file and its folder are created.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        if backend == Backend::Sqlite {
+            create_sqlite_parent(url);
+        }
+        let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        // SQLite has one writer at a time; a few connections let reads overlap with it.
+        let max_connections = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let store = Self { pool, backend };
+        sqlx::migrate!("./migrations").run(&store.pool).await.map_err(StoreError::Migration)?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
+    /// so two writers queue on the busy timeout instead of failing on a lock upgrade.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        Ok(self.pool.begin_with(begin).await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent(url: &str) {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        // If this fails, connecting fails with the real reason.
+        let _ = std::fs::create_dir_all(parent);
+    }
+}
+
+/// `$start, $start+1, …` for `count` values, for IN lists.
+pub(crate) fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+pub mod testing;
+#[cfg(test)]
+mod tests;

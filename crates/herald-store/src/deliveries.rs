@@ -1,0 +1,301 @@
+//! The delivery queue. A claim moves `next_attempt_at` to the lease expiry and records the
+//! claimer in `lease_owner`: if the claimer dies, the row simply becomes due again when the
+//! lease runs out, and a late result from a lost lease is discarded (fencing by owner).
+
+use chrono::{DateTime, Utc};
+use herald_domain::{
+    Attempt, AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, EventId, IntegrationId, Kind, OrgId,
+};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::time::Duration;
+
+use crate::integrations::page_cursor;
+use crate::time::{from_millis, opt_from_millis, to_millis};
+use crate::{Backend, Page, Result, Store, StoreError};
+
+const COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, status, \
+                       attempt_count, cycle_attempts, next_attempt_at, last_status_code, last_error, external_id, \
+                       created_at, updated_at";
+
+/// A delivery a worker now holds the lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: DeliveryId,
+    pub org_id: OrgId,
+    pub event_id: EventId,
+    pub integration_id: IntegrationId,
+    pub integration_name: String,
+    pub kind: Kind,
+    pub destination: String,
+    pub attempt_count: u32,
+    /// Attempts since the delivery was last (re-)queued: the index into the retry schedule.
+    pub cycle_attempts: u32,
+}
+
+/// How an attempt ended, as the engine decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultKind {
+    Delivered { external_id: Option<String> },
+    RetryAt(DateTime<Utc>),
+    Failed,
+}
+
+/// One finished attempt to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: DeliveryId,
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub result: ResultKind,
+    pub status_code: Option<u16>,
+    /// Already truncated and scrubbed of secrets.
+    pub response_excerpt: Option<String>,
+    /// Already scrubbed of secrets.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct DeliveryFilter {
+    pub integration_id: Option<IntegrationId>,
+    pub event_id: Option<EventId>,
+    pub status: Option<DeliveryStatus>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequeueError {
+    #[error("delivery not found")]
+    NotFound,
+    #[error("only failed deliveries can be re-queued; this one is {0}")]
+    NotFailed(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Claims up to `limit` due deliveries for `owner` until `now + lease`.
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        // SQLite runs one writer at a time, so the sub-select cannot race; PostgreSQL needs the
+        // row locks, skipping rows another instance is claiming right now.
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
+               SELECT id FROM deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
+               ORDER BY next_attempt_at LIMIT $4 {lock}) \
+             RETURNING {COLUMNS}"
+        );
+        let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let rows = sqlx::query(&sql)
+            .bind(to_millis(lease_end))
+            .bind(owner.to_owned())
+            .bind(to_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(claimed_row).collect()
+    }
+
+    /// Records finished attempts in one transaction. A result whose lease was lost meanwhile
+    /// (another worker claimed the delivery) is dropped. Returns how many were recorded.
+    pub async fn record_results(&self, owner: &str, records: &[AttemptRecord]) -> Result<usize> {
+        let mut tx = self.begin_write().await?;
+        let mut recorded = 0;
+        for record in records {
+            let (status, next_attempt_at, external_id, outcome) = match &record.result {
+                ResultKind::Delivered { external_id } => {
+                    (DeliveryStatus::Success, None, external_id.clone(), AttemptOutcome::Delivered)
+                }
+                ResultKind::RetryAt(at) => (DeliveryStatus::Retrying, Some(to_millis(*at)), None, AttemptOutcome::Retry),
+                ResultKind::Failed => (DeliveryStatus::Failed, None, None, AttemptOutcome::Failed),
+            };
+            let now = to_millis(record.started_at) + millis(record.duration);
+            let row = sqlx::query(
+                "UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = NULL, \
+                 attempt_count = attempt_count + 1, cycle_attempts = cycle_attempts + 1, \
+                 last_status_code = $3, last_error = $4, external_id = COALESCE($5, external_id), updated_at = $6 \
+                 WHERE id = $7 AND lease_owner = $8 RETURNING attempt_count",
+            )
+            .bind(status.as_str())
+            .bind(next_attempt_at)
+            .bind(record.status_code.map(i64::from))
+            .bind(record.error.clone())
+            .bind(external_id)
+            .bind(now)
+            .bind(record.delivery_id.to_string())
+            .bind(owner.to_owned())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else { continue };
+            let attempt_number: i64 = row.try_get("attempt_count")?;
+            sqlx::query(
+                "INSERT INTO attempts (id, delivery_id, attempt_number, started_at, duration_ms, outcome, status_code, \
+                 response_excerpt, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(herald_domain::AttemptId::generate().to_string())
+            .bind(record.delivery_id.to_string())
+            .bind(attempt_number)
+            .bind(to_millis(record.started_at))
+            .bind(millis(record.duration))
+            .bind(outcome.as_str())
+            .bind(record.status_code.map(i64::from))
+            .bind(record.response_excerpt.clone())
+            .bind(record.error.clone())
+            .execute(&mut *tx)
+            .await?;
+            recorded += 1;
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    /// When the earliest unfinished delivery is due, if any.
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE next_attempt_at IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        opt_from_millis(row.try_get("due")?)
+    }
+
+    /// Newest first.
+    pub async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        filter: &DeliveryFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Delivery>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE org_id = $1 AND ($2 IS NULL OR integration_id = $2) \
+             AND ($3 IS NULL OR event_id = $3) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR id < $5) \
+             ORDER BY id DESC LIMIT $6"
+        ))
+        .bind(org.to_string())
+        .bind(filter.integration_id.as_ref().map(|i| i.to_string()))
+        .bind(filter.event_id.as_ref().map(|i| i.to_string()))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(cursor.map(str::to_owned))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows.iter().map(delivery_row).collect::<Result<Vec<_>>>()?;
+        let next_cursor = page_cursor(&mut items, limit, |d| d.id.to_string());
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn get_delivery(&self, org: &OrgId, id: &DeliveryId) -> Result<Option<(Delivery, Vec<Attempt>)>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = $1 AND org_id = $2"))
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let delivery = delivery_row(&row)?;
+        let attempts = sqlx::query(
+            "SELECT attempt_number, started_at, duration_ms, outcome, status_code, response_excerpt, error \
+             FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(attempt_row)
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Some((delivery, attempts)))
+    }
+
+    /// Puts a failed delivery back in the queue, due now, with a fresh retry budget.
+    pub async fn requeue_failed(&self, org: &OrgId, id: &DeliveryId, now: DateTime<Utc>) -> Result<(), RequeueError> {
+        let updated = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, cycle_attempts = 0, lease_owner = NULL, \
+             updated_at = $1 WHERE id = $2 AND org_id = $3 AND status = 'failed'",
+        )
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from)?
+        .rows_affected();
+        if updated == 1 {
+            return Ok(());
+        }
+        match self.get_delivery(org, id).await? {
+            None => Err(RequeueError::NotFound),
+            Some((delivery, _)) => Err(RequeueError::NotFailed(delivery.status.as_str())),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn count(row: &AnyRow, column: &str) -> Result<u32> {
+    let value: i64 = row.try_get(column)?;
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column} = {value}")))
+}
+
+fn status_code(raw: Option<i64>) -> Option<u16> {
+    raw.and_then(|c| u16::try_from(c).ok())
+}
+
+fn kind(row: &AnyRow) -> Result<Kind> {
+    let raw: String = row.try_get("kind")?;
+    Kind::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("kind {raw}")))
+}
+
+fn claimed_row(row: &AnyRow) -> Result<ClaimedDelivery> {
+    Ok(ClaimedDelivery {
+        id: DeliveryId::from_trusted(row.try_get("id")?),
+        org_id: OrgId::from_trusted(row.try_get("org_id")?),
+        event_id: EventId::from_trusted(row.try_get("event_id")?),
+        integration_id: IntegrationId::from_trusted(row.try_get("integration_id")?),
+        integration_name: row.try_get("integration_name")?,
+        kind: kind(row)?,
+        destination: row.try_get("destination")?,
+        attempt_count: count(row, "attempt_count")?,
+        cycle_attempts: count(row, "cycle_attempts")?,
+    })
+}
+
+fn delivery_row(row: &AnyRow) -> Result<Delivery> {
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: DeliveryId::from_trusted(row.try_get("id")?),
+        event_id: EventId::from_trusted(row.try_get("event_id")?),
+        integration_id: IntegrationId::from_trusted(row.try_get("integration_id")?),
+        integration_name: row.try_get("integration_name")?,
+        kind: kind(row)?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        attempt_count: count(row, "attempt_count")?,
+        next_attempt_at: opt_from_millis(row.try_get("next_attempt_at")?)?,
+        last_status_code: status_code(row.try_get("last_status_code")?),
+        last_error: row.try_get("last_error")?,
+        external_id: row.try_get("external_id")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+fn attempt_row(row: &AnyRow) -> Result<Attempt> {
+    let outcome: String = row.try_get("outcome")?;
+    let duration: i64 = row.try_get("duration_ms")?;
+    Ok(Attempt {
+        number: count(row, "attempt_number")?,
+        started_at: from_millis(row.try_get("started_at")?)?,
+        duration_ms: u64::try_from(duration).unwrap_or_default(),
+        outcome: AttemptOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("outcome {outcome}")))?,
+        status_code: status_code(row.try_get("status_code")?),
+        response_excerpt: row.try_get("response_excerpt")?,
+        error: row.try_get("error")?,
+    })
+}

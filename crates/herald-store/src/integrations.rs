@@ -1,0 +1,196 @@
+use chrono::Utc;
+use herald_domain::{Filters, Integration, IntegrationId, Kind, OrgId, Severity};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::time::{from_millis, to_millis};
+use crate::{conflict_as, Page, Result, Store, StoreError};
+
+const COLUMNS: &str = "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
+                       config_keys, created_at, updated_at";
+
+/// An integration to create, with its config already sealed.
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub integration: Integration,
+    pub config_sealed: String,
+}
+
+/// An integration with its sealed config, for the send path and for updates.
+#[derive(Debug, Clone)]
+pub struct IntegrationRow {
+    pub integration: Integration,
+    pub config_sealed: String,
+}
+
+impl Store {
+    pub async fn insert_integration(&self, new: &NewIntegration) -> Result<()> {
+        let i = &new.integration;
+        sqlx::query(&format!(
+            "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(i.id.to_string())
+        .bind(i.org_id.to_string())
+        .bind(i.kind.as_str())
+        .bind(i.name.clone())
+        .bind(i64::from(i.enabled))
+        .bind(i.filters.severity_filter.map(|s| s.as_str()))
+        .bind(json_list(&i.filters.events))
+        .bind(json_list(&i.filters.target_ids))
+        .bind(new.config_sealed.clone())
+        .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
+        .bind(to_millis(i.created_at))
+        .bind(to_millis(i.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as("name"))?;
+        Ok(())
+    }
+
+    /// Writes every mutable field of an existing integration of `org`. Returns false if absent.
+    pub async fn update_integration(&self, row: &IntegrationRow) -> Result<bool> {
+        let i = &row.integration;
+        let result = sqlx::query(
+            "UPDATE integrations SET name = $1, enabled = $2, severity_filter = $3, events = $4, target_ids = $5, \
+             config_sealed = $6, config_keys = $7, updated_at = $8 WHERE id = $9 AND org_id = $10",
+        )
+        .bind(i.name.clone())
+        .bind(i64::from(i.enabled))
+        .bind(i.filters.severity_filter.map(|s| s.as_str()))
+        .bind(json_list(&i.filters.events))
+        .bind(json_list(&i.filters.target_ids))
+        .bind(row.config_sealed.clone())
+        .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
+        .bind(to_millis(i.updated_at))
+        .bind(i.id.to_string())
+        .bind(i.org_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as("name"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn get_integration(&self, org: &OrgId, id: &IntegrationId) -> Result<Option<IntegrationRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND org_id = $2"))
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(integration_row).transpose()
+    }
+
+    /// Loads integrations by id across organisations: only for the delivery engine, whose
+    /// deliveries already carry the right ids.
+    pub async fn get_integrations_by_ids(&self, ids: &[String]) -> Result<Vec<IntegrationRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {COLUMNS} FROM integrations WHERE id IN ({})", crate::placeholders(1, ids.len()));
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        query.fetch_all(&self.pool).await?.iter().map(integration_row).collect()
+    }
+
+    /// Newest first, optionally only those with this exact name.
+    pub async fn list_integrations(
+        &self,
+        org: &OrgId,
+        name: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Integration>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND ($2 IS NULL OR name = $2) \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(org.to_string())
+        .bind(name.map(str::to_owned))
+        .bind(cursor.map(str::to_owned))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items =
+            rows.iter().map(|r| integration_row(r).map(|row| row.integration)).collect::<Result<Vec<_>>>()?;
+        let next_cursor = page_cursor(&mut items, limit, |i| i.id.to_string());
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Every enabled integration of an organisation: the input to routing.
+    pub async fn list_enabled_integrations(&self, org: &OrgId) -> Result<Vec<Integration>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND enabled = 1"))
+            .bind(org.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| integration_row(r).map(|row| row.integration)).collect()
+    }
+
+    /// Deletes the integration and its sealed config. Its unfinished deliveries end as failed in
+    /// the same transaction, so nothing waits on a destination that no longer exists.
+    pub async fn delete_integration(&self, org: &OrgId, id: &IntegrationId) -> Result<bool> {
+        let now = to_millis(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM integrations WHERE id = $1 AND org_id = $2")
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 1 {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_owner = NULL, \
+                 last_error = 'integration deleted', updated_at = $1 \
+                 WHERE integration_id = $2 AND next_attempt_at IS NOT NULL",
+            )
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+}
+
+/// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.
+pub(crate) fn page_cursor<T>(items: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(key)
+    } else {
+        None
+    }
+}
+
+fn json_list(list: &Option<Vec<String>>) -> Option<String> {
+    list.as_ref().map(|l| serde_json::to_string(l).expect("strings serialise"))
+}
+
+fn parse_json_list(raw: Option<String>) -> Result<Option<Vec<String>>> {
+    raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))).transpose()
+}
+
+fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
+    let kind: String = row.try_get("kind")?;
+    let severity: Option<String> = row.try_get("severity_filter")?;
+    let integration = Integration {
+        id: IntegrationId::from_trusted(row.try_get("id")?),
+        org_id: OrgId::from_trusted(row.try_get("org_id")?),
+        kind: Kind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
+        name: row.try_get("name")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        filters: Filters {
+            events: parse_json_list(row.try_get("events")?)?,
+            target_ids: parse_json_list(row.try_get("target_ids")?)?,
+            severity_filter: severity
+                .map(|s| Severity::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("severity {s}"))))
+                .transpose()?,
+        },
+        config_keys: parse_json_list(row.try_get("config_keys")?)?.unwrap_or_default(),
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    };
+    Ok(IntegrationRow { integration, config_sealed: row.try_get("config_sealed")? })
+}
+
