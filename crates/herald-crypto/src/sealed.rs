@@ -83,7 +83,10 @@ pub struct SecretBox {
 
 impl SecretBox {
     pub fn new(current: MasterKey) -> Self {
-        Self { current, previous: Vec::new() }
+        Self {
+            current,
+            previous: Vec::new(),
+        }
     }
 
     /// Keys that still open old blobs during a rotation.
@@ -99,7 +102,13 @@ impl SecretBox {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let cipher = Aes256Gcm::new(&self.current.key.into());
         let ciphertext = cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
@@ -108,7 +117,8 @@ impl SecretBox {
 
     pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(FORMAT), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(FORMAT), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(SealError::Malformed);
         };
         let key = std::iter::once(&self.current)
@@ -121,7 +131,13 @@ impl SecretBox {
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
         Aes256Gcm::new(&key.key.into())
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| SealError::Tampered)
     }
 
@@ -140,14 +156,20 @@ mod tests {
         let secret_box = SecretBox::new(MasterKey::generate());
         let sealed = secret_box.seal(b"hmac-secret-value", "int_1");
         assert!(!sealed.contains("hmac-secret-value"));
-        assert_eq!(secret_box.open(&sealed, "int_1").unwrap(), b"hmac-secret-value");
+        assert_eq!(
+            secret_box.open(&sealed, "int_1").unwrap(),
+            b"hmac-secret-value"
+        );
     }
 
     #[test]
     fn a_blob_moved_to_another_context_does_not_open() {
         let secret_box = SecretBox::new(MasterKey::generate());
         let sealed = secret_box.seal(b"x", "int_1");
-        assert!(matches!(secret_box.open(&sealed, "int_2"), Err(SealError::Tampered)));
+        assert!(matches!(
+            secret_box.open(&sealed, "int_2"),
+            Err(SealError::Tampered)
+        ));
     }
 
     #[test]
@@ -155,7 +177,10 @@ mod tests {
         let old = MasterKey::generate();
         let sealed = SecretBox::new(old.clone()).seal(b"x", "c");
         let rotated = SecretBox::new(MasterKey::generate());
-        assert!(matches!(rotated.open(&sealed, "c"), Err(SealError::UnknownKey(_))));
+        assert!(matches!(
+            rotated.open(&sealed, "c"),
+            Err(SealError::UnknownKey(_))
+        ));
         let rotated = rotated.with_previous(vec![old]);
         assert_eq!(rotated.open(&sealed, "c").unwrap(), b"x");
     }
@@ -163,8 +188,14 @@ mod tests {
     #[test]
     fn keys_round_trip_through_base64_and_reject_wrong_lengths() {
         let key = MasterKey::generate();
-        assert_eq!(MasterKey::from_base64(&key.to_base64()).unwrap().id(), key.id());
+        assert_eq!(
+            MasterKey::from_base64(&key.to_base64()).unwrap().id(),
+            key.id()
+        );
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
-        assert_eq!(format!("{key:?}"), format!("MasterKey({})", key.id().as_str()));
+        assert_eq!(
+            format!("{key:?}"),
+            format!("MasterKey({})", key.id().as_str())
+        );
     }
 }

@@ -28,7 +28,9 @@ impl DeliveryStatus {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Pending, Self::Retrying, Self::Success, Self::Failed].into_iter().find(|s| s.as_str() == raw)
+        [Self::Pending, Self::Retrying, Self::Success, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 
     pub fn is_terminal(self) -> bool {
@@ -77,7 +79,9 @@ impl AttemptOutcome {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Delivered, Self::Retry, Self::Failed].into_iter().find(|s| s.as_str() == raw)
+        [Self::Delivered, Self::Retry, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 

@@ -17,7 +17,11 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(format!("`{raw}` has an unknown unit `{unit}` (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "`{raw}` has an unknown unit `{unit}` (use ms, s, m, h or d)"
+            ))
+        }
     };
     value
         .checked_mul(millis)
@@ -28,7 +32,12 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
 /// The inverse of [`parse`], choosing the largest unit that divides exactly.
 pub fn format(duration: Duration) -> String {
     let ms = duration.as_millis();
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms != 0 && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -42,7 +51,13 @@ mod tests {
 
     #[test]
     fn parses_every_unit_and_round_trips() {
-        for (raw, ms) in [("250ms", 250), ("5s", 5_000), ("5m", 300_000), ("2h", 7_200_000), ("1d", 86_400_000)] {
+        for (raw, ms) in [
+            ("250ms", 250),
+            ("5s", 5_000),
+            ("5m", 300_000),
+            ("2h", 7_200_000),
+            ("1d", 86_400_000),
+        ] {
             let parsed = parse(raw).unwrap();
             assert_eq!(parsed, Duration::from_millis(ms));
             assert_eq!(format(parsed), raw);

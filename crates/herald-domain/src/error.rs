@@ -28,6 +28,18 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// An error followed by its causes (`a: b: c`), for logs and messages.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Turns a serde error at `path` into a FieldError that names the offending field.
 /// serde reports unknown and missing fields at their parent, so the name is read from the message.
 pub fn from_serde(path: &str, message: &str) -> FieldError {
@@ -48,8 +60,19 @@ pub fn from_serde(path: &str, message: &str) -> FieldError {
     } else if let Some(name) = quoted("missing field ") {
         (join(name), "is required".to_owned())
     } else {
-        let reason = message.split(" at line ").next().unwrap_or(message).to_owned();
-        (if parent.is_empty() { "body".to_owned() } else { parent.to_owned() }, reason)
+        let reason = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(message)
+            .to_owned();
+        (
+            if parent.is_empty() {
+                "body".to_owned()
+            } else {
+                parent.to_owned()
+            },
+            reason,
+        )
     };
     FieldError::new(field, reason)
 }
@@ -60,13 +83,28 @@ mod tests {
 
     #[test]
     fn serde_messages_become_named_fields() {
-        let e = from_serde(".", "unknown field `colour`, expected one of `type`, `url` at line 1 column 9");
-        assert_eq!((e.field.as_str(), e.message.as_str()), ("colour", "is not a known field"));
+        let e = from_serde(
+            ".",
+            "unknown field `colour`, expected one of `type`, `url` at line 1 column 9",
+        );
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("colour", "is not a known field")
+        );
         let e = from_serde("colour", "unknown field `colour`, expected `type`");
         assert_eq!(e.field, "colour");
         let e = from_serde("config", "missing field `webhook_url`");
         assert_eq!(e.field, "config.webhook_url");
-        let e = from_serde("enabled", "invalid type: string \"yes\", expected a boolean at line 1 column 14");
-        assert_eq!((e.field.as_str(), e.message.as_str()), ("enabled", "invalid type: string \"yes\", expected a boolean"));
+        let e = from_serde(
+            "enabled",
+            "invalid type: string \"yes\", expected a boolean at line 1 column 14",
+        );
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            (
+                "enabled",
+                "invalid type: string \"yes\", expected a boolean"
+            )
+        );
     }
 }

@@ -99,11 +99,13 @@ pub struct NewEvent {
 
 impl EventInput {
     pub fn parse(self) -> Result<NewEvent, FieldError> {
-        let event_type = EventType::parse(&self.event_type).map_err(|m| FieldError::new("type", m))?;
+        let event_type =
+            EventType::parse(&self.event_type).map_err(|m| FieldError::new("type", m))?;
         let short = |field: &str, value: Option<String>| bounded_text(field, value, MAX_SHORT_TEXT);
         let url = bounded_text("url", self.url, MAX_URL)?;
         if let Some(url) = &url {
-            let parsed = url::Url::parse(url).map_err(|e| FieldError::new("url", format!("is not a URL: {e}")))?;
+            let parsed = url::Url::parse(url)
+                .map_err(|e| FieldError::new("url", format!("is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(FieldError::new("url", "must be an http or https URL"));
             }
@@ -136,10 +138,19 @@ impl EventInput {
     }
 }
 
-fn bounded_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, FieldError> {
+fn bounded_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
     match value {
-        Some(v) if v.is_empty() => Err(FieldError::new(field, "must not be empty; omit it instead")),
-        Some(v) if v.len() > max => Err(FieldError::new(field, format!("must be at most {max} bytes"))),
+        Some(v) if v.is_empty() => {
+            Err(FieldError::new(field, "must not be empty; omit it instead"))
+        }
+        Some(v) if v.len() > max => Err(FieldError::new(
+            field,
+            format!("must be at most {max} bytes"),
+        )),
         other => Ok(other),
     }
 }
@@ -224,7 +235,10 @@ mod tests {
             (json!({"type": "scan done"}), "type"),
             (json!({"type": "x", "url": "ftp://example.com"}), "url"),
             (json!({"type": "x", "title": ""}), "title"),
-            (json!({"type": "x", "facts": {"commit": {"sha": "1"}}}), "facts.commit"),
+            (
+                json!({"type": "x", "facts": {"commit": {"sha": "1"}}}),
+                "facts.commit",
+            ),
         ];
         for (body, field) in cases {
             assert_eq!(input(body).parse().unwrap_err().field, field);
@@ -233,7 +247,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let err = serde_json::from_value::<EventInput>(json!({"type": "x", "colour": "red"})).unwrap_err();
+        let err = serde_json::from_value::<EventInput>(json!({"type": "x", "colour": "red"}))
+            .unwrap_err();
         assert!(err.to_string().contains("unknown field `colour`"));
     }
 

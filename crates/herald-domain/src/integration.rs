@@ -83,7 +83,10 @@ impl IntegrationName {
             return Err(FieldError::new("name", "must be 1 to 200 characters"));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(FieldError::new("name", "must not contain control characters"));
+            return Err(FieldError::new(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -107,7 +110,9 @@ impl Filters {
     /// duplicates are dropped, order is kept.
     pub fn parse_events(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
         normalise_list(raw, |i, v| {
-            EventType::parse(v).map(|_| ()).map_err(|m| FieldError::new(format!("events[{i}]"), m))
+            EventType::parse(v)
+                .map(|_| ())
+                .map_err(|m| FieldError::new(format!("events[{i}]"), m))
         })
     }
 
@@ -115,7 +120,10 @@ impl Filters {
     pub fn parse_target_ids(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
         normalise_list(raw, |i, v| {
             if v.is_empty() || v.len() > 256 {
-                Err(FieldError::new(format!("target_ids[{i}]"), "must be 1 to 256 bytes"))
+                Err(FieldError::new(
+                    format!("target_ids[{i}]"),
+                    "must be 1 to 256 bytes",
+                ))
             } else {
                 Ok(())
             }
@@ -171,7 +179,8 @@ mod tests {
     fn empty_lists_normalise_to_all() {
         assert_eq!(Filters::parse_events(Some(vec![])).unwrap(), None);
         assert_eq!(Filters::parse_target_ids(None).unwrap(), None);
-        let deduped = Filters::parse_events(Some(vec!["scan_done".into(), "scan_done".into()])).unwrap();
+        let deduped =
+            Filters::parse_events(Some(vec!["scan_done".into(), "scan_done".into()])).unwrap();
         assert_eq!(deduped, Some(vec!["scan_done".to_owned()]));
     }
 
@@ -183,7 +192,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(IntegrationName::parse("  #security ").unwrap().as_str(), "#security");
+        assert_eq!(
+            IntegrationName::parse("  #security ").unwrap().as_str(),
+            "#security"
+        );
         assert!(IntegrationName::parse("   ").is_err());
         assert!(IntegrationName::parse(&"x".repeat(201)).is_err());
     }

@@ -17,7 +17,10 @@ impl RetrySchedule {
         if raw.trim().is_empty() {
             return Ok(Self(Vec::new()));
         }
-        raw.split(',').map(duration::parse).collect::<Result<_, _>>().map(Self)
+        raw.split(',')
+            .map(duration::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     pub fn from_delays(delays: Vec<Duration>) -> Self {
@@ -26,7 +29,9 @@ impl RetrySchedule {
 
     /// Total attempts a delivery gets: the first one plus one per retry.
     pub fn max_attempts(&self) -> u32 {
-        u32::try_from(self.0.len()).unwrap_or(u32::MAX).saturating_add(1)
+        u32::try_from(self.0.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
     }
 
     /// The delay before the next attempt, after `attempts_made` attempts of this cycle have failed,

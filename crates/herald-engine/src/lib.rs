@@ -1,1 +1,91 @@
+//! The delivery engine: accepts events (routing them into deliveries in one transaction),
+//! and runs the workers that claim due deliveries, send them and record every attempt.
 
+mod attempt;
+mod config;
+mod ingest;
+mod retry;
+mod test_send;
+mod worker;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use herald_crypto::SecretBox;
+use herald_providers::{Registry, Sender};
+use herald_store::Store;
+use tokio::sync::Notify;
+
+pub use attempt::excerpt;
+pub use config::EngineConfig;
+pub use ingest::{Accepted, IngestError};
+pub use test_send::{TestError, TestResult};
+
+/// Where time comes from; tests substitute a clock they move by hand.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Shared by the API (which accepts events and wakes workers) and the worker loop.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    registry: Arc<Registry>,
+    sender: Sender,
+    secrets: Arc<SecretBox>,
+    config: Arc<EngineConfig>,
+    wake: Arc<Notify>,
+    clock: Clock,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        registry: Registry,
+        sender: Sender,
+        secrets: SecretBox,
+        config: EngineConfig,
+    ) -> Self {
+        Self {
+            store,
+            registry: Arc::new(registry),
+            sender,
+            secrets: Arc::new(secrets),
+            config: Arc::new(config),
+            wake: Arc::new(Notify::new()),
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Tells the workers of this process that new work may be due.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}

@@ -13,11 +13,18 @@ pub fn classify_status(response: &Response) -> Outcome {
     match status {
         200..=299 => Outcome::Delivered { external_id: None },
         408 | 429 | 500..=599 => Outcome::Retry {
-            after: response.header("retry-after").and_then(|v| parse_retry_after(v, response.received_at)),
+            after: response
+                .header("retry-after")
+                .and_then(|v| parse_retry_after(v, response.received_at)),
             reason: format!("HTTP {status}"),
         },
-        300..=399 => Outcome::Retry { after: None, reason: format!("HTTP {status}: redirects are not followed") },
-        _ => Outcome::Failed { reason: format!("HTTP {status}") },
+        300..=399 => Outcome::Retry {
+            after: None,
+            reason: format!("HTTP {status}: redirects are not followed"),
+        },
+        _ => Outcome::Failed {
+            reason: format!("HTTP {status}"),
+        },
     }
 }
 
@@ -27,7 +34,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -38,7 +47,10 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)]) -> Response {
         Response {
             status,
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             body: vec![],
             received_at: "2026-01-01T00:00:00Z".parse().unwrap(),
         }
@@ -47,22 +59,47 @@ mod tests {
     #[test]
     fn the_status_table_holds() {
         for status in [200, 201, 202, 204] {
-            assert_eq!(classify_status(&response(status, &[])), Outcome::Delivered { external_id: None });
+            assert_eq!(
+                classify_status(&response(status, &[])),
+                Outcome::Delivered { external_id: None }
+            );
         }
         for status in [301, 302, 408, 429, 500, 502, 503, 504] {
-            assert!(matches!(classify_status(&response(status, &[])), Outcome::Retry { .. }), "{status}");
+            assert!(
+                matches!(
+                    classify_status(&response(status, &[])),
+                    Outcome::Retry { .. }
+                ),
+                "{status}"
+            );
         }
         for status in [400, 401, 403, 404, 410, 413, 422] {
-            assert!(matches!(classify_status(&response(status, &[])), Outcome::Failed { .. }), "{status}");
+            assert!(
+                matches!(
+                    classify_status(&response(status, &[])),
+                    Outcome::Failed { .. }
+                ),
+                "{status}"
+            );
         }
     }
 
     #[test]
     fn retry_after_is_honoured_in_both_forms() {
         let seconds = classify_status(&response(429, &[("Retry-After", "7")]));
-        assert!(matches!(seconds, Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(7)));
-        let date = classify_status(&response(503, &[("retry-after", "Thu, 01 Jan 2026 00:01:00 GMT")]));
-        assert!(matches!(date, Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(60)));
-        assert!(matches!(classify_status(&response(503, &[("retry-after", "soon")])), Outcome::Retry { after: None, .. }));
+        assert!(
+            matches!(seconds, Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(7))
+        );
+        let date = classify_status(&response(
+            503,
+            &[("retry-after", "Thu, 01 Jan 2026 00:01:00 GMT")],
+        ));
+        assert!(
+            matches!(date, Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(60))
+        );
+        assert!(matches!(
+            classify_status(&response(503, &[("retry-after", "soon")])),
+            Outcome::Retry { after: None, .. }
+        ));
     }
 }

@@ -10,8 +10,8 @@ pub mod webhook;
 
 pub use classify::{classify_status, parse_retry_after};
 pub use provider::{
-    parse_config, ExternalRef, Header, Method, OutboundRequest, Outcome, Provider, RenderContext, RenderError, Response,
-    Target,
+    parse_config, ExternalRef, Header, Method, OutboundRequest, Outcome, Provider, RenderContext,
+    RenderError, Response, Target,
 };
 pub use redact::Redactor;
 pub use registry::Registry;

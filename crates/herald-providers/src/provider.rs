@@ -14,7 +14,11 @@ pub trait Provider: Send + Sync {
 
     /// The request(s) that deliver `ctx.event`. They are sent in order; the first that is not
     /// delivered decides the outcome.
-    fn render(&self, ctx: &RenderContext<'_>, config: &Value) -> Result<Vec<OutboundRequest>, RenderError>;
+    fn render(
+        &self,
+        ctx: &RenderContext<'_>,
+        config: &Value,
+    ) -> Result<Vec<OutboundRequest>, RenderError>;
 
     /// Classifies the destination's answer. The default is the shared status table.
     fn classify(&self, response: &Response) -> Outcome {
@@ -74,13 +78,19 @@ impl OutboundRequest {
         Self {
             method: Method::Post,
             url,
-            headers: vec![Header { name: "content-type".into(), value: "application/json".into() }],
+            headers: vec![Header {
+                name: "content-type".into(),
+                value: "application/json".into(),
+            }],
             body,
         }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push(Header { name: name.to_owned(), value: value.into() });
+        self.headers.push(Header {
+            name: name.to_owned(),
+            value: value.into(),
+        });
         self
     }
 }
@@ -96,18 +106,28 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// What a response means for the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered { external_id: Option<String> },
+    Delivered {
+        external_id: Option<String>,
+    },
     /// Worth trying again; `after` is the destination's own wish (Retry-After), if it said one.
-    Retry { after: Option<Duration>, reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
     /// Trying again cannot help.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,9 @@ pub struct Registry {
 
 impl Registry {
     pub fn builtin() -> Self {
-        let mut registry = Self { providers: HashMap::new() };
+        let mut registry = Self {
+            providers: HashMap::new(),
+        };
         registry.register(Arc::new(crate::webhook::WebhookProvider));
         registry
     }
@@ -28,6 +30,9 @@ impl Registry {
 
     /// The kinds that can be used, in the order of [`Kind::ALL`].
     pub fn kinds(&self) -> Vec<Kind> {
-        Kind::ALL.into_iter().filter(|k| self.providers.contains_key(k)).collect()
+        Kind::ALL
+            .into_iter()
+            .filter(|k| self.providers.contains_key(k))
+            .collect()
     }
 }

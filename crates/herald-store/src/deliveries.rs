@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::{
-    Attempt, AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, EventId, IntegrationId, Kind, OrgId,
+    Attempt, AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, EventId, IntegrationId, Kind,
+    OrgId,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -111,10 +112,18 @@ impl Store {
         let mut recorded = 0;
         for record in records {
             let (status, next_attempt_at, external_id, outcome) = match &record.result {
-                ResultKind::Delivered { external_id } => {
-                    (DeliveryStatus::Success, None, external_id.clone(), AttemptOutcome::Delivered)
-                }
-                ResultKind::RetryAt(at) => (DeliveryStatus::Retrying, Some(to_millis(*at)), None, AttemptOutcome::Retry),
+                ResultKind::Delivered { external_id } => (
+                    DeliveryStatus::Success,
+                    None,
+                    external_id.clone(),
+                    AttemptOutcome::Delivered,
+                ),
+                ResultKind::RetryAt(at) => (
+                    DeliveryStatus::Retrying,
+                    Some(to_millis(*at)),
+                    None,
+                    AttemptOutcome::Retry,
+                ),
                 ResultKind::Failed => (DeliveryStatus::Failed, None, None, AttemptOutcome::Failed),
             };
             let now = to_millis(record.started_at) + millis(record.duration);
@@ -159,9 +168,11 @@ impl Store {
 
     /// When the earliest unfinished delivery is due, if any.
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE next_attempt_at IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE next_attempt_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         opt_from_millis(row.try_get("due")?)
     }
 
@@ -191,12 +202,18 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    pub async fn get_delivery(&self, org: &OrgId, id: &DeliveryId) -> Result<Option<(Delivery, Vec<Attempt>)>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = $1 AND org_id = $2"))
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn get_delivery(
+        &self,
+        org: &OrgId,
+        id: &DeliveryId,
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let delivery = delivery_row(&row)?;
         let attempts = sqlx::query(
@@ -213,7 +230,12 @@ impl Store {
     }
 
     /// Puts a failed delivery back in the queue, due now, with a fresh retry budget.
-    pub async fn requeue_failed(&self, org: &OrgId, id: &DeliveryId, now: DateTime<Utc>) -> Result<(), RequeueError> {
+    pub async fn requeue_failed(
+        &self,
+        org: &OrgId,
+        id: &DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), RequeueError> {
         let updated = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, cycle_attempts = 0, lease_owner = NULL, \
              updated_at = $1 WHERE id = $2 AND org_id = $3 AND status = 'failed'",
@@ -275,7 +297,8 @@ fn delivery_row(row: &AnyRow) -> Result<Delivery> {
         integration_id: IntegrationId::from_trusted(row.try_get("integration_id")?),
         integration_name: row.try_get("integration_name")?,
         kind: kind(row)?,
-        status: DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         attempt_count: count(row, "attempt_count")?,
         next_attempt_at: opt_from_millis(row.try_get("next_attempt_at")?)?,
         last_status_code: status_code(row.try_get("last_status_code")?),
@@ -293,7 +316,8 @@ fn attempt_row(row: &AnyRow) -> Result<Attempt> {
         number: count(row, "attempt_number")?,
         started_at: from_millis(row.try_get("started_at")?)?,
         duration_ms: u64::try_from(duration).unwrap_or_default(),
-        outcome: AttemptOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("outcome {outcome}")))?,
+        outcome: AttemptOutcome::parse(&outcome)
+            .ok_or_else(|| StoreError::Corrupt(format!("outcome {outcome}")))?,
         status_code: status_code(row.try_get("status_code")?),
         response_excerpt: row.try_get("response_excerpt")?,
         error: row.try_get("error")?,

@@ -47,7 +47,11 @@ const DELIVERY_CHUNK: usize = 500;
 impl Store {
     /// Stores the event and all its deliveries in one transaction: once this returns, both are
     /// durable, and a crash before it returns leaves neither.
-    pub async fn insert_event(&self, insert: &EventInsert, deliveries: &[NewDelivery]) -> Result<InsertedEvent> {
+    pub async fn insert_event(
+        &self,
+        insert: &EventInsert,
+        deliveries: &[NewDelivery],
+    ) -> Result<InsertedEvent> {
         let mut tx = self.begin_write().await?;
         let envelope = serde_json::to_string(&insert.event).expect("events serialise");
         let inserted = sqlx::query(
@@ -65,13 +69,16 @@ impl Store {
         .await?
         .rows_affected();
         if inserted == 0 {
-            let row = sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
-                .bind(insert.org_id.to_string())
-                .bind(insert.idempotency_key.clone())
-                .fetch_one(&mut *tx)
-                .await?;
+            let row =
+                sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
+                    .bind(insert.org_id.to_string())
+                    .bind(insert.idempotency_key.clone())
+                    .fetch_one(&mut *tx)
+                    .await?;
             tx.rollback().await?;
-            return Ok(InsertedEvent::Replayed(EventId::from_trusted(row.try_get("id")?)));
+            return Ok(InsertedEvent::Replayed(EventId::from_trusted(
+                row.try_get("id")?,
+            )));
         }
         let now = to_millis(insert.received_at);
         for chunk in deliveries.chunks(DELIVERY_CHUNK) {
@@ -112,7 +119,10 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| {
-            Ok(StoredEvent { id: EventId::from_trusted(row.try_get("id")?), event: parse_envelope(row.try_get("envelope")?)? })
+            Ok(StoredEvent {
+                id: EventId::from_trusted(row.try_get("id")?),
+                event: parse_envelope(row.try_get("envelope")?)?,
+            })
         })
         .transpose()
     }
@@ -122,7 +132,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = format!("SELECT id, envelope FROM events WHERE id IN ({})", crate::placeholders(1, ids.len()));
+        let sql = format!(
+            "SELECT id, envelope FROM events WHERE id IN ({})",
+            crate::placeholders(1, ids.len())
+        );
         let mut query = sqlx::query(&sql);
         for id in ids {
             query = query.bind(id.clone());
@@ -131,10 +144,14 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|row| Ok((row.try_get("id")?, parse_envelope(row.try_get("envelope")?)?)))
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    parse_envelope(row.try_get("envelope")?)?,
+                ))
+            })
             .collect()
     }
-
 }
 
 fn parse_envelope(raw: String) -> Result<Event> {

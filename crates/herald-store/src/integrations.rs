@@ -6,7 +6,8 @@ use sqlx::Row;
 use crate::time::{from_millis, to_millis};
 use crate::{conflict_as, Page, Result, Store, StoreError};
 
-const COLUMNS: &str = "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
+const COLUMNS: &str =
+    "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
                        config_keys, created_at, updated_at";
 
 /// An integration to create, with its config already sealed.
@@ -70,12 +71,18 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    pub async fn get_integration(&self, org: &OrgId, id: &IntegrationId) -> Result<Option<IntegrationRow>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND org_id = $2"))
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn get_integration(
+        &self,
+        org: &OrgId,
+        id: &IntegrationId,
+    ) -> Result<Option<IntegrationRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(integration_row).transpose()
     }
 
@@ -85,12 +92,20 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {COLUMNS} FROM integrations WHERE id IN ({})", crate::placeholders(1, ids.len()));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM integrations WHERE id IN ({})",
+            crate::placeholders(1, ids.len())
+        );
         let mut query = sqlx::query(&sql);
         for id in ids {
             query = query.bind(id.clone());
         }
-        query.fetch_all(&self.pool).await?.iter().map(integration_row).collect()
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(integration_row)
+            .collect()
     }
 
     /// Newest first, optionally only those with this exact name.
@@ -111,19 +126,25 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items =
-            rows.iter().map(|r| integration_row(r).map(|row| row.integration)).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(|r| integration_row(r).map(|row| row.integration))
+            .collect::<Result<Vec<_>>>()?;
         let next_cursor = page_cursor(&mut items, limit, |i| i.id.to_string());
         Ok(Page { items, next_cursor })
     }
 
     /// Every enabled integration of an organisation: the input to routing.
     pub async fn list_enabled_integrations(&self, org: &OrgId) -> Result<Vec<Integration>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND enabled = 1"))
-            .bind(org.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| integration_row(r).map(|row| row.integration)).collect()
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND enabled = 1"
+        ))
+        .bind(org.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| integration_row(r).map(|row| row.integration))
+            .collect()
     }
 
     /// Deletes the integration and its sealed config. Its unfinished deliveries end as failed in
@@ -154,7 +175,11 @@ impl Store {
 }
 
 /// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.
-pub(crate) fn page_cursor<T>(items: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
+pub(crate) fn page_cursor<T>(
+    items: &mut Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> String,
+) -> Option<String> {
     if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(key)
@@ -164,11 +189,15 @@ pub(crate) fn page_cursor<T>(items: &mut Vec<T>, limit: u32, key: impl Fn(&T) ->
 }
 
 fn json_list(list: &Option<Vec<String>>) -> Option<String> {
-    list.as_ref().map(|l| serde_json::to_string(l).expect("strings serialise"))
+    list.as_ref()
+        .map(|l| serde_json::to_string(l).expect("strings serialise"))
 }
 
 fn parse_json_list(raw: Option<String>) -> Result<Option<Vec<String>>> {
-    raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))).transpose()
+    raw.map(|s| {
+        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+    })
+    .transpose()
 }
 
 fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
@@ -184,13 +213,17 @@ fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
             events: parse_json_list(row.try_get("events")?)?,
             target_ids: parse_json_list(row.try_get("target_ids")?)?,
             severity_filter: severity
-                .map(|s| Severity::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("severity {s}"))))
+                .map(|s| {
+                    Severity::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("severity {s}")))
+                })
                 .transpose()?,
         },
         config_keys: parse_json_list(row.try_get("config_keys")?)?.unwrap_or_default(),
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
     };
-    Ok(IntegrationRow { integration, config_sealed: row.try_get("config_sealed")? })
+    Ok(IntegrationRow {
+        integration,
+        config_sealed: row.try_get("config_sealed")?,
+    })
 }
-

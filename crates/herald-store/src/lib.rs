@@ -47,7 +47,9 @@ impl From<sqlx::Error> for StoreError {
 /// Turns a unique violation into `Conflict(what)`; any other error stays a database error.
 pub(crate) fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |error| match &error {
-        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(what),
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            StoreError::Conflict(what)
+        }
         _ => StoreError::Database(error),
     }
 }
@@ -87,9 +89,15 @@ impl Store {
             Backend::Sqlite => 4,
             Backend::Postgres => 16,
         };
-        let pool = AnyPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
         let store = Self { pool, backend };
-        sqlx::migrate!("./migrations").run(&store.pool).await.map_err(StoreError::Migration)?;
+        sqlx::migrate!("./migrations")
+            .run(&store.pool)
+            .await
+            .map_err(StoreError::Migration)?;
         Ok(store)
     }
 
@@ -117,7 +125,9 @@ impl Store {
 }
 
 fn create_sqlite_parent(url: &str) {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return;
@@ -130,9 +140,20 @@ fn create_sqlite_parent(url: &str) {
 
 /// `$start, $start+1, …` for `count` values, for IN lists.
 pub(crate) fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub mod testing;
 #[cfg(test)]
 mod tests;
+
+impl Store {
+    /// A round trip to the database, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

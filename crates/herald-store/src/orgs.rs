@@ -13,7 +13,10 @@ impl Store {
             .bind(to_millis(Utc::now()))
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query("SELECT id FROM organizations WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(OrgId::from_trusted(row.try_get("id")?))
     }
 }

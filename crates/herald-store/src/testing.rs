@@ -5,7 +5,8 @@ use sqlx::Connection;
 
 /// The PostgreSQL server tests create their databases on.
 pub fn postgres_admin_url() -> String {
-    std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("HERALD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// The URL of a new, empty PostgreSQL database. Fails loudly if the server is unreachable:
@@ -16,8 +17,14 @@ pub async fn fresh_postgres_url() -> String {
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test: {e}"));
     let name = format!("herald_test_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
     format!("{base}/{name}")
 }
 

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryId, DeliveryStatus, Event, EventId, EventInput, Filters, Integration, IntegrationId, Kind, OrgId};
+use herald_domain::{
+    DeliveryId, DeliveryStatus, Event, EventId, EventInput, Filters, Integration, IntegrationId,
+    Kind, OrgId,
+};
 use serde_json::json;
 
 use crate::testing::{fresh_postgres_url, sqlite_url};
@@ -29,14 +32,26 @@ async fn integration(store: &Store, org: &OrgId) -> Integration {
         updated_at: Utc::now(),
     };
     store
-        .insert_integration(&NewIntegration { integration: integration.clone(), config_sealed: "sealed".into() })
+        .insert_integration(&NewIntegration {
+            integration: integration.clone(),
+            config_sealed: "sealed".into(),
+        })
         .await
         .unwrap();
     integration
 }
 
-async fn emit(store: &Store, org: &OrgId, to: &Integration, key: Option<&str>, at: DateTime<Utc>) -> (InsertedEvent, EventId) {
-    let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done"})).unwrap().parse().unwrap();
+async fn emit(
+    store: &Store,
+    org: &OrgId,
+    to: &Integration,
+    key: Option<&str>,
+    at: DateTime<Utc>,
+) -> (InsertedEvent, EventId) {
+    let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done"}))
+        .unwrap()
+        .parse()
+        .unwrap();
     let id = EventId::generate();
     let insert = EventInsert {
         id: id.clone(),
@@ -80,23 +95,48 @@ async fn a_claim_hides_the_delivery_until_its_lease_expires() {
 
         let claimed = store.claim_due("worker-a", t0, LEASE, 10).await.unwrap();
         assert_eq!(claimed.len(), 1, "{:?}", store.backend());
-        assert!(store.claim_due("worker-b", t0, LEASE, 10).await.unwrap().is_empty(), "leased");
+        assert!(
+            store
+                .claim_due("worker-b", t0, LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased"
+        );
 
         // worker-a dies; after the lease, worker-b gets it, and worker-a's late result is fenced off.
         let later = t0 + chrono::Duration::seconds(61);
         let reclaimed = store.claim_due("worker-b", later, LEASE, 10).await.unwrap();
         assert_eq!(reclaimed.len(), 1);
         let id = &reclaimed[0].id;
-        assert_eq!(store.record_results("worker-a", &[record(id, later, ResultKind::Failed)]).await.unwrap(), 0);
-        let delivered = ResultKind::Delivered { external_id: Some("x-1".into()) };
-        assert_eq!(store.record_results("worker-b", &[record(id, later, delivered)]).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .record_results("worker-a", &[record(id, later, ResultKind::Failed)])
+                .await
+                .unwrap(),
+            0
+        );
+        let delivered = ResultKind::Delivered {
+            external_id: Some("x-1".into()),
+        };
+        assert_eq!(
+            store
+                .record_results("worker-b", &[record(id, later, delivered)])
+                .await
+                .unwrap(),
+            1
+        );
 
         let (delivery, attempts) = store.get_delivery(&org, id).await.unwrap().unwrap();
         assert_eq!(delivery.status, DeliveryStatus::Success);
         assert_eq!(delivery.external_id.as_deref(), Some("x-1"));
         assert_eq!(delivery.next_attempt_at, None);
         assert_eq!(attempts.len(), 1);
-        assert!(store.claim_due("worker-c", later + chrono::Duration::days(1), LEASE, 10).await.unwrap().is_empty());
+        assert!(store
+            .claim_due("worker-c", later + chrono::Duration::days(1), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -108,21 +148,45 @@ async fn retries_become_due_at_their_time_and_failed_ones_can_be_requeued() {
         let hook = integration(&store, &org).await;
         let t0 = Utc::now();
         emit(&store, &org, &hook, None, t0).await;
-        let id = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0).id;
+        let id = store
+            .claim_due("w", t0, LEASE, 10)
+            .await
+            .unwrap()
+            .remove(0)
+            .id;
         let retry_at = t0 + chrono::Duration::seconds(5);
-        store.record_results("w", &[record(&id, t0, ResultKind::RetryAt(retry_at))]).await.unwrap();
-        assert!(store.claim_due("w", t0 + chrono::Duration::seconds(4), LEASE, 10).await.unwrap().is_empty());
+        store
+            .record_results("w", &[record(&id, t0, ResultKind::RetryAt(retry_at))])
+            .await
+            .unwrap();
+        assert!(store
+            .claim_due("w", t0 + chrono::Duration::seconds(4), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let again = store.claim_due("w", retry_at, LEASE, 10).await.unwrap();
         assert_eq!((again[0].attempt_count, again[0].cycle_attempts), (1, 1));
-        store.record_results("w", &[record(&id, retry_at, ResultKind::Failed)]).await.unwrap();
+        store
+            .record_results("w", &[record(&id, retry_at, ResultKind::Failed)])
+            .await
+            .unwrap();
 
         let (failed, attempts) = store.get_delivery(&org, &id).await.unwrap().unwrap();
         assert_eq!((failed.status, attempts.len()), (DeliveryStatus::Failed, 2));
-        assert!(matches!(store.requeue_failed(&OrgId::generate(), &id, t0).await, Err(RequeueError::NotFound)));
+        assert!(matches!(
+            store.requeue_failed(&OrgId::generate(), &id, t0).await,
+            Err(RequeueError::NotFound)
+        ));
         store.requeue_failed(&org, &id, retry_at).await.unwrap();
-        assert!(matches!(store.requeue_failed(&org, &id, retry_at).await, Err(RequeueError::NotFailed("pending"))));
+        assert!(matches!(
+            store.requeue_failed(&org, &id, retry_at).await,
+            Err(RequeueError::NotFailed("pending"))
+        ));
         let requeued = store.claim_due("w", retry_at, LEASE, 10).await.unwrap();
-        assert_eq!((requeued[0].attempt_count, requeued[0].cycle_attempts), (2, 0));
+        assert_eq!(
+            (requeued[0].attempt_count, requeued[0].cycle_attempts),
+            (2, 0)
+        );
     }
 }
 
@@ -136,12 +200,20 @@ async fn an_idempotency_key_replays_the_first_event_and_writes_nothing() {
         assert_eq!(first, InsertedEvent::Created);
         let (second, _) = emit(&store, &org, &hook, Some("run-42"), Utc::now()).await;
         assert_eq!(second, InsertedEvent::Replayed(first_id));
-        let page = store.list_deliveries(&org, &DeliveryFilter::default(), None, 50).await.unwrap();
+        let page = store
+            .list_deliveries(&org, &DeliveryFilter::default(), None, 50)
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 1);
         // Keys are per organisation.
         let other = store.ensure_org("other").await.unwrap();
         let other_hook = integration(&store, &other).await;
-        assert_eq!(emit(&store, &other, &other_hook, Some("run-42"), Utc::now()).await.0, InsertedEvent::Created);
+        assert_eq!(
+            emit(&store, &other, &other_hook, Some("run-42"), Utc::now())
+                .await
+                .0,
+            InsertedEvent::Created
+        );
     }
 }
 
@@ -154,15 +226,31 @@ async fn listings_page_newest_first_and_names_are_unique_per_kind() {
         for _ in 0..5 {
             emit(&store, &org, &hook, None, Utc::now()).await;
         }
-        let first = store.list_deliveries(&org, &DeliveryFilter::default(), None, 3).await.unwrap();
+        let first = store
+            .list_deliveries(&org, &DeliveryFilter::default(), None, 3)
+            .await
+            .unwrap();
         assert_eq!(first.items.len(), 3);
         assert!(first.items[0].id > first.items[1].id);
-        let rest = store.list_deliveries(&org, &DeliveryFilter::default(), first.next_cursor.as_deref(), 3).await.unwrap();
+        let rest = store
+            .list_deliveries(
+                &org,
+                &DeliveryFilter::default(),
+                first.next_cursor.as_deref(),
+                3,
+            )
+            .await
+            .unwrap();
         assert_eq!((rest.items.len(), rest.next_cursor), (2, None));
 
         let mut twin = hook.clone();
         twin.id = IntegrationId::generate();
-        let duplicate = store.insert_integration(&NewIntegration { integration: twin, config_sealed: "s".into() }).await;
+        let duplicate = store
+            .insert_integration(&NewIntegration {
+                integration: twin,
+                config_sealed: "s".into(),
+            })
+            .await;
         assert!(matches!(duplicate, Err(StoreError::Conflict("name"))));
     }
 }

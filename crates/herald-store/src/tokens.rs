@@ -23,11 +23,20 @@ impl TokenRecord {
 
 impl Store {
     pub async fn count_tokens(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM api_tokens").fetch_one(&self.pool).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
     }
 
     /// Stores a token by its hash; the token itself is never stored.
-    pub async fn insert_token(&self, org: &OrgId, name: &str, token_hash: &str, role: &str) -> Result<TokenId> {
+    pub async fn insert_token(
+        &self,
+        org: &OrgId,
+        name: &str,
+        token_hash: &str,
+        role: &str,
+    ) -> Result<TokenId> {
         let id = TokenId::generate();
         sqlx::query(
             "INSERT INTO api_tokens (id, org_id, name, token_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -45,10 +54,12 @@ impl Store {
     }
 
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT id, org_id, role, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, org_id, role, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
             Ok(TokenRecord {
                 id: TokenId::from_trusted(row.try_get("id")?),

@@ -1,1 +1,48 @@
-fn main() {}
+//! The `herald` command: run the server, emit events, manage keys.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Events in; native, durable, audited deliveries out."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the delivery workers.
+    Serve(herald_server::ServeConfig),
+    /// Post an event to a running Herald.
+    Emit(commands::emit::EmitArgs),
+    /// Master key tools.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(config) => commands::serve::run(config).await,
+            Command::Emit(args) => commands::emit::run(args).await,
+            Command::Keys(command) => commands::keys::run(command),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("herald: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

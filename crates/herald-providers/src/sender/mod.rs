@@ -64,10 +64,16 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
             .build()
             .expect("the HTTP client configuration is static and valid");
-        Self { client, policy, max_response_bytes: config.max_response_bytes }
+        Self {
+            client,
+            policy,
+            max_response_bytes: config.max_response_bytes,
+        }
     }
 
     pub fn policy(&self) -> &OutboundPolicy {
@@ -89,7 +95,10 @@ impl Sender {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = self.client.request(method, request.url.clone()).body(request.body.clone());
+        let mut builder = self
+            .client
+            .request(method, request.url.clone())
+            .body(request.body.clone());
         for header in &request.headers {
             builder = builder.header(&header.name, &header.value);
         }
@@ -110,7 +119,12 @@ impl Sender {
             }
         }
         body.truncate(self.max_response_bytes);
-        Ok(Response { status, headers, body, received_at: Utc::now() })
+        Ok(Response {
+            status,
+            headers,
+            body,
+            received_at: Utc::now(),
+        })
     }
 }
 
@@ -129,7 +143,10 @@ fn describe(error: reqwest::Error) -> SendError {
         source = cause.source();
     }
     let is_connect = error.is_connect();
-    let detail = causes.last().cloned().unwrap_or_else(|| error.without_url().to_string());
+    let detail = causes
+        .last()
+        .cloned()
+        .unwrap_or_else(|| error.without_url().to_string());
     if is_connect {
         SendError::Connect(detail)
     } else {
@@ -137,7 +154,9 @@ fn describe(error: reqwest::Error) -> SendError {
     }
 }
 
-fn find_cause<'a, T: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<T>() {
@@ -158,7 +177,8 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy.clone();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             let mut first_refusal = None;
             let allowed: Vec<SocketAddr> = resolved
                 .into_iter()
@@ -171,7 +191,9 @@ impl Resolve for GuardedResolver {
                 })
                 .collect();
             match (allowed.is_empty(), first_refusal) {
-                (true, Some(refusal)) => Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>),
+                (true, Some(refusal)) => {
+                    Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>)
+                }
                 _ => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
         })

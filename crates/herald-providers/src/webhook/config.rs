@@ -22,7 +22,8 @@ pub struct WebhookConfig {
 impl WebhookConfig {
     pub fn parse(config: &Value) -> Result<Self, FieldError> {
         let raw: RawConfig = parse_config(config)?;
-        let url = parse_http_url(&raw.webhook_url).map_err(|m| FieldError::new("webhook_url", m))?;
+        let url =
+            parse_http_url(&raw.webhook_url).map_err(|m| FieldError::new("webhook_url", m))?;
         let secret = raw
             .hmac_secret
             .map(|s| SigningSecret::parse(&s).map_err(|m| FieldError::new("hmac_secret", m)))
@@ -36,7 +37,10 @@ impl WebhookConfig {
 pub fn parse_http_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("must be an http or https URL, not {}", url.scheme()));
+        return Err(format!(
+            "must be an http or https URL, not {}",
+            url.scheme()
+        ));
     }
     if url.host().is_none() {
         return Err("must have a host".into());

@@ -24,7 +24,11 @@ impl Provider for WebhookProvider {
         WebhookConfig::parse(config).map(|_| ())
     }
 
-    fn render(&self, ctx: &RenderContext<'_>, config: &Value) -> Result<Vec<OutboundRequest>, RenderError> {
+    fn render(
+        &self,
+        ctx: &RenderContext<'_>,
+        config: &Value,
+    ) -> Result<Vec<OutboundRequest>, RenderError> {
         let config = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         Ok(vec![render::request(ctx, &config)])
     }

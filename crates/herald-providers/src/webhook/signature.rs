@@ -34,7 +34,8 @@ impl SigningSecret {
     }
 
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(msg_id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -45,11 +46,19 @@ impl SigningSecret {
 
     /// Verifies a `webhook-signature` header (space-separated, unknown versions ignored) the way
     /// a receiver should: within the tolerance, constant-time.
-    pub fn verify(&self, msg_id: &str, timestamp: i64, body: &[u8], header: &str, now: i64) -> bool {
+    pub fn verify(
+        &self,
+        msg_id: &str,
+        timestamp: i64,
+        body: &[u8],
+        header: &str,
+        now: i64,
+    ) -> bool {
         if (now - timestamp).abs() > TOLERANCE_SECONDS {
             return false;
         }
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(format!("{msg_id}.{timestamp}.").as_bytes());
         mac.update(body);
         header

@@ -35,23 +35,44 @@ fn reproduces_the_standard_webhooks_test_vectors() {
 #[test]
 fn verification_follows_the_reference_libraries_negative_cases() {
     let secret = SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-    let (id, ts, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#.as_slice());
+    let (id, ts, body) = (
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        br#"{"test": 2432232314}"#.as_slice(),
+    );
     let good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-    assert!(!secret.verify(id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", ts));
+    assert!(!secret.verify(
+        id,
+        ts,
+        body,
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=",
+        ts
+    ));
     assert!(!secret.verify(id, ts, body, "v1,", ts));
     assert!(secret.verify(id, ts, body, &format!("v2,abc v1,Zm9v {good}"), ts));
-    assert!(!secret.verify(id, ts, body, good, ts + 301), "outside the 5-minute tolerance");
+    assert!(
+        !secret.verify(id, ts, body, good, ts + 301),
+        "outside the 5-minute tolerance"
+    );
     assert!(SigningSecret::parse("").is_err());
     assert!(SigningSecret::parse("whsec_").is_err());
 }
 
 fn event() -> Event {
-    let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done", "target_id": "t1"})).unwrap().parse().unwrap();
+    let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done", "target_id": "t1"}))
+        .unwrap()
+        .parse()
+        .unwrap();
     Event::from_new(&EventId::generate(), &new, Utc::now())
 }
 
 fn target() -> Target {
-    Target { delivery_id: "dlv_1".into(), integration_id: "int_1".into(), integration_name: "ops".into(), kind: Kind::Webhook }
+    Target {
+        delivery_id: "dlv_1".into(),
+        integration_id: "int_1".into(),
+        integration_name: "ops".into(),
+        kind: Kind::Webhook,
+    }
 }
 
 fn config() -> Value {
@@ -63,18 +84,44 @@ fn renders_a_signed_post_with_envelope_and_integration() {
     let event = event();
     let target = target();
     let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-    let ctx = RenderContext { event: &event, target: &target, prior: None, now };
+    let ctx = RenderContext {
+        event: &event,
+        target: &target,
+        prior: None,
+        now,
+    };
     let requests = WebhookProvider.render(&ctx, &config()).unwrap();
-    let [request] = requests.as_slice() else { panic!("one request") };
-    assert_eq!(request.url.as_str(), "https://receiver.example.com/hook?token=SECRETTOKEN");
-    let header = |n: &str| request.headers.iter().find(|h| h.name == n).map(|h| h.value.clone()).unwrap();
+    let [request] = requests.as_slice() else {
+        panic!("one request")
+    };
+    assert_eq!(
+        request.url.as_str(),
+        "https://receiver.example.com/hook?token=SECRETTOKEN"
+    );
+    let header = |n: &str| {
+        request
+            .headers
+            .iter()
+            .find(|h| h.name == n)
+            .map(|h| h.value.clone())
+            .unwrap()
+    };
     assert_eq!(header("webhook-id"), "dlv_1");
     assert_eq!(header("webhook-timestamp"), "1700000000");
     let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-    assert!(secret.verify("dlv_1", 1_700_000_000, &request.body, &header("webhook-signature"), 1_700_000_000));
+    assert!(secret.verify(
+        "dlv_1",
+        1_700_000_000,
+        &request.body,
+        &header("webhook-signature"),
+        1_700_000_000
+    ));
     let body: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body["type"], "scan_done");
-    assert_eq!(body["integration"], json!({"id": "int_1", "name": "ops", "kind": "webhook"}));
+    assert_eq!(
+        body["integration"],
+        json!({"id": "int_1", "name": "ops", "kind": "webhook"})
+    );
 }
 
 #[test]
@@ -82,7 +129,12 @@ fn every_attempt_sends_the_same_body_under_the_same_id() {
     let event = event();
     let target = target();
     let render = |secs| {
-        let ctx = RenderContext { event: &event, target: &target, prior: None, now: Utc.timestamp_opt(secs, 0).unwrap() };
+        let ctx = RenderContext {
+            event: &event,
+            target: &target,
+            prior: None,
+            now: Utc.timestamp_opt(secs, 0).unwrap(),
+        };
         WebhookProvider.render(&ctx, &config()).unwrap().remove(0)
     };
     let (first, retry) = (render(1_700_000_000), render(1_700_000_600));
@@ -96,23 +148,50 @@ fn config_validation_names_the_key() {
         (json!({}), "webhook_url"),
         (json!({"webhook_url": "ftp://x.example"}), "webhook_url"),
         (json!({"webhook_url": "not a url"}), "webhook_url"),
-        (json!({"webhook_url": "https://u:p@x.example"}), "webhook_url"),
+        (
+            json!({"webhook_url": "https://u:p@x.example"}),
+            "webhook_url",
+        ),
         (json!({"webhook_url": 5}), "webhook_url"),
-        (json!({"webhook_url": "https://x.example", "hmac_secret": "whsec_c2hvcnQ="}), "hmac_secret"),
-        (json!({"webhook_url": "https://x.example", "colour": "red"}), "colour"),
+        (
+            json!({"webhook_url": "https://x.example", "hmac_secret": "whsec_c2hvcnQ="}),
+            "hmac_secret",
+        ),
+        (
+            json!({"webhook_url": "https://x.example", "colour": "red"}),
+            "colour",
+        ),
     ];
     for (config, field) in cases {
-        assert_eq!(WebhookProvider.validate(&config).unwrap_err().field, field, "{config}");
+        assert_eq!(
+            WebhookProvider.validate(&config).unwrap_err().field,
+            field,
+            "{config}"
+        );
     }
     assert!(WebhookProvider.validate(&config()).is_ok());
 }
 
 #[test]
 fn classification_uses_the_shared_table() {
-    let response = |status| Response { status, headers: vec![], body: vec![], received_at: Utc::now() };
-    assert!(matches!(WebhookProvider.classify(&response(204)), Outcome::Delivered { .. }));
-    assert!(matches!(WebhookProvider.classify(&response(503)), Outcome::Retry { .. }));
-    assert!(matches!(WebhookProvider.classify(&response(410)), Outcome::Failed { .. }));
+    let response = |status| Response {
+        status,
+        headers: vec![],
+        body: vec![],
+        received_at: Utc::now(),
+    };
+    assert!(matches!(
+        WebhookProvider.classify(&response(204)),
+        Outcome::Delivered { .. }
+    ));
+    assert!(matches!(
+        WebhookProvider.classify(&response(503)),
+        Outcome::Retry { .. }
+    ));
+    assert!(matches!(
+        WebhookProvider.classify(&response(410)),
+        Outcome::Failed { .. }
+    ));
 }
 
 #[test]

@@ -1,0 +1,182 @@
+//! One attempt at one delivery: render, send, classify, and decide what happens next.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use herald_domain::Event;
+use herald_providers::{Outcome, Provider, Redactor, RenderContext, SendError, Target};
+use herald_store::{AttemptRecord, ClaimedDelivery, IntegrationRow, ResultKind};
+use serde_json::Value;
+
+use crate::{retry, Engine};
+
+/// How much of a response body the delivery log keeps.
+const EXCERPT_BYTES: usize = 1024;
+
+/// A claimed delivery with what it needs to be sent, loaded for the whole batch at once.
+pub(crate) struct Job {
+    pub delivery: ClaimedDelivery,
+    pub event: Option<Event>,
+    pub integration: Option<IntegrationRow>,
+}
+
+/// What one exchange with a destination came to. Strings are already scrubbed.
+pub(crate) struct Exchange {
+    pub outcome: Outcome,
+    pub status_code: Option<u16>,
+    pub response_excerpt: Option<String>,
+}
+
+impl Exchange {
+    fn failed(reason: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Failed {
+                reason: reason.into(),
+            },
+            status_code: None,
+            response_excerpt: None,
+        }
+    }
+}
+
+impl Engine {
+    pub(crate) async fn attempt(&self, job: Job) -> AttemptRecord {
+        let started_at = self.now();
+        let timer = Instant::now();
+        let exchange = self.exchange_for(&job, started_at).await;
+        let attempts_made = job.delivery.cycle_attempts + 1;
+        let (result, error) = match exchange.outcome {
+            Outcome::Delivered { external_id } => (ResultKind::Delivered { external_id }, None),
+            Outcome::Failed { reason } => (ResultKind::Failed, Some(reason)),
+            Outcome::Retry { after, reason } => {
+                match retry::next_attempt_at(
+                    &self.config.retry_schedule,
+                    attempts_made,
+                    after,
+                    self.now(),
+                ) {
+                    Some(at) => (ResultKind::RetryAt(at), Some(reason)),
+                    None => (
+                        ResultKind::Failed,
+                        Some(format!("{reason} (gave up after {attempts_made} attempts)")),
+                    ),
+                }
+            }
+        };
+        tracing::info!(
+            delivery_id = %job.delivery.id,
+            integration_id = %job.delivery.integration_id,
+            kind = job.delivery.kind.as_str(),
+            status_code = exchange.status_code,
+            result = ?result,
+            error = error.as_deref(),
+            "delivery attempt"
+        );
+        AttemptRecord {
+            delivery_id: job.delivery.id,
+            started_at,
+            duration: timer.elapsed(),
+            result,
+            status_code: exchange.status_code,
+            response_excerpt: exchange.response_excerpt,
+            error,
+        }
+    }
+
+    async fn exchange_for(&self, job: &Job, now: DateTime<Utc>) -> Exchange {
+        let Some(event) = &job.event else {
+            return Exchange::failed("the event is missing from the store");
+        };
+        let Some(row) = &job.integration else {
+            return Exchange::failed("integration deleted");
+        };
+        if !row.integration.enabled {
+            return Exchange::failed("integration disabled");
+        }
+        let Some(provider) = self.registry.get(row.integration.kind) else {
+            return Exchange::failed(format!(
+                "no provider for kind {}",
+                row.integration.kind.as_str()
+            ));
+        };
+        let config = match self.open_config(row) {
+            Ok(config) => config,
+            Err(reason) => return Exchange::failed(reason),
+        };
+        let target = Target {
+            delivery_id: job.delivery.id.to_string(),
+            integration_id: job.delivery.integration_id.to_string(),
+            integration_name: job.delivery.integration_name.clone(),
+            kind: job.delivery.kind,
+        };
+        self.exchange(provider, &config, event, &target, now).await
+    }
+
+    /// Opens an integration's sealed config. Errors say why without showing any of it.
+    pub fn open_config(&self, row: &IntegrationRow) -> Result<Value, String> {
+        let plaintext = self
+            .secrets
+            .open(&row.config_sealed, row.integration.id.as_str())
+            .map_err(|e| format!("the integration's config cannot be opened: {e}"))?;
+        serde_json::from_slice(&plaintext)
+            .map_err(|_| "the integration's config is not valid JSON".to_owned())
+    }
+
+    /// Renders, sends each request in order and classifies the answers.
+    pub(crate) async fn exchange(
+        &self,
+        provider: &dyn Provider,
+        config: &Value,
+        event: &Event,
+        target: &Target,
+        now: DateTime<Utc>,
+    ) -> Exchange {
+        let redactor = Redactor::from_config(config);
+        let ctx = RenderContext {
+            event,
+            target,
+            prior: None,
+            now,
+        };
+        let requests = match provider.render(&ctx, config) {
+            Ok(requests) => requests,
+            Err(error) => return Exchange::failed(redactor.scrub(&error.to_string())),
+        };
+        let mut last = Exchange::failed("the provider rendered no request");
+        for request in &requests {
+            last = match self.sender.send(request).await {
+                Ok(response) => Exchange {
+                    outcome: provider.classify(&response),
+                    status_code: Some(response.status),
+                    response_excerpt: Some(excerpt(&response.body, &redactor)),
+                },
+                // A refused address stays refused until the operator changes the allow list.
+                Err(error @ SendError::Blocked(_)) => {
+                    Exchange::failed(redactor.scrub(&error.to_string()))
+                }
+                Err(error) => Exchange {
+                    outcome: Outcome::Retry {
+                        after: None,
+                        reason: redactor.scrub(&error.to_string()),
+                    },
+                    status_code: None,
+                    response_excerpt: None,
+                },
+            };
+            if !matches!(last.outcome, Outcome::Delivered { .. }) {
+                break;
+            }
+        }
+        last
+    }
+}
+
+/// The start of a response body as text, scrubbed of the integration's secrets.
+pub fn excerpt(body: &[u8], redactor: &Redactor) -> String {
+    let cut = body.len().min(EXCERPT_BYTES);
+    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
+    if body.len() > cut {
+        text.push('…');
+    }
+    redactor.scrub(&text)
+}

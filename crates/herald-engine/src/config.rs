@@ -1,0 +1,35 @@
+use std::time::Duration;
+
+use herald_domain::RetrySchedule;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub retry_schedule: RetrySchedule,
+    /// How long a claim holds a delivery; a worker that dies releases it when this runs out.
+    /// Must exceed the sender's total timeout.
+    pub lease: Duration,
+    /// Deliveries in flight at once in this process.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due work that nothing woke it for (another instance's
+    /// events, retries coming due).
+    pub poll_interval: Duration,
+    /// Identifies this process's claims.
+    pub owner: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            retry_schedule: RetrySchedule::default(),
+            lease: Duration::from_secs(60),
+            concurrency: 32,
+            poll_interval: Duration::from_secs(1),
+            owner: format!("herald-{}", uuid_like()),
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}

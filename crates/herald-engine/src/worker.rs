@@ -1,0 +1,181 @@
+//! The worker loop: claim as many due deliveries as there are free slots, send each in its own
+//! task, and commit results in batches. New events wake it in-process; a poll catches the rest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_store::{AttemptRecord, ClaimedDelivery, ResultKind, StoreError};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use herald_domain::error::error_chain;
+
+use crate::attempt::Job;
+use crate::Engine;
+
+/// Results committed in one transaction at most.
+const COMMIT_BATCH: usize = 256;
+/// Never spin faster than this when work is due but another instance holds it.
+const MIN_IDLE: Duration = Duration::from_millis(5);
+
+impl Engine {
+    /// Claims what is due now, sends it all and records the results; returns how many attempts
+    /// were recorded. Tests step the engine with this instead of sleeping.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let jobs = self.claim_jobs(self.config.concurrency).await?;
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            let engine = self.clone();
+            tasks.spawn(async move { engine.attempt(job).await });
+        }
+        let mut records = Vec::new();
+        while let Some(record) = tasks.join_next().await {
+            records.push(record.expect("attempts do not panic"));
+        }
+        self.store
+            .record_results(&self.config.owner, &records)
+            .await
+    }
+
+    /// Runs until `shutdown` is cancelled, then lets in-flight attempts finish and commits them.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let concurrency = self.config.concurrency.max(1);
+        let (results, committed) = mpsc::channel::<AttemptRecord>(concurrency * 2);
+        let committer = tokio::spawn(self.clone().commit_results(committed));
+        let slots = Arc::new(Semaphore::new(concurrency));
+        loop {
+            let first = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                _ = shutdown.cancelled() => break,
+            };
+            let free = 1 + slots.available_permits();
+            let jobs = match self.claim_jobs(free).await {
+                Ok(jobs) => jobs,
+                Err(error) => {
+                    tracing::error!(error = %error_chain(&error), "claiming deliveries failed");
+                    drop(first);
+                    self.idle(&shutdown, self.config.poll_interval).await;
+                    continue;
+                }
+            };
+            let drained = jobs.len() < free;
+            let mut first = Some(first);
+            for job in jobs {
+                let slot = match first.take() {
+                    Some(slot) => slot,
+                    None => slots
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed"),
+                };
+                let (engine, results) = (self.clone(), results.clone());
+                tokio::spawn(async move {
+                    let record = engine.attempt(job).await;
+                    let _ = results.send(record).await;
+                    drop(slot);
+                });
+            }
+            drop(first);
+            if drained {
+                let wait = self.time_until_due().await;
+                self.idle(&shutdown, wait).await;
+            }
+        }
+        // Let in-flight attempts finish (bounded by the sender's timeout, so by the lease).
+        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(self.config.lease, slots.acquire_many(all)).await;
+        drop(results);
+        let _ = committer.await;
+    }
+
+    async fn claim_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let claimed = self
+            .store
+            .claim_due(&self.config.owner, self.now(), self.config.lease, limit)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let event_ids = unique(claimed.iter().map(|d| d.event_id.to_string()));
+        let integration_ids = unique(claimed.iter().map(|d| d.integration_id.to_string()));
+        let events = self.store.get_envelopes(&event_ids).await?;
+        let integrations: HashMap<String, _> = self
+            .store
+            .get_integrations_by_ids(&integration_ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.integration.id.to_string(), row))
+            .collect();
+        Ok(claimed
+            .into_iter()
+            .map(|delivery: ClaimedDelivery| Job {
+                event: events.get(delivery.event_id.as_str()).cloned(),
+                integration: integrations.get(delivery.integration_id.as_str()).cloned(),
+                delivery,
+            })
+            .collect())
+    }
+
+    /// How long until the earliest delivery is due, capped by the poll interval.
+    async fn time_until_due(&self) -> Duration {
+        let poll = self.config.poll_interval;
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => (at - self.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(MIN_IDLE, poll),
+            _ => poll,
+        }
+    }
+
+    async fn idle(&self, shutdown: &CancellationToken, wait: Duration) {
+        tokio::select! {
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+
+    /// Commits results in batches. If the database stays unreachable the batch is dropped:
+    /// its deliveries become due again when their leases run out, so nothing is lost.
+    async fn commit_results(self, mut committed: mpsc::Receiver<AttemptRecord>) {
+        let mut batch = Vec::with_capacity(COMMIT_BATCH);
+        while let Some(record) = committed.recv().await {
+            batch.push(record);
+            while batch.len() < COMMIT_BATCH {
+                match committed.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+            for retry in 0..5u32 {
+                match self.store.record_results(&self.config.owner, &batch).await {
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(error = %error_chain(&error), retry, "recording attempts failed");
+                        tokio::time::sleep(Duration::from_millis(100 << retry)).await;
+                    }
+                }
+            }
+            // A retry may now be due sooner than the loop's current sleep.
+            if batch
+                .iter()
+                .any(|r| matches!(r.result, ResultKind::RetryAt(_)))
+            {
+                self.wake();
+            }
+            batch.clear();
+        }
+    }
+}
+
+fn unique(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

@@ -1,0 +1,133 @@
+//! The delivery log: every delivery with its attempts, and manual re-queueing.
+
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use herald_domain::{
+    Attempt, Delivery, DeliveryId, DeliveryStatus, EventId, FieldError, IntegrationId,
+};
+use herald_store::{DeliveryFilter, RequeueError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::AppState;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    integration_id: Option<String>,
+    event_id: Option<String>,
+    /// pending, retrying, success or failed.
+    status: Option<String>,
+    /// 1 to 250; default 50.
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryPage {
+    data: Vec<Delivery>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    delivery: Delivery,
+    attempts: Vec<Attempt>,
+}
+
+#[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = DeliveryPage, description = "Newest first"), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let limit = crate::routes::page_limit(query.limit)?;
+    let invalid = |field: &str, what: &str| {
+        ApiError::Invalid(FieldError::new(field, format!("is not {what}")))
+    };
+    let filter = DeliveryFilter {
+        integration_id: query
+            .integration_id
+            .map(|raw| {
+                IntegrationId::parse(&raw)
+                    .ok_or_else(|| invalid("integration_id", "an integration id"))
+            })
+            .transpose()?,
+        event_id: query
+            .event_id
+            .map(|raw| EventId::parse(&raw).ok_or_else(|| invalid("event_id", "an event id")))
+            .transpose()?,
+        status: query
+            .status
+            .map(|raw| {
+                DeliveryStatus::parse(&raw)
+                    .ok_or_else(|| invalid("status", "one of pending, retrying, success, failed"))
+            })
+            .transpose()?,
+    };
+    let page = state
+        .engine
+        .store()
+        .list_deliveries(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(DeliveryPage {
+        data: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryDetail>, ApiError> {
+    let id = DeliveryId::parse(&id).ok_or(ApiError::NotFound("delivery"))?;
+    let (delivery, attempts) = state
+        .engine
+        .store()
+        .get_delivery(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    Ok(Json(DeliveryDetail { delivery, attempts }))
+}
+
+#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "deliveries", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 202, body = DeliveryDetail, description = "Re-queued with a fresh retry budget"),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not failed")))]
+pub async fn retry(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<DeliveryDetail>), ApiError> {
+    let id = DeliveryId::parse(&id).ok_or(ApiError::NotFound("delivery"))?;
+    let store = state.engine.store();
+    match store.requeue_failed(&caller.org_id, &id, Utc::now()).await {
+        Ok(()) => {}
+        Err(RequeueError::NotFound) => return Err(ApiError::NotFound("delivery")),
+        Err(error @ RequeueError::NotFailed(_)) => {
+            return Err(ApiError::Conflict(FieldError::new(
+                "status",
+                error.to_string(),
+            )))
+        }
+        Err(RequeueError::Store(error)) => return Err(error.into()),
+    }
+    state.engine.wake();
+    let (delivery, attempts) = store
+        .get_delivery(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeliveryDetail { delivery, attempts }),
+    ))
+}

@@ -1,0 +1,70 @@
+//! `POST /v1/events`: accept a platform event. The 202 comes only after the event and all its
+//! deliveries are committed together.
+
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use herald_domain::{Event, EventId, EventInput};
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventAccepted {
+    id: String,
+}
+
+/// Set on the answer when an idempotency key matched an earlier event.
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("bearer" = [])), request_body = EventInput,
+    responses((status = 202, body = EventAccepted, description = "Stored durably with all its deliveries"),
+              (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn emit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(input): ApiJson<EventInput>,
+) -> Result<Response, ApiError> {
+    let new = input.parse()?;
+    let accepted = state
+        .engine
+        .accept_event(&caller.org_id, new)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(event_id = %accepted.id, deliveries = accepted.deliveries, replayed = accepted.replayed, "event accepted");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(EventAccepted {
+            id: accepted.id.to_string(),
+        }),
+    )
+        .into_response();
+    if accepted.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The stored event envelope", body = Object), (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Event>, ApiError> {
+    let id = EventId::parse(&id).ok_or(ApiError::NotFound("event"))?;
+    let stored = state
+        .engine
+        .store()
+        .get_event(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    Ok(Json(stored.event))
+}

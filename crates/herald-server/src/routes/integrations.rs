@@ -1,0 +1,396 @@
+//! The Integrations API of seed 004: create, list, get, update, delete and test.
+
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use herald_domain::{
+    FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, Severity,
+};
+use herald_store::{IntegrationRow, NewIntegration, StoreError};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntegration {
+    /// One of the kinds this build supports (see the error for the list).
+    #[schema(example = "webhook")]
+    kind: String,
+    /// Display name, unique per kind in the organisation.
+    name: String,
+    /// Minimum severity for finding_new and finding_changed; other events are not gated.
+    severity_filter: Option<Severity>,
+    /// Defaults to true.
+    enabled: Option<bool>,
+    /// Per-kind credentials and URLs. Encrypted at rest, never returned.
+    #[schema(value_type = Object)]
+    config: Value,
+    /// Only events about these targets; empty or null means all.
+    target_ids: Option<Vec<String>>,
+    /// Only these event types; empty or null means all.
+    events: Option<Vec<String>>,
+}
+
+/// Absent fields stay as they are; `null` clears severity_filter, target_ids and events.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegration {
+    name: Option<String>,
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Severity>)]
+    severity_filter: Option<Option<Severity>>,
+    /// Merged into the stored config (RFC 7396): keys given replace, keys set to null are removed.
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    target_ids: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    events: Option<Option<Vec<String>>>,
+}
+
+/// Tells "absent" (outer None) from "null" (Some(None)).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An integration as the API shows it: never its config values.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IntegrationView {
+    id: String,
+    kind: Kind,
+    name: String,
+    severity_filter: Option<Severity>,
+    enabled: bool,
+    target_ids: Option<Vec<String>>,
+    events: Option<Vec<String>>,
+    /// Which config keys are set. Their values are write-only.
+    config_keys: Vec<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Integration> for IntegrationView {
+    fn from(i: Integration) -> Self {
+        Self {
+            id: i.id.to_string(),
+            kind: i.kind,
+            name: i.name,
+            severity_filter: i.filters.severity_filter,
+            enabled: i.enabled,
+            target_ids: i.filters.target_ids,
+            events: i.filters.events,
+            config_keys: i.config_keys,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IntegrationPage {
+    data: Vec<IntegrationView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only the integration(s) with exactly this name.
+    name: Option<String>,
+    /// 1 to 250; default 50.
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The `{ok, status, response}` of seed 004's test call.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestResponse {
+    ok: bool,
+    /// The destination's HTTP status, or null if it never answered.
+    status: Option<u16>,
+    /// The start of its answer, or why there was none. Secrets are scrubbed.
+    response: String,
+}
+
+#[utoipa::path(post, path = "/v1/integrations", tag = "integrations", security(("bearer" = [])),
+    request_body = CreateIntegration,
+    responses((status = 201, body = IntegrationView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<CreateIntegration>,
+) -> Result<(StatusCode, Json<IntegrationView>), ApiError> {
+    let kind = parse_kind(&state, &body.kind)?;
+    let name = IntegrationName::parse(&body.name)?;
+    let filters = Filters {
+        events: Filters::parse_events(body.events)?,
+        target_ids: Filters::parse_target_ids(body.target_ids)?,
+        severity_filter: body.severity_filter,
+    };
+    validate_config(&state, kind, &body.config)?;
+    let id = IntegrationId::generate();
+    let (config_sealed, config_keys) = seal(&state, &id, &body.config);
+    let now = Utc::now();
+    let integration = Integration {
+        id,
+        org_id: caller.org_id,
+        kind,
+        name: name.as_str().to_owned(),
+        enabled: body.enabled.unwrap_or(true),
+        filters,
+        config_keys,
+        created_at: now,
+        updated_at: now,
+    };
+    let new = NewIntegration {
+        integration,
+        config_sealed,
+    };
+    state
+        .engine
+        .store()
+        .insert_integration(&new)
+        .await
+        .map_err(name_conflict)?;
+    tracing::info!(integration_id = %new.integration.id, kind = kind.as_str(), "integration created");
+    Ok((StatusCode::CREATED, Json(new.integration.into())))
+}
+
+#[utoipa::path(get, path = "/v1/integrations", tag = "integrations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = IntegrationPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<IntegrationPage>, ApiError> {
+    let limit = crate::routes::page_limit(query.limit)?;
+    let page = state
+        .engine
+        .store()
+        .list_integrations(
+            &caller.org_id,
+            query.name.as_deref(),
+            query.cursor.as_deref(),
+            limit,
+        )
+        .await?;
+    Ok(Json(IntegrationPage {
+        data: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationView>, ApiError> {
+    Ok(Json(load(&state, &caller, &id).await?.integration.into()))
+}
+
+#[utoipa::path(patch, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = UpdateIntegration,
+    responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateIntegration>,
+) -> Result<Json<IntegrationView>, ApiError> {
+    let mut row = load(&state, &caller, &id).await?;
+    let integration = &mut row.integration;
+    if let Some(name) = body.name {
+        integration.name = IntegrationName::parse(&name)?.as_str().to_owned();
+    }
+    if let Some(enabled) = body.enabled {
+        integration.enabled = enabled;
+    }
+    if let Some(severity) = body.severity_filter {
+        integration.filters.severity_filter = severity;
+    }
+    if let Some(events) = body.events {
+        integration.filters.events = Filters::parse_events(events)?;
+    }
+    if let Some(target_ids) = body.target_ids {
+        integration.filters.target_ids = Filters::parse_target_ids(target_ids)?;
+    }
+    if let Some(patch) = body.config {
+        let Value::Object(patch) = patch else {
+            return Err(ApiError::invalid("config", "must be an object"));
+        };
+        let current = state
+            .engine
+            .open_config(&row)
+            .map_err(|reason| ApiError::internal(SealedConfig(reason)))?;
+        let Value::Object(mut merged) = current else {
+            return Err(ApiError::internal(SealedConfig(
+                "the stored config is not an object".into(),
+            )));
+        };
+        for (key, value) in patch {
+            if value.is_null() {
+                merged.remove(&key);
+            } else {
+                merged.insert(key, value);
+            }
+        }
+        let merged = Value::Object(merged);
+        validate_config(&state, row.integration.kind, &merged)?;
+        (row.config_sealed, row.integration.config_keys) =
+            seal(&state, &row.integration.id, &merged);
+    }
+    row.integration.updated_at = Utc::now();
+    if !state
+        .engine
+        .store()
+        .update_integration(&row)
+        .await
+        .map_err(name_conflict)?
+    {
+        return Err(ApiError::NotFound("integration"));
+    }
+    tracing::info!(integration_id = %row.integration.id, "integration updated");
+    Ok(Json(row.integration.into()))
+}
+
+#[utoipa::path(delete, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound("integration"))?;
+    if !state
+        .engine
+        .store()
+        .delete_integration(&caller.org_id, &id)
+        .await?
+    {
+        return Err(ApiError::NotFound("integration"));
+    }
+    tracing::info!(integration_id = %id, "integration deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/integrations/{id}/test", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = TestResponse), (status = 404, body = ErrorBody)))]
+pub async fn test(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<TestResponse>, ApiError> {
+    let row = load(&state, &caller, &id).await?;
+    let result = state
+        .engine
+        .test_integration(&row)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(TestResponse {
+        ok: result.ok,
+        status: result.status,
+        response: result.response,
+    }))
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<IntegrationRow, ApiError> {
+    let id = IntegrationId::parse(id).ok_or(ApiError::NotFound("integration"))?;
+    state
+        .engine
+        .store()
+        .get_integration(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("integration"))
+}
+
+fn parse_kind(state: &AppState, raw: &str) -> Result<Kind, ApiError> {
+    let supported = state.engine.registry().kinds();
+    match Kind::parse(raw) {
+        Some(kind) if supported.contains(&kind) => Ok(kind),
+        known => {
+            let list = supported
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let what = if known.is_some() {
+                "is not available in this build"
+            } else {
+                "is not a known kind"
+            };
+            Err(ApiError::invalid(
+                "kind",
+                format!("`{raw}` {what}; use one of: {list}"),
+            ))
+        }
+    }
+}
+
+/// Checks a config with its provider, and refuses URLs whose literal address the outbound
+/// policy would refuse anyway (names are checked when they are resolved, at send time).
+fn validate_config(state: &AppState, kind: Kind, config: &Value) -> Result<(), ApiError> {
+    let Some(map) = config.as_object() else {
+        return Err(ApiError::invalid("config", "must be an object"));
+    };
+    let provider = state
+        .engine
+        .registry()
+        .get(kind)
+        .expect("the kind was checked against the registry");
+    provider.validate(config).map_err(|e| e.under("config"))?;
+    for (key, value) in map {
+        let Some(url) = value.as_str().and_then(|s| url::Url::parse(s).ok()) else {
+            continue;
+        };
+        let address = match url.host() {
+            Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
+            _ => continue,
+        };
+        let policy = state.engine.sender().policy();
+        policy
+            .check(address)
+            .map_err(|e| FieldError::new(format!("config.{key}"), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Seals a validated config; returns the sealed blob and the names of its keys.
+fn seal(state: &AppState, id: &IntegrationId, config: &Value) -> (String, Vec<String>) {
+    let keys = config
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let plaintext = serde_json::to_vec(config).expect("JSON values serialise");
+    (state.engine.secrets().seal(&plaintext, id.as_str()), keys)
+}
+
+fn name_conflict(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Conflict(_) => ApiError::Conflict(FieldError::new(
+            "name",
+            "an integration of this kind with this name already exists",
+        )),
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct SealedConfig(String);

@@ -1,0 +1,80 @@
+//! The route tree. Handlers carry their OpenAPI description, so `/openapi.json` is generated
+//! from the same code that serves the routes.
+
+mod deliveries;
+mod events;
+mod integrations;
+
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Herald", description = "Events in; native, durable, audited deliveries out."),
+    modifiers(&BearerAuth),
+    tags((name = "integrations"), (name = "events"), (name = "deliveries"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let (v1, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(integrations::create, integrations::list))
+        .routes(routes!(
+            integrations::get_one,
+            integrations::update,
+            integrations::delete
+        ))
+        .routes(routes!(integrations::test))
+        .routes(routes!(events::emit))
+        .routes(routes!(events::get_one))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::get_one))
+        .routes(routes!(deliveries::retry))
+        .split_for_parts();
+    let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    let v1 = v1.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::require_token,
+    ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(move || async move { Json(openapi) }))
+        .merge(v1)
+        .fallback(|| async { ApiError::NotFound("route") })
+        .with_state(state)
+}
+
+/// Ready when the database answers.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.engine.store().ping().await?;
+    Ok(Json(serde_json::json!({"status": "ok"})))
+}
+
+/// Page sizes: 1 to 250, 50 by default.
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(50) {
+        limit @ 1..=250 => Ok(limit),
+        _ => Err(ApiError::invalid("limit", "must be between 1 and 250")),
+    }
+}

@@ -1,0 +1,136 @@
+//! Start-up: open the store, load the master key, make the first token, wire the engine.
+
+use std::path::Path;
+
+use herald_crypto::{MasterKey, SecretBox};
+use herald_engine::{Engine, EngineConfig};
+use herald_providers::{OutboundPolicy, Registry, Sender, SenderConfig};
+use herald_store::{Backend, Store, StoreError};
+
+use crate::config::ServeConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database")]
+    Store(#[from] StoreError),
+    #[error("HERALD_MASTER_KEY is invalid: {0}")]
+    MasterKey(herald_crypto::SealError),
+    #[error(
+        "HERALD_MASTER_KEY is required with PostgreSQL, where several instances must share one key"
+    )]
+    MasterKeyRequired,
+    #[error("cannot read or write the key file {path}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("HERALD_OUTBOUND_ALLOW_CIDRS: {0}")]
+    AllowList(String),
+    #[error("HERALD_BOOTSTRAP_TOKEN must be at least 16 characters")]
+    WeakBootstrapToken,
+    #[error("HERALD_DELIVERY_LEASE must be longer than HERALD_REQUEST_TIMEOUT")]
+    LeaseTooShort,
+}
+
+/// Builds the engine from the configuration. Prints a generated owner token if it made one.
+pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> {
+    if config.delivery_lease <= config.request_timeout && config.workers > 0 {
+        return Err(StartupError::LeaseTooShort);
+    }
+    let allowed = OutboundPolicy::parse_allow_list(&config.outbound_allow_cidrs)
+        .map_err(StartupError::AllowList)?;
+    let store = Store::connect(&config.database_url()).await?;
+    let master_key = load_master_key(config, store.backend())?;
+    bootstrap_token(&store, config.bootstrap_token.as_deref()).await?;
+    let sender = Sender::new(SenderConfig {
+        total_timeout: config.request_timeout,
+        policy: OutboundPolicy::new(allowed),
+        ..SenderConfig::default()
+    });
+    let engine_config = EngineConfig {
+        retry_schedule: config.retry_schedule.clone(),
+        lease: config.delivery_lease,
+        concurrency: config.workers.max(1),
+        poll_interval: config.poll_interval,
+        ..EngineConfig::default()
+    };
+    Ok(Engine::new(
+        store,
+        Registry::builtin(),
+        sender,
+        SecretBox::new(master_key),
+        engine_config,
+    ))
+}
+
+fn load_master_key(config: &ServeConfig, backend: Backend) -> Result<MasterKey, StartupError> {
+    if let Some(encoded) = &config.master_key {
+        return MasterKey::from_base64(encoded).map_err(StartupError::MasterKey);
+    }
+    if backend == Backend::Postgres {
+        return Err(StartupError::MasterKeyRequired);
+    }
+    let path = config.data_dir.join("master.key");
+    let io_error = |source| StartupError::KeyFile {
+        path: path.display().to_string(),
+        source,
+    };
+    if path.exists() {
+        let encoded = std::fs::read_to_string(&path).map_err(io_error)?;
+        return MasterKey::from_base64(&encoded).map_err(StartupError::MasterKey);
+    }
+    let key = MasterKey::generate();
+    write_private(&path, &key.to_base64()).map_err(io_error)?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a master key and stored it next to the database; set HERALD_MASTER_KEY to keep it elsewhere"
+    );
+    Ok(key)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// With no token in the store, makes the first owner token of the organisation `default`:
+/// the configured one, or a generated one printed once.
+async fn bootstrap_token(store: &Store, configured: Option<&str>) -> Result<(), StartupError> {
+    if store.count_tokens().await? > 0 {
+        return Ok(());
+    }
+    if configured.is_some_and(|t| t.len() < 16) {
+        return Err(StartupError::WeakBootstrapToken);
+    }
+    let org = store.ensure_org("default").await?;
+    let token = configured
+        .map(str::to_owned)
+        .unwrap_or_else(herald_crypto::generate_token);
+    match store
+        .insert_token(
+            &org,
+            "bootstrap",
+            &herald_crypto::hash_token(&token),
+            "owner",
+        )
+        .await
+    {
+        // Another instance bootstrapped the same token at the same moment.
+        Err(StoreError::Conflict(_)) => return Ok(()),
+        other => other?,
+    };
+    if configured.is_none() {
+        // Printed, not logged: it must reach the operator once and stay out of log pipelines.
+        println!("Herald generated an owner API token for organisation `default`. It is shown only this once:\n\n    {token}\n");
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+pub mod emit;
+pub mod keys;
+pub mod serve;

@@ -1,0 +1,47 @@
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// Runs until SIGINT or SIGTERM, then drains in-flight deliveries and exits.
+pub async fn run(config: herald_server::ServeConfig) -> Result<(), String> {
+    init_logging();
+    let server = herald_server::Server::bind(&config)
+        .await
+        .map_err(|e| herald_server::error_chain(&e))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    server
+        .run(shutdown)
+        .await
+        .map_err(|e| herald_server::error_chain(&e))
+}
+
+/// `HERALD_LOG` filters (default `info`); `HERALD_LOG_FORMAT=json` writes one JSON object a line.
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("HERALD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM can be handled");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing in-flight deliveries");
+    shutdown.cancel();
+}
