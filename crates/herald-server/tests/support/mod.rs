@@ -1,0 +1,191 @@
+//! `spawn_app`: the real server on an ephemeral port with a fresh database, and a worker the
+//! test steps by hand under a clock it moves by hand.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use herald_domain::RetrySchedule;
+use herald_engine::Engine;
+use herald_server::ServeConfig;
+use herald_testkit::TestClock;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+pub const TOKEN: &str = "test-owner-token-0123456789abcdef";
+
+/// Runs a test body once against SQLite and once against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                ($body)(support::spawn_app(support::Db::Sqlite).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                ($body)(support::spawn_app(support::Db::Postgres).await).await;
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub engine: Engine,
+    pub clock: TestClock,
+    pub db: Db,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &std::path::Path, database_url: String) -> ServeConfig {
+    ServeConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: dir.to_path_buf(),
+        database_url: Some(database_url),
+        retry_schedule: RetrySchedule::parse("5s,5m,30m,2h").unwrap(),
+        bootstrap_token: Some(TOKEN.into()),
+        master_key: Some(herald_crypto::MasterKey::generate().to_base64()),
+        outbound_allow_cidrs: "127.0.0.0/8".into(),
+        workers: 0,
+        delivery_lease: Duration::from_secs(60),
+        poll_interval: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(5),
+    }
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => herald_store::testing::sqlite_url(dir.path()),
+        Db::Postgres => herald_store::testing::fresh_postgres_url().await,
+    };
+    let config = test_config(dir.path(), url);
+    let clock = TestClock::starting_now();
+    let engine = herald_server::build_engine(&config)
+        .await
+        .unwrap()
+        .with_clock(clock.source());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = herald_server::router(engine.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        engine,
+        clock,
+        db,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.request(reqwest::Method::DELETE, path, None).await.0
+    }
+
+    /// Posts raw bytes as JSON, for malformed bodies.
+    pub async fn post_raw(&self, path: &str, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    /// Creates a webhook integration; `extra` adds or overrides fields of the body.
+    pub async fn create_webhook(&self, name: &str, url: &str, extra: Value) -> String {
+        let mut body = json!({"kind": "webhook", "name": name, "config": {"webhook_url": url}});
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let (status, created) = self.post("/v1/integrations", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn emit(&self, event: Value) -> String {
+        let (status, body) = self.post("/v1/events", event).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn deliveries(&self, query: &str) -> Vec<Value> {
+        let (status, page) = self.get(&format!("/v1/deliveries?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["data"].as_array().unwrap().clone()
+    }
+
+    pub async fn delivery(&self, id: &str) -> Value {
+        let (status, delivery) = self.get(&format!("/v1/deliveries/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{delivery}");
+        delivery
+    }
+
+    /// Runs the worker once over what is due at the test clock's time.
+    pub async fn step(&self) -> usize {
+        self.engine.run_once().await.unwrap()
+    }
+
+    /// Moves the clock past the next retry (the schedule's delay plus its 10% jitter) and steps.
+    pub async fn step_after(&self, delay: Duration) -> usize {
+        self.clock.advance(delay.mul_f64(1.11));
+        self.step().await
+    }
+}

@@ -1,0 +1,7 @@
+//! Test doubles for Herald's black-box tests.
+
+mod clock;
+mod receiver;
+
+pub use clock::TestClock;
+pub use receiver::{Received, Receiver, Reply};
