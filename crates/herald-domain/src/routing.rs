@@ -36,7 +36,7 @@ pub fn route(event: &Event, integration: &Integration) -> Verdict {
     }
     let filters = &integration.filters;
     if let Some(events) = &filters.events {
-        if !events.iter().any(|e| *e == event.event_type) {
+        if !events.contains(&event.event_type) {
             return skip(SkipReason::EventNotSubscribed {
                 event_type: event.event_type.clone(),
             });
