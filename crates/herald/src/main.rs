@@ -23,6 +23,8 @@ enum Command {
     Serve(herald_server::ServeConfig),
     /// Post an event to a running Herald.
     Emit(commands::emit::EmitArgs),
+    /// Measure end-to-end webhook throughput and latency against a bare HTTP client.
+    Bench(commands::bench::BenchArgs),
     /// Master key tools.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(config) => commands::serve::run(config).await,
             Command::Emit(args) => commands::emit::run(args).await,
+            Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command),
         }
     });

@@ -42,13 +42,23 @@ impl Herald {
             for line in stderr.lines().map_while(Result::ok) {
                 if let Ok(entry) = serde_json::from_str::<Value>(&line) {
                     if entry["fields"]["message"] == "herald is listening" {
-                        let _ = found.send(entry["fields"]["address"].as_str().unwrap_or_default().to_owned());
+                        let _ = found.send(
+                            entry["fields"]["address"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        );
                     }
                 }
             }
         });
-        let address = address.recv_timeout(Duration::from_secs(30)).expect("herald reports its address");
-        Self { child, base: format!("http://{address}") }
+        let address = address
+            .recv_timeout(Duration::from_secs(30))
+            .expect("herald reports its address");
+        Self {
+            child,
+            base: format!("http://{address}"),
+        }
     }
 
     fn kill_9(mut self) {
@@ -57,12 +67,18 @@ impl Herald {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN);
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap()
     }
 
@@ -74,7 +90,11 @@ impl Herald {
             .env("HERALD_TOKEN", TOKEN)
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
 }
@@ -111,7 +131,13 @@ async fn survives_kill_9(env: Vec<(&str, String)>) {
     // 2. Killed mid-retry, with attempts in flight.
     let herald = Herald::start(&with_workers("4"));
     for _ in 0..3 {
-        let id = herald.call(reqwest::Method::POST, "/v1/events", Some(json!({"type": "scan_failed"}))).await;
+        let id = herald
+            .call(
+                reqwest::Method::POST,
+                "/v1/events",
+                Some(json!({"type": "scan_failed"})),
+            )
+            .await;
         accepted.push(id["id"].as_str().unwrap().to_owned());
     }
     receiver.wait_for(12, Duration::from_secs(30)).await;
@@ -122,19 +148,34 @@ async fn survives_kill_9(env: Vec<(&str, String)>) {
     let herald = Herald::start(&with_workers("4"));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let page = herald.call(reqwest::Method::GET, "/v1/deliveries?status=success", None).await;
-        let delivered: Vec<String> =
-            page["data"].as_array().unwrap().iter().map(|d| d["event_id"].as_str().unwrap().to_owned()).collect();
+        let page = herald
+            .call(reqwest::Method::GET, "/v1/deliveries?status=success", None)
+            .await;
+        let delivered: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["event_id"].as_str().unwrap().to_owned())
+            .collect();
         if accepted.iter().all(|id| delivered.contains(id)) {
             assert_eq!(delivered.len(), accepted.len(), "one delivery per event");
             break;
         }
-        assert!(Instant::now() < deadline, "delivered {delivered:?} of {accepted:?}");
+        assert!(
+            Instant::now() < deadline,
+            "delivered {delivered:?} of {accepted:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ids: std::collections::HashSet<String> =
-        receiver.received().iter().map(|r| r.json()["id"].as_str().unwrap().to_owned()).collect();
-    assert!(accepted.iter().all(|id| ids.contains(id)), "the receiver saw every event");
+    let ids: std::collections::HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        accepted.iter().all(|id| ids.contains(id)),
+        "the receiver saw every event"
+    );
     herald.kill_9();
 }
 
@@ -148,7 +189,11 @@ async fn sqlite_survives_kill_9() {
 async fn postgres_survives_kill_9() {
     let url = herald_store::testing::fresh_postgres_url().await;
     let key = herald_crypto::MasterKey::generate().to_base64();
-    survives_kill_9(vec![("HERALD_DATABASE_URL", url), ("HERALD_MASTER_KEY", key)]).await;
+    survives_kill_9(vec![
+        ("HERALD_DATABASE_URL", url),
+        ("HERALD_MASTER_KEY", key),
+    ])
+    .await;
 }
 
 #[test]

@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod emit;
 pub mod keys;
 pub mod serve;
