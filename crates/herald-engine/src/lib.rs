@@ -3,6 +3,7 @@
 
 mod attempt;
 mod config;
+mod handoff;
 mod ingest;
 mod retry;
 mod test_send;
@@ -33,10 +34,13 @@ pub struct Engine {
     secrets: Arc<SecretBox>,
     config: Arc<EngineConfig>,
     wake: Arc<Notify>,
+    ingest: ingest::IngestQueue,
+    handoff: Arc<handoff::Handoff>,
     clock: Clock,
 }
 
 impl Engine {
+    /// Must be called inside a tokio runtime: it starts the ingest committer.
     pub fn new(
         store: Store,
         registry: Registry,
@@ -44,13 +48,16 @@ impl Engine {
         secrets: SecretBox,
         config: EngineConfig,
     ) -> Self {
+        let wake = Arc::new(Notify::new());
         Self {
+            ingest: ingest::IngestQueue::start(store.clone(), wake.clone()),
+            handoff: Arc::new(handoff::Handoff::new(config.concurrency.max(1) * 4)),
             store,
             registry: Arc::new(registry),
             sender,
             secrets: Arc::new(secrets),
             config: Arc::new(config),
-            wake: Arc::new(Notify::new()),
+            wake,
             clock: Arc::new(Utc::now),
         }
     }

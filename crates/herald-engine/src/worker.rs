@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_store::{AttemptRecord, ClaimedDelivery, ResultKind, StoreError};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use herald_domain::error::error_chain;
 
 use crate::attempt::Job;
+use crate::handoff::HandedJob;
 use crate::Engine;
 
 /// Results committed in one transaction at most.
@@ -45,18 +46,30 @@ impl Engine {
         let (results, committed) = mpsc::channel::<AttemptRecord>(concurrency * 2);
         let committer = tokio::spawn(self.clone().commit_results(committed));
         let slots = Arc::new(Semaphore::new(concurrency));
+        let mut handed = self.handoff.attach();
+        let mut carried: Option<Job> = None;
         loop {
             let first = tokio::select! {
                 slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                 _ = shutdown.cancelled() => break,
             };
+            // Fresh deliveries handed over in memory go first: they need no query.
+            let next = carried
+                .take()
+                .or_else(|| handed.as_mut()?.try_recv().ok().map(|h| h.job));
+            if let Some(job) = next {
+                self.spawn_attempt(job, first, &results);
+                continue;
+            }
             let free = 1 + slots.available_permits();
             let jobs = match self.claim_jobs(free).await {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::error!(error = %error_chain(&error), "claiming deliveries failed");
                     drop(first);
-                    self.idle(&shutdown, self.config.poll_interval).await;
+                    carried = self
+                        .idle(&shutdown, self.config.poll_interval, handed.as_mut())
+                        .await;
                     continue;
                 }
             };
@@ -71,24 +84,35 @@ impl Engine {
                         .await
                         .expect("the semaphore is never closed"),
                 };
-                let (engine, results) = (self.clone(), results.clone());
-                tokio::spawn(async move {
-                    let record = engine.attempt(job).await;
-                    let _ = results.send(record).await;
-                    drop(slot);
-                });
+                self.spawn_attempt(job, slot, &results);
             }
             drop(first);
             if drained {
                 let wait = self.time_until_due().await;
-                self.idle(&shutdown, wait).await;
+                carried = self.idle(&shutdown, wait, handed.as_mut()).await;
             }
         }
+        // Jobs still queued in memory keep their leases and are claimed again when those expire.
+        self.handoff.detach(handed);
         // Let in-flight attempts finish (bounded by the sender's timeout, so by the lease).
         let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(self.config.lease, slots.acquire_many(all)).await;
         drop(results);
         let _ = committer.await;
+    }
+
+    fn spawn_attempt(
+        &self,
+        job: Job,
+        slot: OwnedSemaphorePermit,
+        results: &mpsc::Sender<AttemptRecord>,
+    ) {
+        let (engine, results) = (self.clone(), results.clone());
+        tokio::spawn(async move {
+            let record = engine.attempt(job).await;
+            let _ = results.send(record).await;
+            drop(slot);
+        });
     }
 
     async fn claim_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
@@ -132,11 +156,24 @@ impl Engine {
         }
     }
 
-    async fn idle(&self, shutdown: &CancellationToken, wait: Duration) {
+    /// Waits for a wake-up, a handed-over job (returned), the next due time or shutdown.
+    async fn idle(
+        &self,
+        shutdown: &CancellationToken,
+        wait: Duration,
+        handed: Option<&mut mpsc::UnboundedReceiver<HandedJob>>,
+    ) -> Option<Job> {
+        let handed_job = async {
+            match handed {
+                Some(receiver) => receiver.recv().await.map(|h| h.job),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = self.wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.cancelled() => {}
+            job = handed_job => job,
+            _ = self.wake.notified() => None,
+            _ = tokio::time::sleep(wait) => None,
+            _ = shutdown.cancelled() => None,
         }
     }
 

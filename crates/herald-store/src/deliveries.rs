@@ -95,6 +95,7 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let _turn = self.write_turn().await;
         let rows = sqlx::query(&sql)
             .bind(to_millis(lease_end))
             .bind(owner.to_owned())

@@ -26,6 +26,15 @@ pub struct NewDelivery {
     pub kind: Kind,
     /// '' for the integration's single destination.
     pub destination: String,
+    /// Insert it already claimed, for a worker of this process to send without a claim query.
+    pub lease: Option<Lease>,
+}
+
+/// A claim taken at insert time: who holds it, and until when.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub owner: String,
+    pub until: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,64 +61,34 @@ impl Store {
         insert: &EventInsert,
         deliveries: &[NewDelivery],
     ) -> Result<InsertedEvent> {
+        let mut results = self
+            .insert_events(&[(insert.clone(), deliveries.to_vec())])
+            .await?;
+        Ok(results.remove(0))
+    }
+
+    /// Stores many events with their deliveries in one transaction (group commit): one fsync
+    /// for the lot. Results are in input order; an idempotency key seen before, in the store or
+    /// earlier in the same batch, gives `Replayed` and writes nothing for that event.
+    pub async fn insert_events(
+        &self,
+        batch: &[(EventInsert, Vec<NewDelivery>)],
+    ) -> Result<Vec<InsertedEvent>> {
         let mut tx = self.begin_write().await?;
-        let envelope = serde_json::to_string(&insert.event).expect("events serialise");
-        let inserted = sqlx::query(
-            "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, idempotency_key) DO NOTHING",
-        )
-        .bind(insert.id.to_string())
-        .bind(insert.org_id.to_string())
-        .bind(insert.event.event_type.clone())
-        .bind(insert.idempotency_key.clone())
-        .bind(insert.event.correlation_key.clone())
-        .bind(envelope)
-        .bind(to_millis(insert.received_at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            let row =
-                sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
-                    .bind(insert.org_id.to_string())
-                    .bind(insert.idempotency_key.clone())
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.rollback().await?;
-            return Ok(InsertedEvent::Replayed(EventId::from_trusted(
-                row.try_get("id")?,
-            )));
-        }
-        let now = to_millis(insert.received_at);
-        for chunk in deliveries.chunks(DELIVERY_CHUNK) {
-            const COLUMNS: usize = 11;
-            let values = (0..chunk.len())
-                .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
-                 status, next_attempt_at, created_at, updated_at) VALUES {values}"
-            );
-            let mut query = sqlx::query(&sql);
-            for delivery in chunk {
-                query = query
-                    .bind(delivery.id.to_string())
-                    .bind(insert.org_id.to_string())
-                    .bind(insert.id.to_string())
-                    .bind(delivery.integration_id.to_string())
-                    .bind(delivery.integration_name.clone())
-                    .bind(delivery.kind.as_str())
-                    .bind(delivery.destination.clone())
-                    .bind(DeliveryStatus::Pending.as_str())
-                    .bind(now)
-                    .bind(now)
-                    .bind(now);
+        let mut results = Vec::with_capacity(batch.len());
+        let mut deliveries: Vec<(&EventInsert, &NewDelivery)> = Vec::new();
+        for (insert, event_deliveries) in batch {
+            let outcome = insert_one_event(&mut *tx, insert).await?;
+            if outcome == InsertedEvent::Created {
+                deliveries.extend(event_deliveries.iter().map(|d| (insert, d)));
             }
-            query.execute(&mut *tx).await?;
+            results.push(outcome);
+        }
+        for chunk in deliveries.chunks(DELIVERY_CHUNK) {
+            insert_deliveries(&mut *tx, chunk).await?;
         }
         tx.commit().await?;
-        Ok(InsertedEvent::Created)
+        Ok(results)
     }
 
     pub async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<StoredEvent>> {
@@ -156,4 +135,75 @@ impl Store {
 
 fn parse_envelope(raw: String) -> Result<Event> {
     serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("event envelope: {e}")))
+}
+
+async fn insert_one_event(
+    conn: &mut sqlx::AnyConnection,
+    insert: &EventInsert,
+) -> Result<InsertedEvent> {
+    let envelope = serde_json::to_string(&insert.event).expect("events serialise");
+    let inserted = sqlx::query(
+        "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, idempotency_key) DO NOTHING",
+    )
+    .bind(insert.id.to_string())
+    .bind(insert.org_id.to_string())
+    .bind(insert.event.event_type.clone())
+    .bind(insert.idempotency_key.clone())
+    .bind(insert.event.correlation_key.clone())
+    .bind(envelope)
+    .bind(to_millis(insert.received_at))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(InsertedEvent::Created);
+    }
+    let row = sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
+        .bind(insert.org_id.to_string())
+        .bind(insert.idempotency_key.clone())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(InsertedEvent::Replayed(EventId::from_trusted(
+        row.try_get("id")?,
+    )))
+}
+
+/// One multi-row INSERT for a chunk of (event, delivery) pairs.
+async fn insert_deliveries(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[(&EventInsert, &NewDelivery)],
+) -> Result<()> {
+    const COLUMNS: usize = 12;
+    let values = (0..chunk.len())
+        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
+         status, next_attempt_at, lease_owner, created_at, updated_at) VALUES {values}"
+    );
+    let mut query = sqlx::query(&sql);
+    for (event, delivery) in chunk {
+        let created = to_millis(event.received_at);
+        let (due, owner) = match &delivery.lease {
+            Some(lease) => (to_millis(lease.until), Some(lease.owner.clone())),
+            None => (created, None),
+        };
+        query = query
+            .bind(delivery.id.to_string())
+            .bind(event.org_id.to_string())
+            .bind(event.id.to_string())
+            .bind(delivery.integration_id.to_string())
+            .bind(delivery.integration_name.clone())
+            .bind(delivery.kind.as_str())
+            .bind(delivery.destination.clone())
+            .bind(DeliveryStatus::Pending.as_str())
+            .bind(due)
+            .bind(owner)
+            .bind(created)
+            .bind(created);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
 }

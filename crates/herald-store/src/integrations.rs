@@ -134,17 +134,16 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// Every enabled integration of an organisation: the input to routing.
-    pub async fn list_enabled_integrations(&self, org: &OrgId) -> Result<Vec<Integration>> {
+    /// Every enabled integration of an organisation, with its sealed config: the input to
+    /// routing, and what a delivery handed straight to a worker needs.
+    pub async fn list_enabled_integrations(&self, org: &OrgId) -> Result<Vec<IntegrationRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND enabled = 1"
         ))
         .bind(org.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| integration_row(r).map(|row| row.integration))
-            .collect()
+        rows.iter().map(integration_row).collect()
     }
 
     /// Deletes the integration and its sealed config. Its unfinished deliveries end as failed in

@@ -9,12 +9,13 @@ mod time;
 mod tokens;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use deliveries::{AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind};
-pub use events::{EventInsert, InsertedEvent, NewDelivery, StoredEvent};
+pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integrations::{IntegrationRow, NewIntegration};
 pub use tokens::TokenRecord;
 
@@ -67,6 +68,34 @@ pub struct Page<T> {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time. Writers on the hot paths take turns here, queueing in
+    /// tokio, rather than in SQLite's busy handler, which sleeps in coarse, growing steps.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction, holding the SQLite write turn (if any) until it ends.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -86,14 +115,20 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         // SQLite has one writer at a time; a few connections let reads overlap with it.
         let max_connections = match backend {
-            Backend::Sqlite => 4,
+            Backend::Sqlite => 16,
             Backend::Postgres => 16,
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        let store = Self { pool, backend };
+        let write_turn =
+            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let store = Self {
+            pool,
+            backend,
+            write_turn,
+        };
         sqlx::migrate!("./migrations")
             .run(&store.pool)
             .await
@@ -111,12 +146,24 @@ impl Store {
 
     /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
     /// so two writers queue on the busy timeout instead of failing on a lock upgrade.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        let turn = self.write_turn().await;
         let begin = match self.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        Ok(self.pool.begin_with(begin).await?)
+        Ok(WriteTx {
+            tx: self.pool.begin_with(begin).await?,
+            _turn: turn,
+        })
+    }
+
+    /// This process's turn to write, on SQLite; nothing to wait for on PostgreSQL.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     pub async fn close(&self) {

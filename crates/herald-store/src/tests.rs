@@ -66,6 +66,7 @@ async fn emit(
         integration_name: to.name.clone(),
         kind: to.kind,
         destination: String::new(),
+        lease: None,
     };
     (store.insert_event(&insert, &[delivery]).await.unwrap(), id)
 }
@@ -252,5 +253,55 @@ async fn listings_page_newest_first_and_names_are_unique_per_kind() {
             })
             .await;
         assert!(matches!(duplicate, Err(StoreError::Conflict("name"))));
+    }
+}
+
+#[tokio::test]
+async fn a_group_commit_stores_each_event_once_in_order() {
+    let (stores, _dir) = stores().await;
+    for store in stores {
+        let org = store.ensure_org("default").await.unwrap();
+        let hook = integration(&store, &org).await;
+        let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done"}))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = Utc::now();
+        let row = |key: Option<&str>| {
+            let id = EventId::generate();
+            let insert = EventInsert {
+                id: id.clone(),
+                org_id: org.clone(),
+                event: Event::from_new(&id, &new, now),
+                idempotency_key: key.map(str::to_owned),
+                received_at: now,
+            };
+            let delivery = NewDelivery {
+                id: DeliveryId::generate(),
+                integration_id: hook.id.clone(),
+                integration_name: hook.name.clone(),
+                kind: hook.kind,
+                destination: String::new(),
+                lease: None,
+            };
+            (insert, vec![delivery])
+        };
+        let batch = vec![row(Some("k1")), row(None), row(Some("k1")), row(Some("k2"))];
+        let first_id = batch[0].0.id.clone();
+        let results = store.insert_events(&batch).await.unwrap();
+        assert_eq!(
+            results,
+            vec![
+                InsertedEvent::Created,
+                InsertedEvent::Created,
+                InsertedEvent::Replayed(first_id),
+                InsertedEvent::Created
+            ]
+        );
+        let page = store
+            .list_deliveries(&org, &DeliveryFilter::default(), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 3, "the replayed event wrote no delivery");
     }
 }
