@@ -78,14 +78,14 @@ impl Store {
         let mut results = Vec::with_capacity(batch.len());
         let mut deliveries: Vec<(&EventInsert, &NewDelivery)> = Vec::new();
         for (insert, event_deliveries) in batch {
-            let outcome = insert_one_event(&mut *tx, insert).await?;
+            let outcome = insert_one_event(&mut tx, insert).await?;
             if outcome == InsertedEvent::Created {
                 deliveries.extend(event_deliveries.iter().map(|d| (insert, d)));
             }
             results.push(outcome);
         }
         for chunk in deliveries.chunks(DELIVERY_CHUNK) {
-            insert_deliveries(&mut *tx, chunk).await?;
+            insert_deliveries(&mut tx, chunk).await?;
         }
         tx.commit().await?;
         Ok(results)
