@@ -73,6 +73,7 @@ impl Engine {
             "delivery attempt"
         );
         AttemptRecord {
+            attempt_number: job.delivery.attempt_count + 1,
             delivery_id: job.delivery.id,
             started_at,
             duration: timer.elapsed(),

@@ -96,7 +96,15 @@ async fn commit_groups(store: Store, wake: Arc<Notify>, mut waiting: mpsc::Recei
 
 impl Engine {
     pub async fn accept_event(&self, org: &OrgId, new: NewEvent) -> Result<Accepted, IngestError> {
-        let integrations = self.store.list_enabled_integrations(org).await?;
+        let integrations = match self.routing.get(org) {
+            Some(cached) => cached,
+            None => {
+                let generation = self.routing.generation();
+                let loaded = Arc::new(self.store.list_enabled_integrations(org).await?);
+                self.routing.put(org.clone(), loaded.clone(), generation);
+                loaded
+            }
+        };
         let received_at = self.now();
         let id = EventId::generate();
         let event = Event::from_new(&id, &new, received_at);

@@ -6,6 +6,7 @@ mod config;
 mod handoff;
 mod ingest;
 mod retry;
+mod routing_cache;
 mod test_send;
 mod worker;
 
@@ -13,14 +14,18 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use herald_crypto::SecretBox;
+use herald_domain::OrgId;
 use herald_providers::{Registry, Sender};
-use herald_store::Store;
+use herald_store::{Backend, Store};
 use tokio::sync::Notify;
 
 pub use attempt::excerpt;
 pub use config::EngineConfig;
 pub use ingest::{Accepted, IngestError};
 pub use test_send::{TestError, TestResult};
+
+/// How long another instance's integration changes may take to reach this one's routing.
+const ROUTING_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where time comes from; tests substitute a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -36,6 +41,7 @@ pub struct Engine {
     wake: Arc<Notify>,
     ingest: ingest::IngestQueue,
     handoff: Arc<handoff::Handoff>,
+    routing: Arc<routing_cache::RoutingCache>,
     clock: Clock,
 }
 
@@ -52,6 +58,10 @@ impl Engine {
         Self {
             ingest: ingest::IngestQueue::start(store.clone(), wake.clone()),
             handoff: Arc::new(handoff::Handoff::new(config.concurrency.max(1) * 4)),
+            routing: Arc::new(routing_cache::RoutingCache::new(match store.backend() {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(ROUTING_CACHE_TTL),
+            })),
             store,
             registry: Arc::new(registry),
             sender,
@@ -85,6 +95,11 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Drops the cached routing input of `org`; call after any change to its integrations.
+    pub fn integrations_changed(&self, org: &OrgId) {
+        self.routing.invalidate(org);
     }
 
     /// Tells the workers of this process that new work may be due.

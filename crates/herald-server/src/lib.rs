@@ -20,10 +20,14 @@ pub use startup::{build_engine, StartupError};
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub tokens: std::sync::Arc<auth::TokenCache>,
 }
 
 pub fn router(engine: Engine) -> axum::Router {
-    routes::router(AppState { engine })
+    routes::router(AppState {
+        engine,
+        tokens: Default::default(),
+    })
 }
 
 /// A server bound to its port, not yet serving.

@@ -46,6 +46,8 @@ pub enum ResultKind {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
+    /// The delivery's attempt count after this attempt (its claimed count plus one).
+    pub attempt_number: u32,
     pub started_at: DateTime<Utc>,
     pub duration: Duration,
     pub result: ResultKind,
@@ -106,65 +108,28 @@ impl Store {
         rows.iter().map(claimed_row).collect()
     }
 
-    /// Records finished attempts in one transaction. A result whose lease was lost meanwhile
-    /// (another worker claimed the delivery) is dropped. Returns how many were recorded.
+    /// Records finished attempts in one transaction of two statements, however many there are.
+    /// A result whose lease was lost meanwhile (another worker claimed the delivery) is dropped.
+    /// Returns how many were recorded.
     pub async fn record_results(&self, owner: &str, records: &[AttemptRecord]) -> Result<usize> {
+        if records.is_empty() {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
-        let mut recorded = 0;
-        for record in records {
-            let (status, next_attempt_at, external_id, outcome) = match &record.result {
-                ResultKind::Delivered { external_id } => (
-                    DeliveryStatus::Success,
-                    None,
-                    external_id.clone(),
-                    AttemptOutcome::Delivered,
-                ),
-                ResultKind::RetryAt(at) => (
-                    DeliveryStatus::Retrying,
-                    Some(to_millis(*at)),
-                    None,
-                    AttemptOutcome::Retry,
-                ),
-                ResultKind::Failed => (DeliveryStatus::Failed, None, None, AttemptOutcome::Failed),
-            };
-            let now = to_millis(record.started_at) + millis(record.duration);
-            let row = sqlx::query(
-                "UPDATE deliveries SET status = $1, next_attempt_at = $2, lease_owner = NULL, \
-                 attempt_count = attempt_count + 1, cycle_attempts = cycle_attempts + 1, \
-                 last_status_code = $3, last_error = $4, external_id = COALESCE($5, external_id), updated_at = $6 \
-                 WHERE id = $7 AND lease_owner = $8 RETURNING attempt_count",
-            )
-            .bind(status.as_str())
-            .bind(next_attempt_at)
-            .bind(record.status_code.map(i64::from))
-            .bind(record.error.clone())
-            .bind(external_id)
-            .bind(now)
-            .bind(record.delivery_id.to_string())
-            .bind(owner.to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { continue };
-            let attempt_number: i64 = row.try_get("attempt_count")?;
-            sqlx::query(
-                "INSERT INTO attempts (id, delivery_id, attempt_number, started_at, duration_ms, outcome, status_code, \
-                 response_excerpt, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(herald_domain::AttemptId::generate().to_string())
-            .bind(record.delivery_id.to_string())
-            .bind(attempt_number)
-            .bind(to_millis(record.started_at))
-            .bind(millis(record.duration))
-            .bind(outcome.as_str())
-            .bind(record.status_code.map(i64::from))
-            .bind(record.response_excerpt.clone())
-            .bind(record.error.clone())
-            .execute(&mut *tx)
-            .await?;
-            recorded += 1;
+        let mut recorded = std::collections::HashSet::new();
+        for chunk in records.chunks(RESULT_CHUNK) {
+            recorded.extend(update_deliveries(&mut tx, owner, chunk).await?);
+            let kept: Vec<&AttemptRecord> = chunk
+                .iter()
+                .filter(|r| recorded.contains(r.delivery_id.as_str()))
+                .collect();
+            insert_attempts(&mut tx, &kept).await?;
         }
         tx.commit().await?;
-        Ok(recorded)
+        Ok(records
+            .iter()
+            .filter(|r| recorded.contains(r.delivery_id.as_str()))
+            .count())
     }
 
     /// When the earliest unfinished delivery is due, if any.
@@ -323,4 +288,105 @@ fn attempt_row(row: &AnyRow) -> Result<Attempt> {
         response_excerpt: row.try_get("response_excerpt")?,
         error: row.try_get("error")?,
     })
+}
+
+/// Records per statement: far below SQLite's bound-parameter limit.
+const RESULT_CHUNK: usize = 256;
+
+struct Applied<'a> {
+    status: DeliveryStatus,
+    next_attempt_at: Option<i64>,
+    external_id: Option<&'a str>,
+    outcome: AttemptOutcome,
+}
+
+fn applied(record: &AttemptRecord) -> Applied<'_> {
+    match &record.result {
+        ResultKind::Delivered { external_id } => Applied {
+            status: DeliveryStatus::Success,
+            next_attempt_at: None,
+            external_id: external_id.as_deref(),
+            outcome: AttemptOutcome::Delivered,
+        },
+        ResultKind::RetryAt(at) => Applied {
+            status: DeliveryStatus::Retrying,
+            next_attempt_at: Some(to_millis(*at)),
+            external_id: None,
+            outcome: AttemptOutcome::Retry,
+        },
+        ResultKind::Failed => Applied {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            external_id: None,
+            outcome: AttemptOutcome::Failed,
+        },
+    }
+}
+
+/// Applies a chunk of results to their deliveries where `owner` still holds the lease; returns
+/// the ids it updated.
+async fn update_deliveries(
+    conn: &mut sqlx::AnyConnection,
+    owner: &str,
+    chunk: &[AttemptRecord],
+) -> Result<Vec<String>> {
+    const COLUMNS: usize = 8;
+    let values = (0..chunk.len())
+        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 2, COLUMNS)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "WITH v (id, status, next_attempt_at, attempt_number, status_code, error, external_id, updated_at) \
+         AS (VALUES {values}) \
+         UPDATE deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, lease_owner = NULL, \
+         attempt_count = v.attempt_number, cycle_attempts = deliveries.cycle_attempts + 1, \
+         last_status_code = v.status_code, last_error = v.error, \
+         external_id = COALESCE(v.external_id, deliveries.external_id), updated_at = v.updated_at \
+         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = $1 RETURNING deliveries.id"
+    );
+    let mut query = sqlx::query(&sql).bind(owner.to_owned());
+    for record in chunk {
+        let applied = applied(record);
+        query = query
+            .bind(record.delivery_id.to_string())
+            .bind(applied.status.as_str())
+            .bind(applied.next_attempt_at)
+            .bind(i64::from(record.attempt_number))
+            .bind(record.status_code.map(i64::from))
+            .bind(record.error.clone())
+            .bind(applied.external_id.map(str::to_owned))
+            .bind(to_millis(record.started_at) + millis(record.duration));
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}
+
+async fn insert_attempts(conn: &mut sqlx::AnyConnection, records: &[&AttemptRecord]) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 9;
+    let values = (0..records.len())
+        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO attempts (id, delivery_id, attempt_number, started_at, duration_ms, outcome, status_code, \
+         response_excerpt, error) VALUES {values}"
+    );
+    let mut query = sqlx::query(&sql);
+    for record in records {
+        query = query
+            .bind(herald_domain::AttemptId::generate().to_string())
+            .bind(record.delivery_id.to_string())
+            .bind(i64::from(record.attempt_number))
+            .bind(to_millis(record.started_at))
+            .bind(millis(record.duration))
+            .bind(applied(record).outcome.as_str())
+            .bind(record.status_code.map(i64::from))
+            .bind(record.response_excerpt.clone())
+            .bind(record.error.clone());
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
 }

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus, Event, EventId, IntegrationId, Kind, OrgId};
@@ -76,14 +76,22 @@ impl Store {
     ) -> Result<Vec<InsertedEvent>> {
         let mut tx = self.begin_write().await?;
         let mut results = Vec::with_capacity(batch.len());
-        let mut deliveries: Vec<(&EventInsert, &NewDelivery)> = Vec::new();
-        for (insert, event_deliveries) in batch {
-            let outcome = insert_one_event(&mut tx, insert).await?;
-            if outcome == InsertedEvent::Created {
-                deliveries.extend(event_deliveries.iter().map(|d| (insert, d)));
+        for chunk in batch.chunks(EVENT_CHUNK) {
+            let created = insert_event_rows(&mut tx, chunk).await?;
+            let replayed = find_replays(&mut tx, chunk, &created).await?;
+            for (insert, _) in chunk {
+                results.push(match replayed.get(insert.id.as_str()) {
+                    None => InsertedEvent::Created,
+                    Some(first) => InsertedEvent::Replayed(first.clone()),
+                });
             }
-            results.push(outcome);
         }
+        let deliveries: Vec<(&EventInsert, &NewDelivery)> = batch
+            .iter()
+            .zip(&results)
+            .filter(|(_, result)| **result == InsertedEvent::Created)
+            .flat_map(|((insert, deliveries), _)| deliveries.iter().map(move |d| (insert, d)))
+            .collect();
         for chunk in deliveries.chunks(DELIVERY_CHUNK) {
             insert_deliveries(&mut tx, chunk).await?;
         }
@@ -137,36 +145,62 @@ fn parse_envelope(raw: String) -> Result<Event> {
     serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("event envelope: {e}")))
 }
 
-async fn insert_one_event(
+/// Events per multi-row INSERT.
+const EVENT_CHUNK: usize = 256;
+
+/// Inserts a chunk of events in one statement; returns the ids actually inserted (the others
+/// repeated an idempotency key already stored, or used earlier in the chunk).
+async fn insert_event_rows(
     conn: &mut sqlx::AnyConnection,
-    insert: &EventInsert,
-) -> Result<InsertedEvent> {
-    let envelope = serde_json::to_string(&insert.event).expect("events serialise");
-    let inserted = sqlx::query(
+    chunk: &[(EventInsert, Vec<NewDelivery>)],
+) -> Result<HashSet<String>> {
+    const COLUMNS: usize = 7;
+    let values = (0..chunk.len())
+        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, idempotency_key) DO NOTHING",
-    )
-    .bind(insert.id.to_string())
-    .bind(insert.org_id.to_string())
-    .bind(insert.event.event_type.clone())
-    .bind(insert.idempotency_key.clone())
-    .bind(insert.event.correlation_key.clone())
-    .bind(envelope)
-    .bind(to_millis(insert.received_at))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(InsertedEvent::Created);
+         VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING RETURNING id"
+    );
+    let mut query = sqlx::query(&sql);
+    for (insert, _) in chunk {
+        query = query
+            .bind(insert.id.to_string())
+            .bind(insert.org_id.to_string())
+            .bind(insert.event.event_type.clone())
+            .bind(insert.idempotency_key.clone())
+            .bind(insert.event.correlation_key.clone())
+            .bind(serde_json::to_string(&insert.event).expect("events serialise"))
+            .bind(to_millis(insert.received_at));
     }
-    let row = sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
-        .bind(insert.org_id.to_string())
-        .bind(insert.idempotency_key.clone())
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(InsertedEvent::Replayed(EventId::from_trusted(
-        row.try_get("id")?,
-    )))
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}
+
+/// For the events of a chunk that were not inserted, the id of the event that holds their
+/// idempotency key.
+async fn find_replays(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[(EventInsert, Vec<NewDelivery>)],
+    created: &HashSet<String>,
+) -> Result<HashMap<String, EventId>> {
+    let mut replays = HashMap::new();
+    for (insert, _) in chunk
+        .iter()
+        .filter(|(insert, _)| !created.contains(insert.id.as_str()))
+    {
+        let row = sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
+            .bind(insert.org_id.to_string())
+            .bind(insert.idempotency_key.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+        replays.insert(
+            insert.id.to_string(),
+            EventId::from_trusted(row.try_get("id")?),
+        );
+    }
+    Ok(replays)
 }
 
 /// One multi-row INSERT for a chunk of (event, delivery) pairs.

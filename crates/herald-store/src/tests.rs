@@ -71,9 +71,15 @@ async fn emit(
     (store.insert_event(&insert, &[delivery]).await.unwrap(), id)
 }
 
-fn record(id: &DeliveryId, at: DateTime<Utc>, result: ResultKind) -> AttemptRecord {
+fn record(
+    id: &DeliveryId,
+    attempt_number: u32,
+    at: DateTime<Utc>,
+    result: ResultKind,
+) -> AttemptRecord {
     AttemptRecord {
         delivery_id: id.clone(),
+        attempt_number,
         started_at: at,
         duration: Duration::from_millis(3),
         result,
@@ -112,7 +118,7 @@ async fn a_claim_hides_the_delivery_until_its_lease_expires() {
         let id = &reclaimed[0].id;
         assert_eq!(
             store
-                .record_results("worker-a", &[record(id, later, ResultKind::Failed)])
+                .record_results("worker-a", &[record(id, 1, later, ResultKind::Failed)])
                 .await
                 .unwrap(),
             0
@@ -122,7 +128,7 @@ async fn a_claim_hides_the_delivery_until_its_lease_expires() {
         };
         assert_eq!(
             store
-                .record_results("worker-b", &[record(id, later, delivered)])
+                .record_results("worker-b", &[record(id, 1, later, delivered)])
                 .await
                 .unwrap(),
             1
@@ -157,7 +163,7 @@ async fn retries_become_due_at_their_time_and_failed_ones_can_be_requeued() {
             .id;
         let retry_at = t0 + chrono::Duration::seconds(5);
         store
-            .record_results("w", &[record(&id, t0, ResultKind::RetryAt(retry_at))])
+            .record_results("w", &[record(&id, 1, t0, ResultKind::RetryAt(retry_at))])
             .await
             .unwrap();
         assert!(store
@@ -168,7 +174,7 @@ async fn retries_become_due_at_their_time_and_failed_ones_can_be_requeued() {
         let again = store.claim_due("w", retry_at, LEASE, 10).await.unwrap();
         assert_eq!((again[0].attempt_count, again[0].cycle_attempts), (1, 1));
         store
-            .record_results("w", &[record(&id, retry_at, ResultKind::Failed)])
+            .record_results("w", &[record(&id, 2, retry_at, ResultKind::Failed)])
             .await
             .unwrap();
 

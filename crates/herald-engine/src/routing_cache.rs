@@ -1,0 +1,96 @@
+//! Each organisation's routable integrations, kept in memory so that accepting an event needs no
+//! query. Every integration write in this process drops the organisation's entry. Writes by
+//! other instances (PostgreSQL) are seen once the entry expires.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use herald_domain::OrgId;
+use herald_store::IntegrationRow;
+
+/// An organisation's enabled integrations, as loaded at a moment.
+type Entry = (Arc<Vec<IntegrationRow>>, Instant);
+
+pub(crate) struct RoutingCache {
+    entries: Mutex<HashMap<OrgId, Entry>>,
+    /// Bumped by every invalidation; a load that overlapped one is not cached.
+    generation: AtomicU64,
+    ttl: Option<Duration>,
+}
+
+impl RoutingCache {
+    /// `ttl` None: entries live until invalidated (one process owns the database).
+    pub(crate) fn new(ttl: Option<Duration>) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    pub(crate) fn get(&self, org: &OrgId) -> Option<Arc<Vec<IntegrationRow>>> {
+        let entries = self.entries.lock().expect("not poisoned");
+        let (rows, loaded) = entries.get(org)?;
+        let fresh = self.ttl.is_none_or(|ttl| loaded.elapsed() < ttl);
+        fresh.then(|| rows.clone())
+    }
+
+    /// Call before loading; pass the result to [`RoutingCache::put`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn put(
+        &self,
+        org: OrgId,
+        rows: Arc<Vec<IntegrationRow>>,
+        loaded_at_generation: u64,
+    ) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if self.generation.load(Ordering::Acquire) == loaded_at_generation {
+            entries.insert(org, (rows, Instant::now()));
+        }
+    }
+
+    pub(crate) fn invalidate(&self, org: &OrgId) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(org);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Arc<Vec<IntegrationRow>> {
+        Arc::new(Vec::new())
+    }
+
+    #[test]
+    fn entries_live_until_invalidated_or_expired() {
+        let org = OrgId::generate();
+        let forever = RoutingCache::new(None);
+        forever.put(org.clone(), rows(), forever.generation());
+        assert!(forever.get(&org).is_some());
+        forever.invalidate(&org);
+        assert!(forever.get(&org).is_none());
+
+        let expiring = RoutingCache::new(Some(Duration::ZERO));
+        expiring.put(org.clone(), rows(), expiring.generation());
+        assert!(expiring.get(&org).is_none());
+    }
+
+    #[test]
+    fn a_load_that_overlapped_an_invalidation_is_not_cached() {
+        let cache = RoutingCache::new(None);
+        let org = OrgId::generate();
+        let before_load = cache.generation();
+        // An integration changes while the load is in flight: its result may be stale.
+        cache.invalidate(&OrgId::generate());
+        cache.put(org.clone(), rows(), before_load);
+        assert!(cache.get(&org).is_none());
+    }
+}
