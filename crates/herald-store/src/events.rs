@@ -116,19 +116,7 @@ impl Store {
 
     /// Envelopes by event id, for a batch of claimed deliveries.
     pub async fn get_envelopes(&self, ids: &[String]) -> Result<HashMap<String, Event>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "SELECT id, envelope FROM events WHERE id IN ({})",
-            crate::placeholders(1, ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(id.clone());
-        }
-        query
-            .fetch_all(&self.pool)
+        self.fetch_by_ids("SELECT id, envelope FROM events WHERE id IN", ids)
             .await?
             .iter()
             .map(|row| {

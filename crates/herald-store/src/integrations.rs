@@ -89,23 +89,14 @@ impl Store {
     /// Loads integrations by id across organisations: only for the delivery engine, whose
     /// deliveries already carry the right ids.
     pub async fn get_integrations_by_ids(&self, ids: &[String]) -> Result<Vec<IntegrationRow>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM integrations WHERE id IN ({})",
-            crate::placeholders(1, ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(id.clone());
-        }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(integration_row)
-            .collect()
+        self.fetch_by_ids(
+            &format!("SELECT {COLUMNS} FROM integrations WHERE id IN"),
+            ids,
+        )
+        .await?
+        .iter()
+        .map(integration_row)
+        .collect()
     }
 
     /// Newest first, optionally only those with this exact name.

@@ -185,6 +185,25 @@ fn create_sqlite_parent(url: &str) {
     }
 }
 
+impl Store {
+    /// Runs `select` (a query ending in `WHERE id IN`) over `ids`.
+    pub(crate) async fn fetch_by_ids(
+        &self,
+        select: &str,
+        ids: &[String],
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{select} ({})", placeholders(1, ids.len()));
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+}
+
 /// `$start, $start+1, …` for `count` values, for IN lists.
 pub(crate) fn placeholders(start: usize, count: usize) -> String {
     (start..start + count)

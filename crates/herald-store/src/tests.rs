@@ -41,13 +41,13 @@ async fn integration(store: &Store, org: &OrgId) -> Integration {
     integration
 }
 
-async fn emit(
-    store: &Store,
+/// One event for `org`, with one delivery to `to`.
+fn event_row(
     org: &OrgId,
     to: &Integration,
     key: Option<&str>,
     at: DateTime<Utc>,
-) -> (InsertedEvent, EventId) {
+) -> (EventInsert, Vec<NewDelivery>) {
     let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done"}))
         .unwrap()
         .parse()
@@ -68,7 +68,21 @@ async fn emit(
         destination: String::new(),
         lease: None,
     };
-    (store.insert_event(&insert, &[delivery]).await.unwrap(), id)
+    (insert, vec![delivery])
+}
+
+async fn emit(
+    store: &Store,
+    org: &OrgId,
+    to: &Integration,
+    key: Option<&str>,
+    at: DateTime<Utc>,
+) -> (InsertedEvent, EventId) {
+    let (insert, deliveries) = event_row(org, to, key, at);
+    (
+        store.insert_event(&insert, &deliveries).await.unwrap(),
+        insert.id,
+    )
 }
 
 fn record(
@@ -268,30 +282,8 @@ async fn a_group_commit_stores_each_event_once_in_order() {
     for store in stores {
         let org = store.ensure_org("default").await.unwrap();
         let hook = integration(&store, &org).await;
-        let new = serde_json::from_value::<EventInput>(json!({"type": "scan_done"}))
-            .unwrap()
-            .parse()
-            .unwrap();
         let now = Utc::now();
-        let row = |key: Option<&str>| {
-            let id = EventId::generate();
-            let insert = EventInsert {
-                id: id.clone(),
-                org_id: org.clone(),
-                event: Event::from_new(&id, &new, now),
-                idempotency_key: key.map(str::to_owned),
-                received_at: now,
-            };
-            let delivery = NewDelivery {
-                id: DeliveryId::generate(),
-                integration_id: hook.id.clone(),
-                integration_name: hook.name.clone(),
-                kind: hook.kind,
-                destination: String::new(),
-                lease: None,
-            };
-            (insert, vec![delivery])
-        };
+        let row = |key: Option<&str>| event_row(&org, &hook, key, now);
         let batch = vec![row(Some("k1")), row(None), row(Some("k1")), row(Some("k2"))];
         let first_id = batch[0].0.id.clone();
         let results = store.insert_events(&batch).await.unwrap();
