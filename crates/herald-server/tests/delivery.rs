@@ -382,3 +382,48 @@ on_both_backends!(
         assert!(receiver.received().is_empty());
     }
 );
+
+on_both_backends!(
+    routing_follows_integration_changes_at_once,
+    |app: support::TestApp| async move {
+        let (old, new) = (Receiver::start().await, Receiver::start().await);
+        let scan_done = || json!({"type": "scan_done"});
+        // An event first, so the organisation's routing input is loaded (and cached).
+        assert_eq!(app.emit_and_count(scan_done()).await, 0);
+
+        let id = app.create_webhook("late", &old.url("/"), json!({})).await;
+        assert_eq!(
+            app.emit_and_count(scan_done()).await,
+            1,
+            "a new integration hears the next event"
+        );
+
+        let path = format!("/v1/integrations/{id}");
+        app.patch(&path, json!({"config": {"webhook_url": new.url("/")}}))
+            .await;
+        app.emit(scan_done()).await;
+        // The test app steps one delivery at a time.
+        assert_eq!(app.step().await + app.step().await, 2);
+        let sent = (old.received().len(), new.received().len());
+        assert_eq!(
+            sent,
+            (0, 2),
+            "both pending deliveries go out under the new URL"
+        );
+
+        app.patch(&path, json!({"enabled": false})).await;
+        assert_eq!(
+            app.emit_and_count(scan_done()).await,
+            0,
+            "a disabled integration hears nothing"
+        );
+        app.patch(&path, json!({"enabled": true})).await;
+        assert_eq!(app.emit_and_count(scan_done()).await, 1);
+        assert_eq!(app.delete(&path).await, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.emit_and_count(scan_done()).await,
+            0,
+            "a deleted integration hears nothing"
+        );
+    }
+);

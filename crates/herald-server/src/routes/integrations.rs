@@ -165,6 +165,7 @@ pub async fn create(
         .insert_integration(&new)
         .await
         .map_err(name_conflict)?;
+    state.engine.integrations_changed(&new.integration.org_id);
     tracing::info!(integration_id = %new.integration.id, kind = kind.as_str(), "integration created");
     Ok((StatusCode::CREATED, Json(new.integration.into())))
 }
@@ -256,13 +257,14 @@ pub async fn update(
             seal(&state, &row.integration.id, &merged);
     }
     row.integration.updated_at = Utc::now();
-    if !state
+    let updated = state
         .engine
         .store()
         .update_integration(&row)
         .await
-        .map_err(name_conflict)?
-    {
+        .map_err(name_conflict)?;
+    state.engine.integrations_changed(&row.integration.org_id);
+    if !updated {
         return Err(ApiError::NotFound("integration"));
     }
     tracing::info!(integration_id = %row.integration.id, "integration updated");
@@ -277,12 +279,13 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound("integration"))?;
-    if !state
+    let deleted = state
         .engine
         .store()
         .delete_integration(&caller.org_id, &id)
-        .await?
-    {
+        .await?;
+    state.engine.integrations_changed(&caller.org_id);
+    if !deleted {
         return Err(ApiError::NotFound("integration"));
     }
     tracing::info!(integration_id = %id, "integration deleted");

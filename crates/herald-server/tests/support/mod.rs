@@ -166,6 +166,12 @@ impl TestApp {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Emits an event and returns how many deliveries it got.
+    pub async fn emit_and_count(&self, event: Value) -> usize {
+        let id = self.emit(event).await;
+        self.deliveries(&format!("event_id={id}")).await.len()
+    }
+
     pub async fn deliveries(&self, query: &str) -> Vec<Value> {
         let (status, page) = self.get(&format!("/v1/deliveries?{query}")).await;
         assert_eq!(status, StatusCode::OK, "{page}");
