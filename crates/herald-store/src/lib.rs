@@ -109,10 +109,14 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        if backend == Backend::Sqlite {
-            create_sqlite_parent(url);
-        }
-        let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let url = match backend {
+            Backend::Sqlite => {
+                create_sqlite_parent(url);
+                creating_sqlite_url(url)
+            }
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         // SQLite has one writer at a time; a few connections let reads overlap with it.
         let max_connections = match backend {
             Backend::Sqlite => 16,
@@ -120,6 +124,21 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets reads proceed beside the writer; FULL syncs the WAL on every
+                        // commit, so an acknowledged event survives power loss, not just a crash.
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = FULL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
         let write_turn =
@@ -201,6 +220,15 @@ impl Store {
             query = query.bind(id.clone());
         }
         Ok(query.fetch_all(&self.pool).await?)
+    }
+}
+
+/// A SQLite URL that creates its file when missing, unless it names a mode of its own.
+fn creating_sqlite_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|p| p.starts_with("mode=")) => url.to_owned(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
     }
 }
 

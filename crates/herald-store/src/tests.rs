@@ -303,3 +303,21 @@ async fn a_group_commit_stores_each_event_once_in_order() {
         assert_eq!(page.items.len(), 3, "the replayed event wrote no delivery");
     }
 }
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_full_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    // No `mode=rwc` in the URL: the file is created all the same.
+    let url = format!("sqlite://{}/fresh.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode.0.to_lowercase(), "wal");
+    let sync: (i64,) = sqlx::query_as("PRAGMA synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(sync.0, 2, "FULL");
+}
