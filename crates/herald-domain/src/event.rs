@@ -101,7 +101,7 @@ impl EventInput {
     pub fn parse(self) -> Result<NewEvent, FieldError> {
         let event_type =
             EventType::parse(&self.event_type).map_err(|m| FieldError::new("type", m))?;
-        let short = |field: &str, value: Option<String>| bounded_text(field, value, MAX_SHORT_TEXT);
+        let short = short_text;
         let url = bounded_text("url", self.url, MAX_URL)?;
         if let Some(url) = &url {
             let parsed = url::Url::parse(url)
@@ -151,8 +151,26 @@ fn bounded_text(
             field,
             format!("must be at most {max} bytes"),
         )),
+        Some(v) if v.contains('\0') => {
+            Err(FieldError::new(field, "must not contain NUL characters"))
+        }
         other => Ok(other),
     }
+}
+
+/// Identifiers and labels: also no control characters at all.
+fn short_text(field: &str, value: Option<String>) -> Result<Option<String>, FieldError> {
+    let value = bounded_text(field, value, MAX_SHORT_TEXT)?;
+    if value
+        .as_deref()
+        .is_some_and(|v| v.chars().any(char::is_control))
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value)
 }
 
 /// A stored event. Its serialised form is the envelope every provider starts from.

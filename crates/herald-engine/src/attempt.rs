@@ -18,6 +18,8 @@ pub(crate) struct Job {
     pub delivery: ClaimedDelivery,
     pub event: Option<Event>,
     pub integration: Option<IntegrationRow>,
+    /// For a job handed over in memory: when its lease ends.
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 /// What one exchange with a destination came to. Strings are already scrubbed.
@@ -72,7 +74,9 @@ impl Engine {
             error = error.as_deref(),
             "delivery attempt"
         );
+        let error = error.map(|e| storable(&e));
         AttemptRecord {
+            lease_token: job.delivery.lease_token,
             attempt_number: job.delivery.attempt_count + 1,
             delivery_id: job.delivery.id,
             started_at,
@@ -179,5 +183,10 @@ pub fn excerpt(body: &[u8], redactor: &Redactor) -> String {
     if body.len() > cut {
         text.push('…');
     }
-    redactor.scrub(&text)
+    storable(&redactor.scrub(&text))
+}
+
+/// Text that every back-end can store: PostgreSQL refuses NUL in TEXT columns.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }

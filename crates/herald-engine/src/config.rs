@@ -8,6 +8,9 @@ pub struct EngineConfig {
     /// How long a claim holds a delivery; a worker that dies releases it when this runs out.
     /// Must exceed the sender's total timeout.
     pub lease: Duration,
+    /// A job handed over in memory is sent only if this much of its lease remains (more than
+    /// the request timeout); otherwise it is left to be claimed again from the store.
+    pub min_lease_left: Duration,
     /// Deliveries in flight at once in this process.
     pub concurrency: usize,
     /// How often an idle worker looks for due work that nothing woke it for (another instance's
@@ -22,6 +25,7 @@ impl Default for EngineConfig {
         Self {
             retry_schedule: RetrySchedule::default(),
             lease: Duration::from_secs(60),
+            min_lease_left: Duration::from_secs(35),
             concurrency: 32,
             poll_interval: Duration::from_secs(1),
             owner: format!("herald-{}", uuid_like()),

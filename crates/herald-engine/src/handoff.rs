@@ -50,7 +50,8 @@ impl Handoff {
             .map(Reservation)
     }
 
-    /// Hands over the jobs of a committed event, one reserved place each.
+    /// Hands over the jobs of a committed event, one reserved place each. Called by the ingest
+    /// committer right after the commit, so a client that hangs up cannot strand them.
     pub(crate) fn hand_over(&self, mut reservation: Reservation, jobs: Vec<Job>) {
         for job in jobs {
             let Some(place) = reservation.0.split(1) else {

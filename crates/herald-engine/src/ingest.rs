@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use herald_domain::{route, DeliveryId, Event, EventId, NewEvent, OrgId, Verdict};
 use herald_store::{
-    ClaimedDelivery, EventInsert, InsertedEvent, IntegrationRow, Lease, NewDelivery, Store,
-    StoreError,
+    lease_token, ClaimedDelivery, EventInsert, InsertedEvent, IntegrationRow, Lease, NewDelivery,
+    Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::attempt::Job;
+use crate::handoff::{Handoff, Reservation};
 use crate::Engine;
 
 /// Events written in one transaction at most.
@@ -47,6 +48,8 @@ type Reply = oneshot::Sender<Result<InsertedEvent, IngestError>>;
 struct Pending {
     insert: EventInsert,
     deliveries: Vec<NewDelivery>,
+    /// Jobs to hand to this process's workers once committed, with their reserved places.
+    handoff: Option<(Reservation, Vec<Job>)>,
     reply: Reply,
 }
 
@@ -56,55 +59,79 @@ pub(crate) struct IngestQueue(mpsc::Sender<Pending>);
 
 impl IngestQueue {
     /// Starts the committer; it stops when the last queue handle is dropped.
-    pub(crate) fn start(store: Store, wake: Arc<Notify>) -> Self {
+    pub(crate) fn start(store: Store, wake: Arc<Notify>, handoff: Arc<Handoff>) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_GROUP * 4);
-        tokio::spawn(commit_groups(store, wake, receiver));
+        tokio::spawn(commit_groups(store, wake, handoff, receiver));
         Self(sender)
     }
 }
 
-async fn commit_groups(store: Store, wake: Arc<Notify>, mut waiting: mpsc::Receiver<Pending>) {
+async fn commit_groups(
+    store: Store,
+    wake: Arc<Notify>,
+    handoff: Arc<Handoff>,
+    mut waiting: mpsc::Receiver<Pending>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let (rows, replies): (Vec<_>, Vec<_>) = group
-            .drain(..)
-            .map(|p| ((p.insert, p.deliveries), p.reply))
-            .unzip();
+        let rows: Vec<_> = group
+            .iter()
+            .map(|p| (p.insert.clone(), p.deliveries.clone()))
+            .collect();
         match store.insert_events(&rows).await {
             Ok(results) => {
-                if results
-                    .iter()
-                    .zip(&rows)
-                    .any(|(r, (_, d))| *r == InsertedEvent::Created && !d.is_empty())
-                {
-                    wake.notify_one();
+                for (pending, result) in group.drain(..).zip(results) {
+                    finish(&handoff, &wake, pending, Ok(result));
                 }
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(Ok(result));
+            }
+            // One bad event must not fail the others: commit them one by one.
+            Err(_) if group.len() > 1 => {
+                for pending in group.drain(..) {
+                    let row = [(pending.insert.clone(), pending.deliveries.clone())];
+                    let result = store
+                        .insert_events(&row)
+                        .await
+                        .map(|mut results| results.remove(0));
+                    finish(&handoff, &wake, pending, result.map_err(IngestError::from));
                 }
             }
             Err(error) => {
-                // Nothing in the group was committed, and nothing in it is acknowledged.
                 let error = Arc::new(error);
-                for reply in replies {
-                    let _ = reply.send(Err(IngestError::Store(error.clone())));
+                for pending in group.drain(..) {
+                    finish(
+                        &handoff,
+                        &wake,
+                        pending,
+                        Err(IngestError::Store(error.clone())),
+                    );
                 }
             }
         }
     }
 }
 
+/// After a commit (or its failure): hand fresh deliveries to the workers or wake them, then
+/// answer the request. Nothing is acknowledged that was not committed, and a client that hangs
+/// up cannot strand its deliveries.
+fn finish(
+    handoff: &Handoff,
+    wake: &Notify,
+    pending: Pending,
+    result: Result<InsertedEvent, IngestError>,
+) {
+    if let Ok(InsertedEvent::Created) = result {
+        match pending.handoff {
+            Some((reservation, jobs)) => handoff.hand_over(reservation, jobs),
+            None if !pending.deliveries.is_empty() => wake.notify_one(),
+            None => {}
+        }
+    }
+    let _ = pending.reply.send(result);
+}
+
 impl Engine {
     pub async fn accept_event(&self, org: &OrgId, new: NewEvent) -> Result<Accepted, IngestError> {
-        let integrations = match self.routing.get(org) {
-            Some(cached) => cached,
-            None => {
-                let generation = self.routing.generation();
-                let loaded = Arc::new(self.store.list_enabled_integrations(org).await?);
-                self.routing.put(org.clone(), loaded.clone(), generation);
-                loaded
-            }
-        };
+        let integrations = self.routable_integrations(org).await?;
         let received_at = self.now();
         let id = EventId::generate();
         let event = Event::from_new(&id, &new, received_at);
@@ -112,9 +139,10 @@ impl Engine {
             .iter()
             .filter(|row| route(&event, &row.integration) == Verdict::Deliver)
             .collect();
+        // While this process's workers run, fresh deliveries are written already leased to them.
         let reservation = self.handoff.reserve(routed.len());
         let lease = reservation.as_ref().map(|_| Lease {
-            owner: self.config.owner.clone(),
+            token: lease_token(&self.config.owner),
             until: received_at
                 + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX),
         });
@@ -130,58 +158,74 @@ impl Engine {
             })
             .collect();
         let count = deliveries.len();
+        let handoff = reservation.zip(lease).map(|(reservation, lease)| {
+            let jobs = deliveries
+                .iter()
+                .zip(&routed)
+                .map(|(delivery, row)| Job {
+                    delivery: ClaimedDelivery {
+                        id: delivery.id.clone(),
+                        org_id: org.clone(),
+                        event_id: id.clone(),
+                        integration_id: delivery.integration_id.clone(),
+                        integration_name: delivery.integration_name.clone(),
+                        kind: delivery.kind,
+                        destination: delivery.destination.clone(),
+                        attempt_count: 0,
+                        cycle_attempts: 0,
+                        lease_token: lease.token.clone(),
+                    },
+                    event: Some(event.clone()),
+                    integration: Some((*row).clone()),
+                    lease_until: Some(lease.until),
+                })
+                .collect();
+            (reservation, jobs)
+        });
         let insert = EventInsert {
             id: id.clone(),
             org_id: org.clone(),
-            event: event.clone(),
+            event,
             idempotency_key: new.idempotency_key,
             received_at,
         };
-        let jobs_to_hand = reservation.is_some().then(|| deliveries.clone());
         let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            insert,
+            deliveries,
+            handoff,
+            reply,
+        };
         self.ingest
             .0
-            .send(Pending {
-                insert,
-                deliveries,
-                reply,
-            })
+            .send(pending)
             .await
             .map_err(|_| IngestError::Stopped)?;
         match answer.await.map_err(|_| IngestError::Stopped)?? {
-            InsertedEvent::Created => {
-                if let (Some(reservation), Some(deliveries)) = (reservation, jobs_to_hand) {
-                    let jobs = deliveries
-                        .into_iter()
-                        .zip(routed)
-                        .map(|(delivery, row)| Job {
-                            delivery: ClaimedDelivery {
-                                id: delivery.id,
-                                org_id: org.clone(),
-                                event_id: id.clone(),
-                                integration_id: delivery.integration_id,
-                                integration_name: delivery.integration_name,
-                                kind: delivery.kind,
-                                destination: delivery.destination,
-                                attempt_count: 0,
-                                cycle_attempts: 0,
-                            },
-                            event: Some(event.clone()),
-                            integration: Some(row.clone()),
-                        });
-                    self.handoff.hand_over(reservation, jobs.collect());
-                }
-                Ok(Accepted {
-                    id,
-                    replayed: false,
-                    deliveries: count,
-                })
-            }
+            InsertedEvent::Created => Ok(Accepted {
+                id,
+                replayed: false,
+                deliveries: count,
+            }),
             InsertedEvent::Replayed(id) => Ok(Accepted {
                 id,
                 replayed: true,
                 deliveries: 0,
             }),
         }
+    }
+
+    /// The organisation's enabled integrations, from the routing cache when it has them.
+    async fn routable_integrations(
+        &self,
+        org: &OrgId,
+    ) -> Result<Arc<Vec<IntegrationRow>>, IngestError> {
+        if let Some(cached) = self.routing.get(org) {
+            return Ok(cached);
+        }
+        let generation = self.routing.generation();
+        let loaded = Arc::new(self.store.list_enabled_integrations(org).await?);
+        self.routing.put(org.clone(), loaded.clone(), generation);
+        Ok(loaded)
     }
 }

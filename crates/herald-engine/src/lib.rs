@@ -55,9 +55,10 @@ impl Engine {
         config: EngineConfig,
     ) -> Self {
         let wake = Arc::new(Notify::new());
+        let handoff = Arc::new(handoff::Handoff::new(config.concurrency.max(1) * 4));
         Self {
-            ingest: ingest::IngestQueue::start(store.clone(), wake.clone()),
-            handoff: Arc::new(handoff::Handoff::new(config.concurrency.max(1) * 4)),
+            ingest: ingest::IngestQueue::start(store.clone(), wake.clone(), handoff.clone()),
+            handoff,
             routing: Arc::new(routing_cache::RoutingCache::new(match store.backend() {
                 Backend::Sqlite => None,
                 Backend::Postgres => Some(ROUTING_CACHE_TTL),

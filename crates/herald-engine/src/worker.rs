@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use herald_store::{AttemptRecord, ClaimedDelivery, ResultKind, StoreError};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -35,9 +35,7 @@ impl Engine {
         while let Some(record) = tasks.join_next().await {
             records.push(record.expect("attempts do not panic"));
         }
-        self.store
-            .record_results(&self.config.owner, &records)
-            .await
+        self.store.record_results(&records).await
     }
 
     /// Runs until `shutdown` is cancelled, then lets in-flight attempts finish and commits them.
@@ -48,28 +46,36 @@ impl Engine {
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut handed = self.handoff.attach();
         let mut carried: Option<Job> = None;
+        let mut last_claim = Instant::now();
         loop {
             let first = tokio::select! {
                 slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                 _ = shutdown.cancelled() => break,
             };
-            // Fresh deliveries handed over in memory go first: they need no query.
-            let next = carried
-                .take()
-                .or_else(|| handed.as_mut()?.try_recv().ok().map(|h| h.job));
+            // Fresh deliveries handed over in memory go first, as they need no query; but the
+            // store is asked at least every poll interval, so retries and re-queued deliveries
+            // are not starved by a steady stream of new events.
+            let next = carried.take().or_else(|| self.next_handed(handed.as_mut()));
+            let store_overdue = last_claim.elapsed() >= self.config.poll_interval;
             if let Some(job) = next {
-                self.spawn_attempt(job, first, &results);
-                continue;
+                if !store_overdue {
+                    self.spawn_attempt(job, first, &results);
+                    continue;
+                }
+                carried = Some(job);
             }
+            last_claim = Instant::now();
             let free = 1 + slots.available_permits();
             let jobs = match self.claim_jobs(free).await {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::error!(error = %error_chain(&error), "claiming deliveries failed");
                     drop(first);
-                    carried = self
-                        .idle(&shutdown, self.config.poll_interval, handed.as_mut())
-                        .await;
+                    if carried.is_none() {
+                        carried = self
+                            .idle(&shutdown, self.config.poll_interval, handed.as_mut())
+                            .await;
+                    }
                     continue;
                 }
             };
@@ -87,7 +93,7 @@ impl Engine {
                 self.spawn_attempt(job, slot, &results);
             }
             drop(first);
-            if drained {
+            if drained && carried.is_none() {
                 let wait = self.time_until_due().await;
                 carried = self.idle(&shutdown, wait, handed.as_mut()).await;
             }
@@ -115,6 +121,25 @@ impl Engine {
         });
     }
 
+    /// The next handed-over job worth sending: one whose lease still outlasts a request.
+    /// Others are dropped here and claimed again from the store when their lease runs out.
+    fn next_handed(&self, handed: Option<&mut mpsc::UnboundedReceiver<HandedJob>>) -> Option<Job> {
+        let handed = handed?;
+        while let Ok(HandedJob { job, .. }) = handed.try_recv() {
+            if self.lease_is_fresh(&job) {
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    fn lease_is_fresh(&self, job: &Job) -> bool {
+        let min_left =
+            chrono::Duration::from_std(self.config.min_lease_left).unwrap_or(chrono::Duration::MAX);
+        job.lease_until
+            .is_none_or(|until| until - self.now() >= min_left)
+    }
+
     async fn claim_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let claimed = self
@@ -137,6 +162,7 @@ impl Engine {
         Ok(claimed
             .into_iter()
             .map(|delivery: ClaimedDelivery| Job {
+                lease_until: None,
                 event: events.get(delivery.event_id.as_str()).cloned(),
                 integration: integrations.get(delivery.integration_id.as_str()).cloned(),
                 delivery,
@@ -170,7 +196,7 @@ impl Engine {
             }
         };
         tokio::select! {
-            job = handed_job => job,
+            job = handed_job => job.filter(|job| self.lease_is_fresh(job)),
             _ = self.wake.notified() => None,
             _ = tokio::time::sleep(wait) => None,
             _ = shutdown.cancelled() => None,
@@ -189,15 +215,7 @@ impl Engine {
                     Err(_) => break,
                 }
             }
-            for retry in 0..5u32 {
-                match self.store.record_results(&self.config.owner, &batch).await {
-                    Ok(_) => break,
-                    Err(error) => {
-                        tracing::warn!(error = %error_chain(&error), retry, "recording attempts failed");
-                        tokio::time::sleep(Duration::from_millis(100 << retry)).await;
-                    }
-                }
-            }
+            self.commit_batch(&batch).await;
             // A retry may now be due sooner than the loop's current sleep.
             if batch
                 .iter()
@@ -206,6 +224,32 @@ impl Engine {
                 self.wake();
             }
             batch.clear();
+        }
+    }
+}
+
+impl Engine {
+    /// Commits a batch, retrying while the database is unreachable. A batch that keeps failing
+    /// is committed record by record, so one bad record cannot hold back the others; a record
+    /// that still fails is dropped, and its delivery is retried when its lease runs out.
+    async fn commit_batch(&self, batch: &[AttemptRecord]) {
+        for retry in 0..3u32 {
+            match self.store.record_results(batch).await {
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), retry, "recording attempts failed");
+                    tokio::time::sleep(Duration::from_millis(100 << retry)).await;
+                }
+            }
+        }
+        for record in batch {
+            if let Err(error) = self
+                .store
+                .record_results(std::slice::from_ref(record))
+                .await
+            {
+                tracing::error!(delivery_id = %record.delivery_id, error = %error_chain(&error), "dropping an attempt result");
+            }
         }
     }
 }

@@ -47,9 +47,12 @@ pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> 
         policy: OutboundPolicy::new(allowed),
         ..SenderConfig::default()
     });
+    // A job handed over in memory must still have time for a whole request when it starts.
+    let spare = config.delivery_lease.saturating_sub(config.request_timeout);
     let engine_config = EngineConfig {
         retry_schedule: config.retry_schedule.clone(),
         lease: config.delivery_lease,
+        min_lease_left: config.request_timeout + spare / 2,
         concurrency: config.workers.max(1),
         poll_interval: config.poll_interval,
         ..EngineConfig::default()

@@ -427,3 +427,30 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    binary_response_bodies_are_recorded,
+    |app: support::TestApp| async move {
+        let receiver = Receiver::start().await;
+        receiver.script([Reply::status(500).body("bad\0gateway\0")]);
+        app.create_webhook("binary", &receiver.url("/"), json!({}))
+            .await;
+        app.emit(json!({"type": "scan_done"})).await;
+        assert_eq!(
+            app.step().await,
+            1,
+            "the attempt with a NUL-laden body is recorded"
+        );
+        app.step_after(Duration::from_secs(5)).await;
+        let id = app.deliveries("").await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let delivery = app.delivery(&id).await;
+        assert_eq!(delivery["status"], "success");
+        assert_eq!(
+            delivery["attempts"][0]["response_excerpt"],
+            "bad\u{FFFD}gateway\u{FFFD}"
+        );
+    }
+);

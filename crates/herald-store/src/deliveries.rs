@@ -32,6 +32,8 @@ pub struct ClaimedDelivery {
     pub attempt_count: u32,
     /// Attempts since the delivery was last (re-)queued: the index into the retry schedule.
     pub cycle_attempts: u32,
+    /// Identifies this claim; only a result carrying it is recorded.
+    pub lease_token: String,
 }
 
 /// How an attempt ended, as the engine decided.
@@ -46,6 +48,8 @@ pub enum ResultKind {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
+    /// The claim the attempt was made under.
+    pub lease_token: String,
     /// The delivery's attempt count after this attempt (its claimed count plus one).
     pub attempt_number: u32,
     pub started_at: DateTime<Utc>,
@@ -76,7 +80,8 @@ pub enum RequeueError {
 }
 
 impl Store {
-    /// Claims up to `limit` due deliveries for `owner` until `now + lease`.
+    /// Claims up to `limit` due deliveries for `owner` until `now + lease`. Each claim gets its
+    /// own lease token, so a result from an earlier claim of the same owner is fenced off too.
     pub async fn claim_due(
         &self,
         owner: &str,
@@ -94,13 +99,13 @@ impl Store {
             "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
                SELECT id FROM deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
                ORDER BY next_attempt_at LIMIT $4 {lock}) \
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}, lease_owner"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let _turn = self.write_turn().await;
         let rows = sqlx::query(&sql)
             .bind(to_millis(lease_end))
-            .bind(owner.to_owned())
+            .bind(lease_token(owner))
             .bind(to_millis(now))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -111,14 +116,14 @@ impl Store {
     /// Records finished attempts in one transaction of two statements, however many there are.
     /// A result whose lease was lost meanwhile (another worker claimed the delivery) is dropped.
     /// Returns how many were recorded.
-    pub async fn record_results(&self, owner: &str, records: &[AttemptRecord]) -> Result<usize> {
+    pub async fn record_results(&self, records: &[AttemptRecord]) -> Result<usize> {
         if records.is_empty() {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
         let mut recorded = std::collections::HashSet::new();
         for chunk in records.chunks(RESULT_CHUNK) {
-            recorded.extend(update_deliveries(&mut tx, owner, chunk).await?);
+            recorded.extend(update_deliveries(&mut tx, chunk).await?);
             let kept: Vec<&AttemptRecord> = chunk
                 .iter()
                 .filter(|r| recorded.contains(r.delivery_id.as_str()))
@@ -252,7 +257,13 @@ fn claimed_row(row: &AnyRow) -> Result<ClaimedDelivery> {
         destination: row.try_get("destination")?,
         attempt_count: count(row, "attempt_count")?,
         cycle_attempts: count(row, "cycle_attempts")?,
+        lease_token: row.try_get("lease_owner")?,
     })
+}
+
+/// A lease token: the owner (one per process) and a part unique to this claim.
+pub fn lease_token(owner: &str) -> String {
+    format!("{owner}/{}", uuid::Uuid::now_v7().simple())
 }
 
 fn delivery_row(row: &AnyRow) -> Result<Delivery> {
@@ -327,28 +338,28 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
 /// the ids it updated.
 async fn update_deliveries(
     conn: &mut sqlx::AnyConnection,
-    owner: &str,
     chunk: &[AttemptRecord],
 ) -> Result<Vec<String>> {
-    const COLUMNS: usize = 8;
+    const COLUMNS: usize = 9;
     let values = (0..chunk.len())
-        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 2, COLUMNS)))
+        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "WITH v (id, status, next_attempt_at, attempt_number, status_code, error, external_id, updated_at) \
+        "WITH v (id, lease, status, next_attempt_at, attempt_number, status_code, error, external_id, updated_at) \
          AS (VALUES {values}) \
          UPDATE deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, lease_owner = NULL, \
          attempt_count = v.attempt_number, cycle_attempts = deliveries.cycle_attempts + 1, \
          last_status_code = v.status_code, last_error = v.error, \
          external_id = COALESCE(v.external_id, deliveries.external_id), updated_at = v.updated_at \
-         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = $1 RETURNING deliveries.id"
+         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id"
     );
-    let mut query = sqlx::query(&sql).bind(owner.to_owned());
+    let mut query = sqlx::query(&sql);
     for record in chunk {
         let applied = applied(record);
         query = query
             .bind(record.delivery_id.to_string())
+            .bind(record.lease_token.clone())
             .bind(applied.status.as_str())
             .bind(applied.next_attempt_at)
             .bind(i64::from(record.attempt_number))

@@ -30,10 +30,10 @@ pub struct NewDelivery {
     pub lease: Option<Lease>,
 }
 
-/// A claim taken at insert time: who holds it, and until when.
+/// A claim taken at insert time: its token (see [`crate::lease_token`]), and until when.
 #[derive(Debug, Clone)]
 pub struct Lease {
-    pub owner: String,
+    pub token: String,
     pub until: DateTime<Utc>,
 }
 
@@ -209,7 +209,7 @@ async fn insert_deliveries(
     for (event, delivery) in chunk {
         let created = to_millis(event.received_at);
         let (due, owner) = match &delivery.lease {
-            Some(lease) => (to_millis(lease.until), Some(lease.owner.clone())),
+            Some(lease) => (to_millis(lease.until), Some(lease.token.clone())),
             None => (created, None),
         };
         query = query

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
-pub use deliveries::{AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind};
+pub use deliveries::{
+    lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
+};
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integrations::{IntegrationRow, NewIntegration};
 pub use tokens::TokenRecord;

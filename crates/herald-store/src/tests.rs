@@ -86,13 +86,14 @@ async fn emit(
 }
 
 fn record(
-    id: &DeliveryId,
+    claim: &ClaimedDelivery,
     attempt_number: u32,
     at: DateTime<Utc>,
     result: ResultKind,
 ) -> AttemptRecord {
     AttemptRecord {
-        delivery_id: id.clone(),
+        delivery_id: claim.id.clone(),
+        lease_token: claim.lease_token.clone(),
         attempt_number,
         started_at: at,
         duration: Duration::from_millis(3),
@@ -125,14 +126,15 @@ async fn a_claim_hides_the_delivery_until_its_lease_expires() {
             "leased"
         );
 
-        // worker-a dies; after the lease, worker-b gets it, and worker-a's late result is fenced off.
+        // worker-a stalls; after the lease it claims the delivery again itself, and the stalled
+        // attempt's late result is fenced off by its claim's token.
         let later = t0 + chrono::Duration::seconds(61);
-        let reclaimed = store.claim_due("worker-b", later, LEASE, 10).await.unwrap();
+        let reclaimed = store.claim_due("worker-a", later, LEASE, 10).await.unwrap();
         assert_eq!(reclaimed.len(), 1);
         let id = &reclaimed[0].id;
         assert_eq!(
             store
-                .record_results("worker-a", &[record(id, 1, later, ResultKind::Failed)])
+                .record_results(&[record(&claimed[0], 1, later, ResultKind::Failed)])
                 .await
                 .unwrap(),
             0
@@ -142,7 +144,7 @@ async fn a_claim_hides_the_delivery_until_its_lease_expires() {
         };
         assert_eq!(
             store
-                .record_results("worker-b", &[record(id, 1, later, delivered)])
+                .record_results(&[record(&reclaimed[0], 1, later, delivered)])
                 .await
                 .unwrap(),
             1
@@ -169,15 +171,11 @@ async fn retries_become_due_at_their_time_and_failed_ones_can_be_requeued() {
         let hook = integration(&store, &org).await;
         let t0 = Utc::now();
         emit(&store, &org, &hook, None, t0).await;
-        let id = store
-            .claim_due("w", t0, LEASE, 10)
-            .await
-            .unwrap()
-            .remove(0)
-            .id;
+        let first = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0);
+        let id = first.id.clone();
         let retry_at = t0 + chrono::Duration::seconds(5);
         store
-            .record_results("w", &[record(&id, 1, t0, ResultKind::RetryAt(retry_at))])
+            .record_results(&[record(&first, 1, t0, ResultKind::RetryAt(retry_at))])
             .await
             .unwrap();
         assert!(store
@@ -188,7 +186,7 @@ async fn retries_become_due_at_their_time_and_failed_ones_can_be_requeued() {
         let again = store.claim_due("w", retry_at, LEASE, 10).await.unwrap();
         assert_eq!((again[0].attempt_count, again[0].cycle_attempts), (1, 1));
         store
-            .record_results("w", &[record(&id, 2, retry_at, ResultKind::Failed)])
+            .record_results(&[record(&again[0], 2, retry_at, ResultKind::Failed)])
             .await
             .unwrap();
 
