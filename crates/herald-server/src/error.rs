@@ -13,6 +13,8 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
+    #[error("the body is larger than the server accepts")]
+    TooLarge,
     #[error("{0}")]
     Invalid(FieldError),
     #[error("{}", .0.message)]
@@ -28,7 +30,8 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: unauthorized, not_found, malformed_json, invalid_field, conflict, internal.
+    /// Stable, machine-readable: unauthorized, not_found, malformed_json, payload_too_large,
+    /// invalid_field, conflict, internal.
     code: &'static str,
     message: String,
     /// The offending field, as a dotted path (`config.webhook_url`, `events[1]`).
@@ -71,6 +74,12 @@ impl IntoResponse for ApiError {
             ApiError::MalformedJson(_) => (
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
+                Some("body".into()),
+                self.to_string(),
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
                 Some("body".into()),
                 self.to_string(),
             ),

@@ -223,6 +223,13 @@ on_both_backends!(
         }
         let (status, _) = app.post_raw("/v1/events", "{not json").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        let huge = format!(
+            r#"{{"type": "scan_done", "summary": "{}"}}"#,
+            "x".repeat(3 << 20)
+        );
+        let (status, error) = app.post_raw("/v1/events", &huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(error["error"]["code"], "payload_too_large");
         let (status, error) = app.get("/v1/deliveries?status=lost").await;
         assert_eq!(
             (status, error["error"]["field"].as_str()),
