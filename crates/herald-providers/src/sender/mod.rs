@@ -2,6 +2,8 @@
 //! enforced on the resolved address at connect time, so DNS rebinding leaves no gap.
 
 mod policy;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
