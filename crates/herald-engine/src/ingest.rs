@@ -85,7 +85,7 @@ async fn commit_groups(
                 }
             }
             // One bad event must not fail the others: commit them one by one.
-            Err(_) if group.len() > 1 => {
+            Err(error) if group.len() > 1 && error.is_data_error() => {
                 for pending in group.drain(..) {
                     let row = [(pending.insert.clone(), pending.deliveries.clone())];
                     let result = store

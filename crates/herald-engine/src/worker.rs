@@ -49,13 +49,18 @@ impl Engine {
         let mut last_claim = Instant::now();
         loop {
             let first = tokio::select! {
-                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                biased;
                 _ = shutdown.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             };
             // Fresh deliveries handed over in memory go first, as they need no query; but the
             // store is asked at least every poll interval, so retries and re-queued deliveries
             // are not starved by a steady stream of new events.
-            let next = carried.take().or_else(|| self.next_handed(handed.as_mut()));
+            // A carried job may have waited; it is sent only if its lease still outlasts a request.
+            let next = carried
+                .take()
+                .filter(|job| self.lease_is_fresh(job))
+                .or_else(|| self.next_handed(handed.as_mut()));
             let store_overdue = last_claim.elapsed() >= self.config.poll_interval;
             if let Some(job) = next {
                 if !store_overdue {

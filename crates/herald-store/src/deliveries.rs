@@ -121,20 +121,22 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
-        let mut recorded = std::collections::HashSet::new();
+        let mut recorded = 0;
         for chunk in records.chunks(RESULT_CHUNK) {
-            recorded.extend(update_deliveries(&mut tx, chunk).await?);
-            let kept: Vec<&AttemptRecord> = chunk
-                .iter()
-                .filter(|r| recorded.contains(r.delivery_id.as_str()))
-                .collect();
-            insert_attempts(&mut tx, &kept).await?;
+            // The attempt rows first, while `lease_owner` still names the current claim: only a
+            // result under that claim's token is logged, even if a stale one shares the batch.
+            let attempts = results_sql(RESULT_ATTEMPTS, chunk.len());
+            bind_results(sqlx::query(&attempts), chunk)
+                .execute(&mut *tx)
+                .await?;
+            let update = results_sql(RESULT_UPDATE, chunk.len());
+            recorded += bind_results(sqlx::query(&update), chunk)
+                .fetch_all(&mut *tx)
+                .await?
+                .len();
         }
         tx.commit().await?;
-        Ok(records
-            .iter()
-            .filter(|r| recorded.contains(r.delivery_id.as_str()))
-            .count())
+        Ok(recorded)
     }
 
     /// When the earliest unfinished delivery is due, if any.
@@ -334,27 +336,43 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
     }
 }
 
-/// Applies a chunk of results to their deliveries where `owner` still holds the lease; returns
-/// the ids it updated.
-async fn update_deliveries(
-    conn: &mut sqlx::AnyConnection,
-    chunk: &[AttemptRecord],
-) -> Result<Vec<String>> {
-    const COLUMNS: usize = 9;
-    let values = (0..chunk.len())
-        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
+/// The results of a chunk as a table `v`, one row per record, shared by both statements.
+const RESULT_COLUMNS: usize = 14;
+const RESULTS_CTE: &str = "WITH v (id, lease, status, next_attempt_at, attempt_number, status_code, error, \
+    external_id, updated_at, attempt_id, started_at, duration_ms, outcome, response_excerpt) AS (VALUES {values})";
+
+/// Logs the attempts of results whose claim is still current.
+const RESULT_ATTEMPTS: &str = "INSERT INTO attempts (id, delivery_id, attempt_number, started_at, duration_ms, \
+    outcome, status_code, response_excerpt, error) \
+    SELECT v.attempt_id, v.id, v.attempt_number, v.started_at, v.duration_ms, v.outcome, v.status_code, \
+    v.response_excerpt, v.error FROM v JOIN deliveries ON deliveries.id = v.id AND deliveries.lease_owner = v.lease";
+
+/// Applies those results to their deliveries and ends the claims; returns the ids updated.
+const RESULT_UPDATE: &str = "UPDATE deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, \
+    lease_owner = NULL, attempt_count = v.attempt_number, cycle_attempts = deliveries.cycle_attempts + 1, \
+    last_status_code = v.status_code, last_error = v.error, \
+    external_id = COALESCE(v.external_id, deliveries.external_id), updated_at = v.updated_at \
+    FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id";
+
+/// One of the two result statements, for `count` records.
+fn results_sql(statement: &str, count: usize) -> String {
+    let values = (0..count)
+        .map(|i| {
+            format!(
+                "({})",
+                crate::placeholders(i * RESULT_COLUMNS + 1, RESULT_COLUMNS)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
-        "WITH v (id, lease, status, next_attempt_at, attempt_number, status_code, error, external_id, updated_at) \
-         AS (VALUES {values}) \
-         UPDATE deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, lease_owner = NULL, \
-         attempt_count = v.attempt_number, cycle_attempts = deliveries.cycle_attempts + 1, \
-         last_status_code = v.status_code, last_error = v.error, \
-         external_id = COALESCE(v.external_id, deliveries.external_id), updated_at = v.updated_at \
-         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id"
-    );
-    let mut query = sqlx::query(&sql);
+    format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
+}
+
+/// Binds every record's values, in the order of the columns of `v`.
+fn bind_results<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    chunk: &[AttemptRecord],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     for record in chunk {
         let applied = applied(record);
         query = query
@@ -366,38 +384,12 @@ async fn update_deliveries(
             .bind(record.status_code.map(i64::from))
             .bind(record.error.clone())
             .bind(applied.external_id.map(str::to_owned))
-            .bind(to_millis(record.started_at) + millis(record.duration));
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
-}
-
-async fn insert_attempts(conn: &mut sqlx::AnyConnection, records: &[&AttemptRecord]) -> Result<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    const COLUMNS: usize = 9;
-    let values = (0..records.len())
-        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT INTO attempts (id, delivery_id, attempt_number, started_at, duration_ms, outcome, status_code, \
-         response_excerpt, error) VALUES {values}"
-    );
-    let mut query = sqlx::query(&sql);
-    for record in records {
-        query = query
+            .bind(to_millis(record.started_at) + millis(record.duration))
             .bind(herald_domain::AttemptId::generate().to_string())
-            .bind(record.delivery_id.to_string())
-            .bind(i64::from(record.attempt_number))
             .bind(to_millis(record.started_at))
             .bind(millis(record.duration))
-            .bind(applied(record).outcome.as_str())
-            .bind(record.status_code.map(i64::from))
-            .bind(record.response_excerpt.clone())
-            .bind(record.error.clone());
+            .bind(applied.outcome.as_str())
+            .bind(record.response_excerpt.clone());
     }
-    query.execute(&mut *conn).await?;
-    Ok(())
+    query
 }

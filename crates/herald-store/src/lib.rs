@@ -47,6 +47,14 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// An error about the data of a statement (a constraint, a value the database refuses),
+    /// as opposed to the database being unreachable: retrying other rows alone may succeed.
+    pub fn is_data_error(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(_)))
+    }
+}
+
 /// Turns a unique violation into `Conflict(what)`; any other error stays a database error.
 pub(crate) fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |error| match &error {

@@ -319,3 +319,42 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         .unwrap();
     assert_eq!(sync.0, 2, "FULL");
 }
+
+#[tokio::test]
+async fn a_stale_result_in_the_same_batch_as_the_current_one_is_not_logged() {
+    let (stores, _dir) = stores().await;
+    for store in stores {
+        let org = store.ensure_org("default").await.unwrap();
+        let hook = integration(&store, &org).await;
+        let t0 = Utc::now();
+        emit(&store, &org, &hook, None, t0).await;
+        let stale = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0);
+        let later = t0 + chrono::Duration::seconds(61);
+        let current = store
+            .claim_due("w", later, LEASE, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        let delivered = ResultKind::Delivered { external_id: None };
+        let batch = [
+            record(&stale, 1, later, ResultKind::Failed),
+            record(&current, 1, later, delivered),
+        ];
+        assert_eq!(store.record_results(&batch).await.unwrap(), 1);
+        let (delivery, attempts) = store
+            .get_delivery(&org, &current.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(delivery.status, DeliveryStatus::Success);
+        assert_eq!(
+            attempts.len(),
+            1,
+            "only the current claim's attempt is logged"
+        );
+        assert_eq!(
+            attempts[0].outcome,
+            herald_domain::AttemptOutcome::Delivered
+        );
+    }
+}
