@@ -50,6 +50,8 @@ on_both_backends!(
             "/v1/events",
             "/v1/deliveries",
             "/v1/deliveries/{id}/retry",
+            "/v1/events/{id}/routing",
+            "/v1/routing/explain",
         ] {
             assert!(openapi["paths"].get(path).is_some(), "{path} is documented");
         }
@@ -387,6 +389,121 @@ on_both_backends!(
         assert_eq!(
             (status, event["type"].as_str()),
             (StatusCode::OK, Some("scan_done"))
+        );
+    }
+);
+
+on_both_backends!(
+    routing_is_explained_for_stored_and_hypothetical_events,
+    |app: support::TestApp| async move {
+        let receiver = Receiver::start().await;
+        let url = receiver.url("/");
+        let by_event = app
+            .create_webhook("by-event", &url, json!({"events": ["scan_done"]}))
+            .await;
+        let by_severity = app
+            .create_webhook("by-severity", &url, json!({"severity_filter": "high"}))
+            .await;
+        let off = app
+            .create_webhook("off", &url, json!({"enabled": false}))
+            .await;
+        let verdicts = |explanation: &Value| -> Vec<(String, String, Value, Value)> {
+            explanation["integrations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let id = d["integration_id"].as_str().unwrap().to_owned();
+                    (
+                        id,
+                        d["verdict"].as_str().unwrap().to_owned(),
+                        d["reason"].clone(),
+                        d["delivery_id"].clone(),
+                    )
+                })
+                .collect()
+        };
+
+        let (status, dry) = app
+            .post(
+                "/v1/routing/explain",
+                json!({"type": "finding_new", "severity": "medium"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{dry}");
+        assert_eq!(dry["event_id"], Value::Null);
+        assert_eq!(
+            verdicts(&dry),
+            vec![
+                (
+                    by_event.clone(),
+                    "skip".into(),
+                    json!({"code": "event_not_subscribed", "event_type": "finding_new"}),
+                    Value::Null
+                ),
+                (
+                    by_severity.clone(),
+                    "skip".into(),
+                    json!({"code": "severity_below_filter", "severity": "medium", "minimum": "high"}),
+                    Value::Null
+                ),
+                (
+                    off.clone(),
+                    "skip".into(),
+                    json!({"code": "disabled"}),
+                    Value::Null
+                ),
+            ]
+        );
+        assert!(
+            app.deliveries("").await.is_empty(),
+            "a dry run stores and sends nothing"
+        );
+
+        let event_id = app.emit(json!({"type": "scan_done"})).await;
+        let (status, stored) = app.get(&format!("/v1/events/{event_id}/routing")).await;
+        assert_eq!(status, StatusCode::OK, "{stored}");
+        assert_eq!(stored["event_id"], event_id.as_str());
+        let decisions = verdicts(&stored);
+        let event_delivery = app
+            .deliveries(&format!("event_id={event_id}&integration_id={by_event}"))
+            .await;
+        let severity_delivery = app
+            .deliveries(&format!("event_id={event_id}&integration_id={by_severity}"))
+            .await;
+        assert_eq!(
+            decisions[0],
+            (
+                by_event,
+                "deliver".into(),
+                Value::Null,
+                event_delivery[0]["id"].clone()
+            )
+        );
+        assert_eq!(
+            decisions[1],
+            (
+                by_severity,
+                "deliver".into(),
+                Value::Null,
+                severity_delivery[0]["id"].clone()
+            )
+        );
+        assert_eq!(
+            decisions[2],
+            (off, "skip".into(), json!({"code": "disabled"}), Value::Null)
+        );
+
+        let missing = app
+            .get("/v1/events/evt_00000000000000000000000000000000/routing")
+            .await;
+        assert_eq!(missing.0, StatusCode::NOT_FOUND);
+        let (status, error) = app
+            .post("/v1/routing/explain", json!({"type": "scan done"}))
+            .await;
+        assert_eq!(
+            (status, error["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("type"))
         );
     }
 );

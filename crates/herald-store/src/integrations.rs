@@ -128,12 +128,22 @@ impl Store {
     /// Every enabled integration of an organisation, with its sealed config: the input to
     /// routing, and what a delivery handed straight to a worker needs.
     pub async fn list_enabled_integrations(&self, org: &OrgId) -> Result<Vec<IntegrationRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND enabled = 1"
-        ))
-        .bind(org.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        self.integrations_of(org, "AND enabled = 1").await
+    }
+
+    /// Every integration of an organisation, enabled or not, oldest first: what a routing
+    /// explanation speaks about.
+    pub async fn list_all_integrations(&self, org: &OrgId) -> Result<Vec<Integration>> {
+        let rows = self.integrations_of(org, "ORDER BY id").await?;
+        Ok(rows.into_iter().map(|row| row.integration).collect())
+    }
+
+    async fn integrations_of(&self, org: &OrgId, rest: &str) -> Result<Vec<IntegrationRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 {rest}");
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(integration_row).collect()
     }
 

@@ -4,6 +4,7 @@
 mod deliveries;
 mod events;
 mod integrations;
+mod routing;
 
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(integrations::test))
         .routes(routes!(events::emit))
         .routes(routes!(events::get_one))
+        .routes(routes!(routing::explain_stored))
+        .routes(routes!(routing::explain_dry_run))
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get_one))
         .routes(routes!(deliveries::retry))

@@ -1,0 +1,136 @@
+//! Routing explained: for each integration, whether it gets an event and, if not, why.
+
+use std::collections::HashMap;
+
+use axum::extract::{Extension, Path, State};
+use axum::Json;
+use chrono::Utc;
+use herald_domain::{
+    route, DeliveryId, Event, EventId, EventInput, Integration, Kind, OrgId, Verdict,
+};
+use herald_store::DeliveryFilter;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RoutingExplanation {
+    /// The stored event explained; null for a dry run.
+    event_id: Option<String>,
+    integrations: Vec<RoutingDecision>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RoutingDecision {
+    integration_id: String,
+    name: String,
+    kind: Kind,
+    /// `deliver` or `skip`.
+    verdict: &'static str,
+    /// Why not, when skipped: `{"code": "disabled" | "event_not_subscribed" |
+    /// "target_not_in_scope" | "severity_below_filter", …details}`.
+    #[schema(value_type = Option<Object>)]
+    reason: Option<Value>,
+    /// For a stored event: the delivery it got, if any.
+    delivery_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/events/{id}/routing", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = RoutingExplanation,
+               description = "Each integration's verdict under the current configuration, with the delivery the event got"),
+              (status = 404, body = ErrorBody)))]
+pub async fn explain_stored(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<RoutingExplanation>, ApiError> {
+    let id = EventId::parse(&id).ok_or(ApiError::NotFound("event"))?;
+    let store = state.engine.store();
+    let stored = store
+        .get_event(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    let mut delivered: HashMap<String, DeliveryId> = HashMap::new();
+    let filter = DeliveryFilter {
+        event_id: Some(id.clone()),
+        ..DeliveryFilter::default()
+    };
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_deliveries(&caller.org_id, &filter, cursor.as_deref(), 250)
+            .await?;
+        delivered.extend(
+            page.items
+                .into_iter()
+                .map(|d| (d.integration_id.to_string(), d.id)),
+        );
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let integrations = explain(&state, &caller.org_id, &stored.event, &delivered).await?;
+    Ok(Json(RoutingExplanation {
+        event_id: Some(id.to_string()),
+        integrations,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/routing/explain", tag = "events", security(("bearer" = [])), request_body = EventInput,
+    responses((status = 200, body = RoutingExplanation, description = "A dry run: nothing is stored or sent"),
+              (status = 422, body = ErrorBody)))]
+pub async fn explain_dry_run(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(input): ApiJson<EventInput>,
+) -> Result<Json<RoutingExplanation>, ApiError> {
+    let new = input.parse()?;
+    let event = Event::from_new(&EventId::generate(), &new, Utc::now());
+    let integrations = explain(&state, &caller.org_id, &event, &HashMap::new()).await?;
+    Ok(Json(RoutingExplanation {
+        event_id: None,
+        integrations,
+    }))
+}
+
+async fn explain(
+    state: &AppState,
+    org: &OrgId,
+    event: &Event,
+    delivered: &HashMap<String, DeliveryId>,
+) -> Result<Vec<RoutingDecision>, ApiError> {
+    let integrations = state.engine.store().list_all_integrations(org).await?;
+    Ok(integrations
+        .into_iter()
+        .map(|integration| decision(event, integration, delivered))
+        .collect())
+}
+
+fn decision(
+    event: &Event,
+    integration: Integration,
+    delivered: &HashMap<String, DeliveryId>,
+) -> RoutingDecision {
+    let (verdict, reason) = match route(event, &integration) {
+        Verdict::Deliver => ("deliver", None),
+        Verdict::Skip { reason } => (
+            "skip",
+            Some(serde_json::to_value(reason).expect("reasons serialise")),
+        ),
+    };
+    let id = integration.id.to_string();
+    RoutingDecision {
+        delivery_id: delivered.get(&id).map(ToString::to_string),
+        integration_id: id,
+        name: integration.name,
+        kind: integration.kind,
+        verdict,
+        reason,
+    }
+}
