@@ -85,6 +85,15 @@ async fn emit(
     )
 }
 
+/// An organisation with one webhook integration and one event for it, due at the returned time.
+async fn one_due_delivery(store: &Store) -> (OrgId, DateTime<Utc>) {
+    let org = store.ensure_org("default").await.unwrap();
+    let hook = integration(store, &org).await;
+    let t0 = Utc::now();
+    emit(store, &org, &hook, None, t0).await;
+    (org, t0)
+}
+
 fn record(
     claim: &ClaimedDelivery,
     attempt_number: u32,
@@ -110,10 +119,7 @@ const LEASE: Duration = Duration::from_secs(60);
 async fn a_claim_hides_the_delivery_until_its_lease_expires() {
     let (stores, _dir) = stores().await;
     for store in stores {
-        let org = store.ensure_org("default").await.unwrap();
-        let hook = integration(&store, &org).await;
-        let t0 = Utc::now();
-        emit(&store, &org, &hook, None, t0).await;
+        let (org, t0) = one_due_delivery(&store).await;
 
         let claimed = store.claim_due("worker-a", t0, LEASE, 10).await.unwrap();
         assert_eq!(claimed.len(), 1, "{:?}", store.backend());
@@ -167,10 +173,7 @@ async fn a_claim_hides_the_delivery_until_its_lease_expires() {
 async fn retries_become_due_at_their_time_and_failed_ones_can_be_requeued() {
     let (stores, _dir) = stores().await;
     for store in stores {
-        let org = store.ensure_org("default").await.unwrap();
-        let hook = integration(&store, &org).await;
-        let t0 = Utc::now();
-        emit(&store, &org, &hook, None, t0).await;
+        let (org, t0) = one_due_delivery(&store).await;
         let first = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0);
         let id = first.id.clone();
         let retry_at = t0 + chrono::Duration::seconds(5);
@@ -324,10 +327,7 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
 async fn a_stale_result_in_the_same_batch_as_the_current_one_is_not_logged() {
     let (stores, _dir) = stores().await;
     for store in stores {
-        let org = store.ensure_org("default").await.unwrap();
-        let hook = integration(&store, &org).await;
-        let t0 = Utc::now();
-        emit(&store, &org, &hook, None, t0).await;
+        let (org, t0) = one_due_delivery(&store).await;
         let stale = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0);
         let later = t0 + chrono::Duration::seconds(61);
         let current = store
