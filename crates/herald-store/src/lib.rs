@@ -137,11 +137,8 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets reads proceed beside the writer; FULL syncs the WAL on every
-                        // commit, so an acknowledged event survives power loss, not just a crash.
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
+                        // FULL syncs the WAL on every commit, so an acknowledged event survives
+                        // power loss, not just a crash. (A per-connection setting; takes no lock.)
                         sqlx::query("PRAGMA synchronous = FULL")
                             .execute(&mut *conn)
                             .await?;
@@ -153,6 +150,14 @@ impl Store {
             .await?;
         let write_turn =
             (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        if backend == Backend::Sqlite {
+            // WAL lets reads proceed beside the writer. The mode is stored in the database file,
+            // so it is set once here, before the pool has any other connection that could hold
+            // a lock, rather than on every new connection.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         let store = Self {
             pool,
             backend,

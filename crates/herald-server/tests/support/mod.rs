@@ -66,7 +66,18 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> ServeConfig {
     }
 }
 
+/// The server's log goes to the test's captured output, so a failure shows its cause.
+fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "warn,herald_server=info",
+        ))
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn spawn_app(db: Db) -> TestApp {
+    capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let url = match db {
         Db::Sqlite => herald_store::testing::sqlite_url(dir.path()),
