@@ -140,11 +140,6 @@ impl SecretBox {
             )
             .map_err(|_| SealError::Tampered)
     }
-
-    /// The key id a blob was sealed with, without opening it.
-    pub fn key_id_of(sealed: &str) -> Option<&str> {
-        sealed.split('.').nth(1)
-    }
 }
 
 #[cfg(test)]

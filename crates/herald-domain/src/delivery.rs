@@ -32,10 +32,6 @@ impl DeliveryStatus {
             .into_iter()
             .find(|s| s.as_str() == raw)
     }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Success | Self::Failed)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

@@ -23,10 +23,6 @@ impl RetrySchedule {
             .map(Self)
     }
 
-    pub fn from_delays(delays: Vec<Duration>) -> Self {
-        Self(delays)
-    }
-
     /// Total attempts a delivery gets: the first one plus one per retry.
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.0.len())
@@ -39,10 +35,6 @@ impl RetrySchedule {
     pub fn delay_after(&self, attempts_made: u32) -> Option<Duration> {
         let index = usize::try_from(attempts_made).ok()?.checked_sub(1)?;
         self.0.get(index).copied()
-    }
-
-    pub fn delays(&self) -> &[Duration] {
-        &self.0
     }
 }
 

@@ -177,7 +177,7 @@ impl Engine {
 }
 
 /// The start of a response body as text, scrubbed of the integration's secrets.
-pub fn excerpt(body: &[u8], redactor: &Redactor) -> String {
+fn excerpt(body: &[u8], redactor: &Redactor) -> String {
     let cut = body.len().min(EXCERPT_BYTES);
     let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
     if body.len() > cut {

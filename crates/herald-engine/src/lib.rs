@@ -19,7 +19,6 @@ use herald_providers::{Registry, Sender};
 use herald_store::{Backend, Store};
 use tokio::sync::Notify;
 
-pub use attempt::excerpt;
 pub use config::EngineConfig;
 pub use ingest::{Accepted, IngestError};
 pub use test_send::{TestError, TestResult};
@@ -92,10 +91,6 @@ impl Engine {
 
     pub fn secrets(&self) -> &SecretBox {
         &self.secrets
-    }
-
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
     }
 
     /// Drops the cached routing input of `org`; call after any change to its integrations.

@@ -56,10 +56,6 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Serves the API and runs the workers until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let workers = self

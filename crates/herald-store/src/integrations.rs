@@ -10,14 +10,7 @@ const COLUMNS: &str =
     "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
                        config_keys, created_at, updated_at";
 
-/// An integration to create, with its config already sealed.
-#[derive(Debug, Clone)]
-pub struct NewIntegration {
-    pub integration: Integration,
-    pub config_sealed: String,
-}
-
-/// An integration with its sealed config, for the send path and for updates.
+/// An integration with its sealed config: what is created, updated, and opened on the send path.
 #[derive(Debug, Clone)]
 pub struct IntegrationRow {
     pub integration: Integration,
@@ -25,7 +18,7 @@ pub struct IntegrationRow {
 }
 
 impl Store {
-    pub async fn insert_integration(&self, new: &NewIntegration) -> Result<()> {
+    pub async fn insert_integration(&self, new: &IntegrationRow) -> Result<()> {
         let i = &new.integration;
         sqlx::query(&format!(
             "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"

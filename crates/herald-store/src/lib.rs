@@ -18,7 +18,7 @@ pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
-pub use integrations::{IntegrationRow, NewIntegration};
+pub use integrations::IntegrationRow;
 pub use tokens::TokenRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

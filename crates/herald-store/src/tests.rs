@@ -32,7 +32,7 @@ async fn integration(store: &Store, org: &OrgId) -> Integration {
         updated_at: Utc::now(),
     };
     store
-        .insert_integration(&NewIntegration {
+        .insert_integration(&IntegrationRow {
             integration: integration.clone(),
             config_sealed: "sealed".into(),
         })
@@ -268,7 +268,7 @@ async fn listings_page_newest_first_and_names_are_unique_per_kind() {
         let mut twin = hook.clone();
         twin.id = IntegrationId::generate();
         let duplicate = store
-            .insert_integration(&NewIntegration {
+            .insert_integration(&IntegrationRow {
                 integration: twin,
                 config_sealed: "s".into(),
             })

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::{
     FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, Severity,
 };
-use herald_store::{IntegrationRow, NewIntegration, StoreError};
+use herald_store::{IntegrationRow, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -155,7 +155,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let new = NewIntegration {
+    let new = IntegrationRow {
         integration,
         config_sealed,
     };
