@@ -71,6 +71,8 @@ pub struct EventInput {
     pub status: Option<String>,
     /// A link for people to follow, e.g. the run page. http or https.
     pub url: Option<String>,
+    /// Where a person approves the run, shown as a button while the run waits for approval.
+    pub approve_url: Option<String>,
     /// Ordered name → value pairs shown as facts (strings, numbers or booleans).
     #[schema(value_type = Option<Object>)]
     pub facts: Option<Map<String, Value>>,
@@ -93,6 +95,7 @@ pub struct NewEvent {
     pub summary: Option<String>,
     pub status: Option<String>,
     pub url: Option<String>,
+    pub approve_url: Option<String>,
     pub facts: Option<Map<String, Value>>,
     pub data: Option<Value>,
 }
@@ -102,14 +105,8 @@ impl EventInput {
         let event_type =
             EventType::parse(&self.event_type).map_err(|m| FieldError::new("type", m))?;
         let short = short_text;
-        let url = bounded_text("url", self.url, MAX_URL)?;
-        if let Some(url) = &url {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| FieldError::new("url", format!("is not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(FieldError::new("url", "must be an http or https URL"));
-            }
-        }
+        let url = link("url", self.url)?;
+        let approve_url = link("approve_url", self.approve_url)?;
         if let Some(facts) = &self.facts {
             for (name, value) in facts {
                 if !(value.is_string() || value.is_number() || value.is_boolean()) {
@@ -132,10 +129,24 @@ impl EventInput {
             summary: bounded_text("summary", self.summary, MAX_LONG_TEXT)?,
             status: short("status", self.status)?,
             url,
+            approve_url,
             facts: self.facts,
             data: self.data,
         })
     }
+}
+
+/// A link for people: http or https, bounded.
+fn link(field: &str, value: Option<String>) -> Result<Option<String>, FieldError> {
+    let value = bounded_text(field, value, MAX_URL)?;
+    if let Some(raw) = &value {
+        let parsed = url::Url::parse(raw)
+            .map_err(|e| FieldError::new(field, format!("is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FieldError::new(field, "must be an http or https URL"));
+        }
+    }
+    Ok(value)
 }
 
 fn bounded_text(
@@ -198,6 +209,8 @@ pub struct Event {
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -222,6 +235,7 @@ impl Event {
             summary: new.summary.clone(),
             status: new.status.clone(),
             url: new.url.clone(),
+            approve_url: new.approve_url.clone(),
             facts: new.facts.clone(),
             data: new.data.clone(),
         }

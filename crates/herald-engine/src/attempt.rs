@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use herald_domain::Event;
-use herald_providers::{Outcome, Provider, Redactor, RenderContext, SendError, Target};
+use herald_providers::{ExternalRef, Outcome, Provider, Purpose, Redactor, RenderContext, Target};
 use herald_store::{AttemptRecord, ClaimedDelivery, IntegrationRow, ResultKind};
 use serde_json::Value;
 
@@ -27,6 +27,9 @@ pub(crate) struct Exchange {
     pub outcome: Outcome,
     pub status_code: Option<u16>,
     pub response_excerpt: Option<String>,
+    /// An id the destination gave, even if a later step failed.
+    #[allow(dead_code)] // stored with the attempt once follow-ups land
+    pub external_id: Option<String>,
 }
 
 impl Exchange {
@@ -37,6 +40,7 @@ impl Exchange {
             },
             status_code: None,
             response_excerpt: None,
+            external_id: None,
         }
     }
 }
@@ -45,7 +49,7 @@ impl Engine {
     pub(crate) async fn attempt(&self, job: Job) -> AttemptRecord {
         let started_at = self.now();
         let timer = Instant::now();
-        let exchange = self.exchange_for(&job, started_at).await;
+        let exchange = self.exchange_for(&job).await;
         let attempts_made = job.delivery.cycle_attempts + 1;
         let (result, error) = match exchange.outcome {
             Outcome::Delivered { external_id } => (ResultKind::Delivered { external_id }, None),
@@ -88,7 +92,7 @@ impl Engine {
         }
     }
 
-    async fn exchange_for(&self, job: &Job, now: DateTime<Utc>) -> Exchange {
+    async fn exchange_for(&self, job: &Job) -> Exchange {
         let Some(event) = &job.event else {
             return Exchange::failed("the event is missing from the store");
         };
@@ -114,7 +118,8 @@ impl Engine {
             integration_name: job.delivery.integration_name.clone(),
             kind: job.delivery.kind,
         };
-        self.exchange(provider, &config, event, &target, now).await
+        self.exchange(provider, &config, event, &target, None, Purpose::Delivery)
+            .await
     }
 
     /// Opens an integration's sealed config. Errors say why without showing any of it.
@@ -127,52 +132,46 @@ impl Engine {
             .map_err(|_| "the integration's config is not valid JSON".to_owned())
     }
 
-    /// Renders, sends each request in order and classifies the answers.
+    /// Renders, sends each request in order and classifies the answers; strings come back
+    /// scrubbed of the integration's secrets.
     pub(crate) async fn exchange(
         &self,
         provider: &dyn Provider,
         config: &Value,
         event: &Event,
         target: &Target,
-        now: DateTime<Utc>,
+        prior: Option<&ExternalRef>,
+        purpose: Purpose,
     ) -> Exchange {
         let redactor = Redactor::from_config(config);
         let ctx = RenderContext {
             event,
             target,
-            prior: None,
-            now,
+            prior,
+            now: self.now(),
+            purpose,
+            endpoints: &self.config.endpoints,
         };
-        let requests = match provider.render(&ctx, config) {
-            Ok(requests) => requests,
-            Err(error) => return Exchange::failed(redactor.scrub(&error.to_string())),
+        let exchanged = herald_providers::exchange(&self.sender, provider, &ctx, config).await;
+        let outcome = match exchanged.outcome {
+            Outcome::Delivered { external_id } => Outcome::Delivered { external_id },
+            Outcome::Retry { after, reason } => Outcome::Retry {
+                after,
+                reason: redactor.scrub(&reason),
+            },
+            Outcome::Failed { reason } => Outcome::Failed {
+                reason: redactor.scrub(&reason),
+            },
         };
-        let mut last = Exchange::failed("the provider rendered no request");
-        for request in &requests {
-            last = match self.sender.send(request).await {
-                Ok(response) => Exchange {
-                    outcome: provider.classify(&response),
-                    status_code: Some(response.status),
-                    response_excerpt: Some(excerpt(&response.body, &redactor)),
-                },
-                // A refused address stays refused until the operator changes the allow list.
-                Err(error @ SendError::Blocked(_)) => {
-                    Exchange::failed(redactor.scrub(&error.to_string()))
-                }
-                Err(error) => Exchange {
-                    outcome: Outcome::Retry {
-                        after: None,
-                        reason: redactor.scrub(&error.to_string()),
-                    },
-                    status_code: None,
-                    response_excerpt: None,
-                },
-            };
-            if !matches!(last.outcome, Outcome::Delivered { .. }) {
-                break;
-            }
+        Exchange {
+            outcome,
+            status_code: exchanged.last_response.as_ref().map(|r| r.status),
+            response_excerpt: exchanged
+                .last_response
+                .as_ref()
+                .map(|r| excerpt(&r.body, &redactor)),
+            external_id: exchanged.external_id,
         }
-        last
     }
 }
 

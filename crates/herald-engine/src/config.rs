@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use herald_domain::RetrySchedule;
+use herald_providers::Endpoints;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -18,6 +19,8 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// Identifies this process's claims.
     pub owner: String,
+    /// Base URLs of fixed-address services (Slack's Web API, GitHub, ...).
+    pub endpoints: Endpoints,
 }
 
 impl Default for EngineConfig {
@@ -29,6 +32,7 @@ impl Default for EngineConfig {
             concurrency: 32,
             poll_interval: Duration::from_secs(1),
             owner: format!("herald-{}", uuid_like()),
+            endpoints: Endpoints::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use herald_domain::{DeliveryId, Event, EventId, EventInput};
-use herald_providers::{Outcome, Target};
+use herald_providers::{Outcome, Purpose, Target};
 use herald_store::IntegrationRow;
 use serde_json::json;
 
@@ -50,7 +50,14 @@ impl Engine {
             kind: integration.kind,
         };
         let exchange = self
-            .exchange(provider, &config, &event, &target, self.now())
+            .exchange(
+                provider,
+                &config,
+                &event,
+                &target,
+                None,
+                Purpose::ConnectionTest,
+            )
             .await;
         let (ok, reason) = match exchange.outcome {
             Outcome::Delivered { .. } => (true, None),

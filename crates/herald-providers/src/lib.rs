@@ -1,18 +1,41 @@
 //! Providers turn an event into the requests a destination expects and classify its answers.
-//! They never sleep, retry or touch the database; the shared [`Sender`] does the HTTP.
+//! They never sleep, retry or touch the database; the shared [`Sender`] does the I/O.
 
 mod classify;
+mod endpoints;
+mod exchange;
+pub mod present;
 mod provider;
 mod redact;
 mod registry;
 pub mod sender;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub mod custom;
+pub mod discord;
+pub mod email;
+pub mod github;
+pub mod google_chat;
+pub mod jira;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod script;
+pub mod slack;
+pub mod splunk;
+pub mod teams;
+pub mod telegram;
+pub mod webex;
 pub mod webhook;
 
 pub use classify::{classify_status, parse_retry_after};
+pub use endpoints::{join, Endpoints};
+pub use exchange::{exchange, Exchanged};
 pub use provider::{
-    parse_config, ExternalRef, Header, Method, OutboundRequest, Outcome, Provider, RenderContext,
-    RenderError, Response, Target,
+    parse_config, Destination, ExecRequest, ExternalRef, Header, MailRequest, Method, Outbound,
+    OutboundRequest, Outcome, Provider, Purpose, Rate, RenderContext, RenderError, Response,
+    SmtpSecurity, SmtpServer, Step, Target,
 };
 pub use redact::Redactor;
-pub use registry::Registry;
+pub use registry::{Registry, RegistryOptions};
 pub use sender::{OutboundPolicy, SendError, Sender, SenderConfig};

@@ -1,39 +1,80 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use herald_domain::{Event, FieldError, Kind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-/// The contract every destination implements. Rendering and classifying are pure.
+use crate::Endpoints;
+
+/// The contract every destination implements. Rendering and classifying are pure: a provider
+/// never sleeps, retries, reads the clock or touches the network itself.
 pub trait Provider: Send + Sync {
     fn kind(&self) -> Kind;
 
-    /// Checks a config object. Errors name the key, relative to `config`.
+    /// Checks a config object. Errors name the key, relative to `config`, and never echo a
+    /// secret value.
     fn validate(&self, config: &Value) -> Result<(), FieldError>;
 
-    /// The request(s) that deliver `ctx.event`. They are sent in order; the first that is not
-    /// delivered decides the outcome.
-    fn render(
-        &self,
-        ctx: &RenderContext<'_>,
-        config: &Value,
-    ) -> Result<Vec<OutboundRequest>, RenderError>;
+    /// The request(s) that deliver `ctx.event` or, when `ctx.purpose` is
+    /// [`Purpose::ConnectionTest`], that prove auth and write access. They are sent in order;
+    /// the first that is not delivered decides the outcome.
+    fn render(&self, ctx: &RenderContext<'_>, config: &Value)
+        -> Result<Vec<Outbound>, RenderError>;
 
-    /// Classifies the destination's answer. The default is the shared status table.
-    fn classify(&self, response: &Response) -> Outcome {
+    /// Requests that depend on an earlier answer of the same exchange (a Jira transition id
+    /// looked up, the test issue to delete). Called after each delivered step with every step
+    /// so far; what it returns is sent next. The default adds nothing.
+    fn follow_on(
+        &self,
+        _ctx: &RenderContext<'_>,
+        _config: &Value,
+        _done: &[Step<'_>],
+    ) -> Result<Vec<Outbound>, RenderError> {
+        Ok(Vec::new())
+    }
+
+    /// Classifies the destination's answer to `request`. The default is the shared status table.
+    fn classify(&self, _request: &Outbound, response: &Response) -> Outcome {
         crate::classify_status(response)
     }
+
+    /// Where this config sends, for rate limiting and pausing: a channel, a host, a key. The
+    /// key is an identifier, never a secret (hash one with [`Destination::hashed`]).
+    fn destination(&self, config: &Value) -> Destination;
+}
+
+/// Why a provider is rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A real delivery of a stored event.
+    Delivery,
+    /// `POST /v1/integrations/{id}/test`: prove auth and write access, posting as little as
+    /// the service allows. `ctx.event` is a synthetic test event.
+    ConnectionTest,
 }
 
 /// Everything a provider may use to render, passed in so rendering stays pure.
 pub struct RenderContext<'a> {
     pub event: &'a Event,
     pub target: &'a Target,
-    /// The external id an earlier delivery with the same correlation key produced.
+    /// The external id an earlier delivery with the same correlation key produced (or this
+    /// delivery's own, if an earlier attempt got that far). `None` means: start a new thread,
+    /// message, alert or issue.
     pub prior: Option<&'a ExternalRef>,
     /// The time of this attempt (signatures are per attempt).
     pub now: DateTime<Utc>,
+    pub purpose: Purpose,
+    /// The base URLs of fixed-address services (Slack's Web API, GitHub, ...).
+    pub endpoints: &'a Endpoints,
+}
+
+impl RenderContext<'_> {
+    pub fn is_test(&self) -> bool {
+        self.purpose == Purpose::ConnectionTest
+    }
 }
 
 /// The integration and delivery being rendered for.
@@ -45,9 +86,97 @@ pub struct Target {
     pub kind: Kind,
 }
 
-/// An id the destination gave us (a Slack ts, a Jira key), kept for follow-ups.
+/// An id the destination gave us (a Slack `channel:ts`, a Jira key), kept for follow-ups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalRef(pub String);
+
+/// One finished step of an exchange: what was sent and what came back.
+pub struct Step<'a> {
+    pub request: &'a Outbound,
+    pub response: &'a Response,
+    pub outcome: &'a Outcome,
+}
+
+/// A destination for rate limiting: requests with equal keys share one token bucket, and a
+/// 429 pauses the whole key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destination {
+    pub key: String,
+    /// The service's published pace for one destination; `None` for no limit of our own.
+    pub rate: Option<Rate>,
+}
+
+impl Destination {
+    pub fn new(kind: Kind, id: &str, rate: Option<Rate>) -> Self {
+        Self {
+            key: format!("{}:{id}", kind.as_str()),
+            rate,
+        }
+    }
+
+    /// For a destination whose identity is itself a secret (a routing key, a webhook URL's
+    /// path): a short hash of it, so the key can sit in memory and logs.
+    pub fn hashed(kind: Kind, secret: &str, rate: Option<Rate>) -> Self {
+        let digest = Sha256::digest(secret.as_bytes());
+        Self::new(kind, &hex_prefix(&digest, 16), rate)
+    }
+
+    /// For a URL destination: its host (and port), which identifies the receiving service.
+    pub fn host_of(kind: Kind, url: &url::Url, rate: Option<Rate>) -> Self {
+        let host = url.host_str().unwrap_or_default();
+        match url.port() {
+            Some(port) => Self::new(kind, &format!("{host}:{port}"), rate),
+            None => Self::new(kind, host, rate),
+        }
+    }
+}
+
+fn hex_prefix(bytes: &[u8], chars: usize) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .chars()
+        .take(chars)
+        .collect()
+}
+
+/// A token bucket: `per_second` sustained, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl Rate {
+    pub const fn new(per_second: f64, burst: u32) -> Self {
+        Self { per_second, burst }
+    }
+}
+
+/// What a provider asks the sender to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    Http(OutboundRequest),
+    Mail(MailRequest),
+    Exec(ExecRequest),
+}
+
+impl From<OutboundRequest> for Outbound {
+    fn from(request: OutboundRequest) -> Self {
+        Outbound::Http(request)
+    }
+}
+
+impl Outbound {
+    /// The HTTP request, if this is one (most are).
+    pub fn http(&self) -> Option<&OutboundRequest> {
+        match self {
+            Outbound::Http(request) => Some(request),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -58,13 +187,25 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub name: String,
     pub value: String,
 }
 
-/// A request to send. Its URL and headers may hold credentials: never log it whole.
+/// An HTTP request to send. Its URL and headers may hold credentials: never log it whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundRequest {
     pub method: Method,
@@ -74,16 +215,29 @@ pub struct OutboundRequest {
 }
 
 impl OutboundRequest {
-    pub fn post_json(url: url::Url, body: Vec<u8>) -> Self {
+    pub fn new(method: Method, url: url::Url) -> Self {
         Self {
-            method: Method::Post,
+            method,
             url,
-            headers: vec![Header {
-                name: "content-type".into(),
-                value: "application/json".into(),
-            }],
-            body,
+            headers: Vec::new(),
+            body: Vec::new(),
         }
+    }
+
+    pub fn post_json(url: url::Url, body: Vec<u8>) -> Self {
+        Self::new(Method::Post, url).json_body(body)
+    }
+
+    /// Sets a JSON body and its content type.
+    pub fn json_body(mut self, body: Vec<u8>) -> Self {
+        self.headers
+            .retain(|h| !h.name.eq_ignore_ascii_case("content-type"));
+        self.headers.push(Header {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        });
+        self.body = body;
+        self
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -93,9 +247,56 @@ impl OutboundRequest {
         });
         self
     }
+
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
 }
 
-/// A destination's answer, with its body cut to the sender's limit.
+/// An e-mail to hand to an SMTP server (or, with `message` empty, a login check that sends
+/// nothing: connect, EHLO, STARTTLS, AUTH, QUIT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRequest {
+    pub server: SmtpServer,
+    pub from: String,
+    pub to: Vec<String>,
+    /// The whole RFC 5322 message, headers and MIME body, CRLF line endings.
+    pub message: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// TLS from the first byte (`smtps://`, port 465).
+    ImplicitTls,
+    /// STARTTLS, required: never falls back to cleartext (`smtp://`, port 587).
+    StartTls,
+    /// Cleartext, only when the URL says so (`smtp://…?tls=none`), for a local relay.
+    None,
+}
+
+/// A local program to run without a shell, the rendered event on its stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRequest {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub stdin: Vec<u8>,
+    pub timeout: Duration,
+}
+
+/// A destination's answer, with its body cut to the sender's limit. For e-mail the status is
+/// the SMTP reply code; for a script it is the exit code and the body its output.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
@@ -110,6 +311,11 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
     }
 }
 

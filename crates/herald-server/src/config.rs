@@ -40,6 +40,15 @@ pub struct ServeConfig {
     #[arg(long, env = "HERALD_OUTBOUND_ALLOW_CIDRS", default_value = "")]
     pub outbound_allow_cidrs: String,
 
+    /// Base URLs for fixed-address services, as `name=url,...` (slack, telegram, webex,
+    /// pagerduty, opsgenie_us, opsgenie_eu, github): a regional endpoint, a proxy, a fake.
+    #[arg(long, env = "HERALD_PROVIDER_ENDPOINTS", default_value = "")]
+    pub provider_endpoints: String,
+
+    /// Allows the `script` kind, which runs local programs on this machine.
+    #[arg(long, env = "HERALD_ENABLE_SCRIPT_PROVIDER", default_value_t = false, action = clap::ArgAction::Set)]
+    pub enable_script_provider: bool,
+
     /// Deliveries in flight at once in this process; 0 runs the API without workers.
     #[arg(long, env = "HERALD_WORKERS", default_value_t = 32)]
     pub workers: usize,

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use herald_crypto::{MasterKey, SecretBox};
 use herald_engine::{Engine, EngineConfig};
-use herald_providers::{OutboundPolicy, Registry, Sender, SenderConfig};
+use herald_providers::{
+    Endpoints, OutboundPolicy, Registry, RegistryOptions, Sender, SenderConfig,
+};
 use herald_store::{Backend, Store, StoreError};
 
 use crate::config::ServeConfig;
@@ -26,6 +28,8 @@ pub enum StartupError {
     },
     #[error("HERALD_OUTBOUND_ALLOW_CIDRS: {0}")]
     AllowList(String),
+    #[error("HERALD_PROVIDER_ENDPOINTS: {0}")]
+    Endpoints(String),
     #[error("HERALD_BOOTSTRAP_TOKEN must be at least 16 characters")]
     WeakBootstrapToken,
     #[error("HERALD_DELIVERY_LEASE must be longer than HERALD_REQUEST_TIMEOUT")]
@@ -39,6 +43,9 @@ pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> 
     }
     let allowed = OutboundPolicy::parse_allow_list(&config.outbound_allow_cidrs)
         .map_err(StartupError::AllowList)?;
+    let endpoints = Endpoints::default()
+        .with_overrides(&config.provider_endpoints)
+        .map_err(StartupError::Endpoints)?;
     let store = Store::connect(&config.database_url()).await?;
     let master_key = load_master_key(config, store.backend())?;
     bootstrap_token(&store, config.bootstrap_token.as_deref()).await?;
@@ -55,11 +62,14 @@ pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> 
         min_lease_left: config.request_timeout + spare / 2,
         concurrency: config.workers.max(1),
         poll_interval: config.poll_interval,
+        endpoints,
         ..EngineConfig::default()
     };
     Ok(Engine::new(
         store,
-        Registry::builtin(),
+        Registry::builtin(RegistryOptions {
+            enable_script: config.enable_script_provider,
+        }),
         sender,
         SecretBox::new(master_key),
         engine_config,

@@ -1,6 +1,8 @@
 //! The one outbound HTTP client: timeouts, no redirects, no proxies, and the address policy
 //! enforced on the resolved address at connect time, so DNS rebinding leaves no gap.
 
+mod exec;
+mod mail;
 mod policy;
 #[cfg(test)]
 mod tests;
@@ -15,7 +17,7 @@ use url::Host;
 
 pub use policy::{BlockedAddress, OutboundPolicy};
 
-use crate::{Method, OutboundRequest, Response};
+use crate::{Method, Outbound, OutboundRequest, Response};
 
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
@@ -82,7 +84,16 @@ impl Sender {
         &self.policy
     }
 
-    pub async fn send(&self, request: &OutboundRequest) -> Result<Response, SendError> {
+    /// Sends whatever the provider asked for: an HTTP request, an e-mail or a local program.
+    pub async fn send(&self, outbound: &Outbound) -> Result<Response, SendError> {
+        match outbound {
+            Outbound::Http(request) => self.send_http(request).await,
+            Outbound::Mail(mail) => mail::send(self, mail).await,
+            Outbound::Exec(exec) => exec::run(exec, self.max_response_bytes).await,
+        }
+    }
+
+    pub async fn send_http(&self, request: &OutboundRequest) -> Result<Response, SendError> {
         // A literal IP host skips the resolver, so it is checked here.
         match request.url.host() {
             Some(Host::Ipv4(ip)) => self.policy.check(IpAddr::V4(ip))?,

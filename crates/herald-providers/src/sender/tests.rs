@@ -64,7 +64,7 @@ async fn hostile_destinations_are_refused() {
     let sender = sender("");
     assert!(HOSTILE.len() >= 25);
     for url in HOSTILE {
-        let error = sender.send(&post(url)).await.expect_err(url);
+        let error = sender.send_http(&post(url)).await.expect_err(url);
         assert!(matches!(error, SendError::Blocked(_)), "{url}: {error}");
         assert!(
             !error.to_string().contains("pass"),
@@ -77,12 +77,12 @@ async fn hostile_destinations_are_refused() {
 async fn an_allowed_range_is_reachable_and_nothing_else_is() {
     let receiver = Receiver::start().await;
     let response = sender("127.0.0.0/8")
-        .send(&post(&receiver.url("/ok")))
+        .send_http(&post(&receiver.url("/ok")))
         .await
         .unwrap();
     assert_eq!(response.status, 200);
     let refused = sender("10.0.0.0/8")
-        .send(&post(&receiver.url("/ok")))
+        .send_http(&post(&receiver.url("/ok")))
         .await
         .unwrap_err();
     assert!(matches!(refused, SendError::Blocked(_)));
@@ -93,7 +93,7 @@ async fn redirects_to_internal_addresses_are_not_followed() {
     let (outside, inside) = (Receiver::start().await, Receiver::start().await);
     outside.set_fallback(Reply::status(302).header("location", &inside.url("/internal")));
     let response = sender("127.0.0.0/8")
-        .send(&post(&outside.url("/hook")))
+        .send_http(&post(&outside.url("/hook")))
         .await
         .unwrap();
     assert_eq!(response.status, 302);

@@ -9,7 +9,7 @@ mod tests;
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
-use crate::{OutboundRequest, Provider, RenderContext, RenderError};
+use crate::{Destination, Outbound, Provider, RenderContext, RenderError};
 
 pub use config::WebhookConfig;
 
@@ -28,8 +28,17 @@ impl Provider for WebhookProvider {
         &self,
         ctx: &RenderContext<'_>,
         config: &Value,
-    ) -> Result<Vec<OutboundRequest>, RenderError> {
+    ) -> Result<Vec<Outbound>, RenderError> {
         let config = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
-        Ok(vec![render::request(ctx, &config)])
+        Ok(vec![render::request(ctx, &config).into()])
+    }
+
+    /// One bucket per receiving host, with no pace of our own: receivers differ too much.
+    /// A 429 still pauses the host.
+    fn destination(&self, config: &Value) -> Destination {
+        match WebhookConfig::parse(config) {
+            Ok(config) => Destination::host_of(Kind::Webhook, &config.url, None),
+            Err(_) => Destination::new(Kind::Webhook, "", None),
+        }
     }
 }

@@ -4,7 +4,14 @@ use serde_json::{json, Value};
 
 use super::signature::SigningSecret;
 use super::WebhookProvider;
-use crate::{Outcome, Provider, Redactor, RenderContext, Response, Target};
+use crate::{
+    Endpoints, Outbound, OutboundRequest, Outcome, Provider, Purpose, Redactor, RenderContext,
+    Response, Target,
+};
+
+fn post() -> Outbound {
+    OutboundRequest::post_json("https://x.example/".parse().unwrap(), vec![]).into()
+}
 
 /// The Standard Webhooks reference libraries' vectors (shared/reference/providers.md §12).
 #[test]
@@ -89,10 +96,12 @@ fn renders_a_signed_post_with_envelope_and_integration() {
         target: &target,
         prior: None,
         now,
+        purpose: Purpose::Delivery,
+        endpoints: &Endpoints::default(),
     };
     let requests = WebhookProvider.render(&ctx, &config()).unwrap();
-    let [request] = requests.as_slice() else {
-        panic!("one request")
+    let [Outbound::Http(request)] = requests.as_slice() else {
+        panic!("one HTTP request")
     };
     assert_eq!(
         request.url.as_str(),
@@ -134,8 +143,13 @@ fn every_attempt_sends_the_same_body_under_the_same_id() {
             target: &target,
             prior: None,
             now: Utc.timestamp_opt(secs, 0).unwrap(),
+            purpose: Purpose::Delivery,
+            endpoints: &Endpoints::default(),
         };
-        WebhookProvider.render(&ctx, &config()).unwrap().remove(0)
+        WebhookProvider.render(&ctx, &config()).unwrap()[0]
+            .http()
+            .unwrap()
+            .clone()
     };
     let (first, retry) = (render(1_700_000_000), render(1_700_000_600));
     assert_eq!(first.body, retry.body);
@@ -181,15 +195,15 @@ fn classification_uses_the_shared_table() {
         received_at: Utc::now(),
     };
     assert!(matches!(
-        WebhookProvider.classify(&response(204)),
+        WebhookProvider.classify(&post(), &response(204)),
         Outcome::Delivered { .. }
     ));
     assert!(matches!(
-        WebhookProvider.classify(&response(503)),
+        WebhookProvider.classify(&post(), &response(503)),
         Outcome::Retry { .. }
     ));
     assert!(matches!(
-        WebhookProvider.classify(&response(410)),
+        WebhookProvider.classify(&post(), &response(410)),
         Outcome::Failed { .. }
     ));
 }

@@ -59,6 +59,8 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> ServeConfig {
         bootstrap_token: Some(TOKEN.into()),
         master_key: Some(herald_crypto::MasterKey::generate().to_base64()),
         outbound_allow_cidrs: "127.0.0.0/8".into(),
+        provider_endpoints: String::new(),
+        enable_script_provider: false,
         workers: 0,
         delivery_lease: Duration::from_secs(60),
         poll_interval: Duration::from_millis(50),

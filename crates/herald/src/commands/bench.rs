@@ -235,6 +235,8 @@ async fn start_herald(
         bootstrap_token: Some(TOKEN.into()),
         master_key: Some(herald_crypto::MasterKey::generate().to_base64()),
         outbound_allow_cidrs: "127.0.0.0/8".into(),
+        provider_endpoints: String::new(),
+        enable_script_provider: false,
         workers: args.workers,
         delivery_lease: Duration::from_secs(60),
         poll_interval: Duration::from_secs(1),

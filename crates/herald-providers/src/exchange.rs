@@ -1,0 +1,250 @@
+//! One exchange with a destination: render, send each request in turn, classify each answer,
+//! and add the requests that depend on an answer. The engine and the providers' own tests
+//! run this same loop.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use crate::{Outbound, Outcome, Provider, RenderContext, Response, SendError, Sender, Step};
+
+/// More steps than any provider needs; a provider that keeps adding requests is cut off here.
+const MAX_STEPS: usize = 8;
+
+/// What an exchange came to.
+#[derive(Debug)]
+pub struct Exchanged {
+    pub outcome: Outcome,
+    /// The last answer received, if any.
+    pub last_response: Option<Response>,
+    /// The first external id any step produced, even if a later step then failed: a retry
+    /// continues from it instead of creating a second message, alert or issue.
+    pub external_id: Option<String>,
+    /// How many requests were sent.
+    pub steps: usize,
+}
+
+pub async fn exchange(
+    sender: &Sender,
+    provider: &dyn Provider,
+    ctx: &RenderContext<'_>,
+    config: &Value,
+) -> Exchanged {
+    let mut queue: VecDeque<Outbound> = match provider.render(ctx, config) {
+        Ok(requests) => requests.into(),
+        Err(error) => {
+            return ended(
+                Outcome::Failed {
+                    reason: error.to_string(),
+                },
+                None,
+                None,
+                0,
+            )
+        }
+    };
+    let mut done: Vec<(Outbound, Response, Outcome)> = Vec::new();
+    let mut external_id: Option<String> = None;
+    while let Some(request) = queue.pop_front() {
+        if done.len() == MAX_STEPS {
+            let reason = format!("the provider asked for more than {MAX_STEPS} requests");
+            return ended(Outcome::Failed { reason }, None, external_id, done.len());
+        }
+        let response = match sender.send(&request).await {
+            Ok(response) => response,
+            // A refused address stays refused until the operator changes the allow list.
+            Err(error @ SendError::Blocked(_)) => {
+                let reason = error.to_string();
+                return ended(
+                    Outcome::Failed { reason },
+                    None,
+                    external_id,
+                    done.len() + 1,
+                );
+            }
+            Err(error) => {
+                let outcome = Outcome::Retry {
+                    after: None,
+                    reason: error.to_string(),
+                };
+                return ended(outcome, None, external_id, done.len() + 1);
+            }
+        };
+        let outcome = provider.classify(&request, &response);
+        let Outcome::Delivered {
+            external_id: produced,
+        } = &outcome
+        else {
+            return ended(outcome, Some(response), external_id, done.len() + 1);
+        };
+        if external_id.is_none() {
+            external_id.clone_from(produced);
+        }
+        done.push((request, response, outcome));
+        let steps: Vec<Step<'_>> = done
+            .iter()
+            .map(|(request, response, outcome)| Step {
+                request,
+                response,
+                outcome,
+            })
+            .collect();
+        let more = provider.follow_on(ctx, config, &steps);
+        drop(steps);
+        match more {
+            Ok(more) => queue.extend(more),
+            Err(error) => {
+                let reason = error.to_string();
+                let sent = done.len();
+                let last = done.pop().map(|(_, response, _)| response);
+                return ended(Outcome::Failed { reason }, last, external_id, sent);
+            }
+        }
+    }
+    let steps = done.len();
+    let Some((_, last, _)) = done.pop() else {
+        let reason = "the provider rendered no request".to_owned();
+        return ended(Outcome::Failed { reason }, None, None, 0);
+    };
+    let external_id = external_id.or_else(|| ctx.prior.map(|prior| prior.0.clone()));
+    Exchanged {
+        outcome: Outcome::Delivered {
+            external_id: external_id.clone(),
+        },
+        last_response: Some(last),
+        external_id,
+        steps,
+    }
+}
+
+fn ended(
+    outcome: Outcome,
+    last_response: Option<Response>,
+    external_id: Option<String>,
+    steps: usize,
+) -> Exchanged {
+    Exchanged {
+        outcome,
+        last_response,
+        external_id,
+        steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_domain::{FieldError, Kind};
+    use herald_testkit::{Receiver, Reply};
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{loopback_sender, Fixture};
+    use crate::{Destination, Method, OutboundRequest, RenderError};
+
+    /// Creates a thing, then (depending on the answer) labels it: the shape of Jira's
+    /// create-then-transition.
+    struct TwoStep;
+
+    impl Provider for TwoStep {
+        fn kind(&self) -> Kind {
+            Kind::Custom
+        }
+        fn validate(&self, _config: &Value) -> Result<(), FieldError> {
+            Ok(())
+        }
+        fn render(
+            &self,
+            ctx: &RenderContext<'_>,
+            config: &Value,
+        ) -> Result<Vec<Outbound>, RenderError> {
+            let base = config["base"].as_str().unwrap();
+            let url = match ctx.prior {
+                Some(prior) => format!("{base}/things/{}/comments", prior.0),
+                None => format!("{base}/things"),
+            };
+            Ok(vec![OutboundRequest::new(
+                Method::Post,
+                url.parse().unwrap(),
+            )
+            .into()])
+        }
+        fn follow_on(
+            &self,
+            _ctx: &RenderContext<'_>,
+            config: &Value,
+            done: &[Step<'_>],
+        ) -> Result<Vec<Outbound>, RenderError> {
+            if done.len() > 1 {
+                return Ok(vec![]);
+            }
+            let id = done[0].response.json().unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let base = config["base"].as_str().unwrap();
+            let url = format!("{base}/things/{id}/label");
+            Ok(vec![OutboundRequest::new(
+                Method::Put,
+                url.parse().unwrap(),
+            )
+            .into()])
+        }
+        fn classify(&self, request: &Outbound, response: &Response) -> Outcome {
+            let created = request.http().unwrap().url.path() == "/things";
+            match crate::classify_status(response) {
+                Outcome::Delivered { .. } if created => Outcome::Delivered {
+                    external_id: response.json().unwrap()["id"].as_str().map(str::to_owned),
+                },
+                other => other,
+            }
+        }
+        fn destination(&self, _config: &Value) -> Destination {
+            Destination::new(Kind::Custom, "", None)
+        }
+    }
+
+    #[tokio::test]
+    async fn follow_ons_use_earlier_answers_and_progress_survives_a_failure() {
+        let fake = Receiver::start().await;
+        fake.script([
+            Reply::status(201).body(r#"{"id": "T-7"}"#),
+            Reply::status(503),
+        ]);
+        let config = json!({"base": fake.url("")});
+        let fixture = Fixture::new(Kind::Custom, json!({"type": "x"}));
+        let sender = loopback_sender();
+        let first = exchange(&sender, &TwoStep, &fixture.ctx(), &config).await;
+        assert!(matches!(first.outcome, Outcome::Retry { .. }));
+        assert_eq!(first.external_id.as_deref(), Some("T-7"));
+        assert_eq!(first.steps, 2);
+        let paths: Vec<_> = fake.received().iter().map(|r| r.path.clone()).collect();
+        assert_eq!(paths, ["/things", "/things/T-7/label"]);
+
+        // The retry continues from the id the first attempt got, instead of creating again.
+        fake.script([
+            Reply::status(201).body(r#"{"id": "C-1"}"#),
+            Reply::status(204),
+        ]);
+        let retry = Fixture::new(Kind::Custom, json!({"type": "x"})).with_prior("T-7");
+        let second = exchange(&sender, &TwoStep, &retry.ctx(), &config).await;
+        assert_eq!(
+            second.outcome,
+            Outcome::Delivered {
+                external_id: Some("T-7".into())
+            }
+        );
+        assert_eq!(fake.received()[2].path, "/things/T-7/comments");
+    }
+
+    #[tokio::test]
+    async fn a_transport_error_is_retried_and_nothing_rendered_fails() {
+        let config = json!({"base": "http://127.0.0.1:9"});
+        let fixture = Fixture::new(Kind::Custom, json!({"type": "x"}));
+        let result = exchange(&loopback_sender(), &TwoStep, &fixture.ctx(), &config).await;
+        assert!(
+            matches!(result.outcome, Outcome::Retry { .. }),
+            "{result:?}"
+        );
+        assert_eq!(result.external_id, None);
+    }
+}
