@@ -158,6 +158,8 @@ pub struct Integration {
     pub filters: Filters,
     /// Names of the config keys that are set; never their values.
     pub config_keys: Vec<String>,
+    /// Overrides of the title and text every provider shows.
+    pub template: Option<crate::MessageTemplate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

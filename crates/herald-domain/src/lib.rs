@@ -9,6 +9,7 @@ pub mod integration;
 pub mod retry;
 pub mod routing;
 pub mod severity;
+pub mod template;
 
 pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryStatus};
 pub use error::FieldError;
@@ -18,3 +19,4 @@ pub use integration::{Filters, Integration, IntegrationName, Kind};
 pub use retry::RetrySchedule;
 pub use routing::{route, SkipReason, Verdict};
 pub use severity::Severity;
+pub use template::MessageTemplate;

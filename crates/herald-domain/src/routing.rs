@@ -89,6 +89,7 @@ mod tests {
             enabled: true,
             filters,
             config_keys: vec![],
+            template: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

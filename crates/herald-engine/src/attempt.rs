@@ -3,12 +3,24 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use herald_domain::Event;
+use herald_domain::{Event, Kind};
 use herald_providers::{ExternalRef, Outcome, Provider, Purpose, Redactor, RenderContext, Target};
 use herald_store::{AttemptRecord, ClaimedDelivery, IntegrationRow, ResultKind};
 use serde_json::Value;
 
 use crate::{retry, Engine};
+
+/// How long a 429 without Retry-After pauses its destination.
+const DEFAULT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a kind shows the event to people, so a message template applies. Machine payloads
+/// (a signed webhook, a script's stdin, a Splunk record) carry the event as it was sent.
+fn shows_people(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::Webhook | Kind::Custom | Kind::Script | Kind::Splunk
+    )
+}
 
 /// How much of a response body the delivery log keeps.
 const EXCERPT_BYTES: usize = 1024;
@@ -28,7 +40,6 @@ pub(crate) struct Exchange {
     pub status_code: Option<u16>,
     pub response_excerpt: Option<String>,
     /// An id the destination gave, even if a later step failed.
-    #[allow(dead_code)] // stored with the attempt once follow-ups land
     pub external_id: Option<String>,
 }
 
@@ -45,11 +56,36 @@ impl Exchange {
     }
 }
 
+/// What became of a claimed delivery.
+enum Attempted {
+    Sent(Exchange),
+    /// Not sent: its destination is paced or paused until then.
+    Deferred(DateTime<Utc>),
+}
+
 impl Engine {
     pub(crate) async fn attempt(&self, job: Job) -> AttemptRecord {
         let started_at = self.now();
         let timer = Instant::now();
-        let exchange = self.exchange_for(&job).await;
+        let exchange = match self.exchange_for(&job).await {
+            Attempted::Sent(exchange) => exchange,
+            Attempted::Deferred(until) => {
+                tracing::debug!(delivery_id = %job.delivery.id, %until, "destination busy; deferred");
+                return AttemptRecord {
+                    lease_token: job.delivery.lease_token,
+                    attempt_number: job.delivery.attempt_count,
+                    delivery_id: job.delivery.id,
+                    started_at,
+                    duration: timer.elapsed(),
+                    result: ResultKind::Deferred(until),
+                    status_code: None,
+                    response_excerpt: None,
+                    error: None,
+                    external_id: None,
+                    chained: job.delivery.correlation_key.is_some(),
+                };
+            }
+        };
         let attempts_made = job.delivery.cycle_attempts + 1;
         let (result, error) = match exchange.outcome {
             Outcome::Delivered { external_id } => (ResultKind::Delivered { external_id }, None),
@@ -89,28 +125,52 @@ impl Engine {
             status_code: exchange.status_code,
             response_excerpt: exchange.response_excerpt,
             error,
+            external_id: exchange.external_id,
+            chained: job.delivery.correlation_key.is_some(),
         }
     }
 
-    async fn exchange_for(&self, job: &Job) -> Exchange {
+    async fn exchange_for(&self, job: &Job) -> Attempted {
+        let failed = |reason: String| Attempted::Sent(Exchange::failed(reason));
         let Some(event) = &job.event else {
-            return Exchange::failed("the event is missing from the store");
+            return failed("the event is missing from the store".into());
         };
         let Some(row) = &job.integration else {
-            return Exchange::failed("integration deleted");
+            return failed("integration deleted".into());
         };
         if !row.integration.enabled {
-            return Exchange::failed("integration disabled");
+            return failed("integration disabled".into());
         }
-        let Some(provider) = self.registry.get(row.integration.kind) else {
-            return Exchange::failed(format!(
-                "no provider for kind {}",
-                row.integration.kind.as_str()
-            ));
+        let kind = row.integration.kind;
+        let Some(provider) = self.registry.get(kind) else {
+            return failed(format!("no provider for kind {}", kind.as_str()));
         };
         let config = match self.open_config(row) {
             Ok(config) => config,
-            Err(reason) => return Exchange::failed(reason),
+            Err(reason) => return failed(reason),
+        };
+        let now = self.now();
+        let destination = provider.destination(&config);
+        if let Err(until) = self.limiter.acquire(&destination, now) {
+            return Attempted::Deferred(until);
+        }
+        let prior = match self.store.chain_prior(&job.delivery).await {
+            Ok(prior) => prior.map(ExternalRef),
+            // Sending without the prior would open a second thread or issue: try again soon.
+            Err(error) => {
+                tracing::warn!(error = %herald_domain::error::error_chain(&error), "looking up a follow-up's external id failed");
+                return Attempted::Deferred(now + chrono::Duration::seconds(1));
+            }
+        };
+        let event = match row.integration.template.as_ref() {
+            Some(template) if shows_people(kind) => {
+                let (rendered, problems) = template.apply(event);
+                for problem in problems {
+                    tracing::warn!(integration_id = %row.integration.id, problem, "template failed; the event's own text is used");
+                }
+                rendered
+            }
+            _ => event.clone(),
         };
         let target = Target {
             delivery_id: job.delivery.id.to_string(),
@@ -118,8 +178,25 @@ impl Engine {
             integration_name: job.delivery.integration_name.clone(),
             kind: job.delivery.kind,
         };
-        self.exchange(provider, &config, event, &target, None, Purpose::Delivery)
-            .await
+        let exchange = self
+            .exchange(
+                provider,
+                &config,
+                &event,
+                &target,
+                prior.as_ref(),
+                Purpose::Delivery,
+            )
+            .await;
+        // A 429 holds back every delivery to this destination, not just this one.
+        if exchange.status_code == Some(429) {
+            if let Outcome::Retry { after, .. } = &exchange.outcome {
+                let pause = after.unwrap_or(DEFAULT_PAUSE);
+                let until = now + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
+                self.limiter.pause(&destination.key, until);
+            }
+        }
+        Attempted::Sent(exchange)
     }
 
     /// Opens an integration's sealed config. Errors say why without showing any of it.

@@ -140,7 +140,12 @@ impl Engine {
             .filter(|row| route(&event, &row.integration) == Verdict::Deliver)
             .collect();
         // While this process's workers run, fresh deliveries are written already leased to them.
-        let reservation = self.handoff.reserve(routed.len());
+        // Not those of a correlated event: only the store's claim knows whether an earlier
+        // delivery of the same chain is still unfinished.
+        let reservation = match event.correlation_key {
+            Some(_) => None,
+            None => self.handoff.reserve(routed.len()),
+        };
         let lease = reservation.as_ref().map(|_| Lease {
             token: lease_token(&self.config.owner),
             until: received_at
@@ -174,6 +179,8 @@ impl Engine {
                         attempt_count: 0,
                         cycle_attempts: 0,
                         lease_token: lease.token.clone(),
+                        correlation_key: None,
+                        external_id: None,
                     },
                     event: Some(event.clone()),
                     integration: Some((*row).clone()),

@@ -5,6 +5,7 @@ mod attempt;
 mod config;
 mod handoff;
 mod ingest;
+mod limiter;
 mod retry;
 mod routing_cache;
 mod test_send;
@@ -41,6 +42,7 @@ pub struct Engine {
     ingest: ingest::IngestQueue,
     handoff: Arc<handoff::Handoff>,
     routing: Arc<routing_cache::RoutingCache>,
+    limiter: Arc<limiter::Limiter>,
     clock: Clock,
 }
 
@@ -68,6 +70,7 @@ impl Engine {
             secrets: Arc::new(secrets),
             config: Arc::new(config),
             wake,
+            limiter: Arc::default(),
             clock: Arc::new(Utc::now),
         }
     }

@@ -221,11 +221,11 @@ impl Engine {
                 }
             }
             self.commit_batch(&batch).await;
-            // A retry may now be due sooner than the loop's current sleep.
-            if batch
-                .iter()
-                .any(|r| matches!(r.result, ResultKind::RetryAt(_)))
-            {
+            // A retry may now be due sooner than the loop's current sleep, and a chain's
+            // follow-up is due once the delivery before it ends.
+            if batch.iter().any(|r| {
+                r.chained || matches!(r.result, ResultKind::RetryAt(_) | ResultKind::Deferred(_))
+            }) {
                 self.wake();
             }
             batch.clear();

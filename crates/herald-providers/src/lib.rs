@@ -3,6 +3,7 @@
 
 mod classify;
 mod endpoints;
+pub mod examples;
 mod exchange;
 pub mod present;
 mod provider;

@@ -17,7 +17,13 @@ use crate::{Backend, Page, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, status, \
                        attempt_count, cycle_attempts, next_attempt_at, last_status_code, last_error, external_id, \
-                       created_at, updated_at";
+                       created_at, updated_at, correlation_key";
+
+/// True for a delivery `d` with no unfinished predecessor in its chain: deliveries of one
+/// integration and destination that share a correlation key go out one at a time, in order.
+const CHAIN_HEAD: &str = "(d.correlation_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
+    WHERE p.integration_id = d.integration_id AND p.destination = d.destination \
+    AND p.correlation_key = d.correlation_key AND p.id < d.id AND p.next_attempt_at IS NOT NULL))";
 
 /// A delivery a worker now holds the lease on.
 #[derive(Debug, Clone)]
@@ -34,6 +40,9 @@ pub struct ClaimedDelivery {
     pub cycle_attempts: u32,
     /// Identifies this claim; only a result carrying it is recorded.
     pub lease_token: String,
+    pub correlation_key: Option<String>,
+    /// An id the destination gave an earlier attempt of this delivery.
+    pub external_id: Option<String>,
 }
 
 /// How an attempt ended, as the engine decided.
@@ -42,6 +51,9 @@ pub enum ResultKind {
     Delivered { external_id: Option<String> },
     RetryAt(DateTime<Utc>),
     Failed,
+    /// Not attempted: the destination is rate limited or paused until then. No attempt is
+    /// logged and the retry schedule does not advance.
+    Deferred(DateTime<Utc>),
 }
 
 /// One finished attempt to record.
@@ -60,6 +72,11 @@ pub struct AttemptRecord {
     pub response_excerpt: Option<String>,
     /// Already scrubbed of secrets.
     pub error: Option<String>,
+    /// An id the destination gave although the attempt did not finish (an issue created, then
+    /// a later step failed): kept, so the retry continues from it.
+    pub external_id: Option<String>,
+    /// The delivery belongs to a correlation chain: once it ends, a follow-up may be due.
+    pub chained: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -97,8 +114,8 @@ impl Store {
         };
         let sql = format!(
             "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
-               SELECT id FROM deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
-               ORDER BY next_attempt_at LIMIT $4 {lock}) \
+               SELECT d.id FROM deliveries d WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $3 \
+               AND {CHAIN_HEAD} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
              RETURNING {COLUMNS}, lease_owner"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
@@ -120,9 +137,20 @@ impl Store {
         if records.is_empty() {
             return Ok(0);
         }
+        let (deferred, attempted): (Vec<&AttemptRecord>, Vec<&AttemptRecord>) = records
+            .iter()
+            .partition(|r| matches!(r.result, ResultKind::Deferred(_)));
         let mut tx = self.begin_write().await?;
         let mut recorded = 0;
-        for chunk in records.chunks(RESULT_CHUNK) {
+        for chunk in deferred.chunks(RESULT_CHUNK) {
+            let sql = defer_sql(chunk.len());
+            recorded += bind_deferrals(sqlx::query(&sql), chunk)
+                .fetch_all(&mut *tx)
+                .await?
+                .len();
+        }
+        let attempted: Vec<AttemptRecord> = attempted.into_iter().cloned().collect();
+        for chunk in attempted.chunks(RESULT_CHUNK) {
             // The attempt rows first, while `lease_owner` still names the current claim: only a
             // result under that claim's token is logged, even if a stale one shares the batch.
             let attempts = results_sql(RESULT_ATTEMPTS, chunk.len());
@@ -139,13 +167,38 @@ impl Store {
         Ok(recorded)
     }
 
+    /// The external id a follow-up continues from: the one an earlier attempt of this delivery
+    /// got, or else the first one any earlier delivery of its chain got.
+    pub async fn chain_prior(&self, delivery: &ClaimedDelivery) -> Result<Option<String>> {
+        if delivery.external_id.is_some() {
+            return Ok(delivery.external_id.clone());
+        }
+        let Some(key) = &delivery.correlation_key else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT external_id FROM deliveries WHERE integration_id = $1 AND destination = $2 \
+             AND correlation_key = $3 AND id < $4 AND external_id IS NOT NULL ORDER BY id LIMIT 1",
+        )
+        .bind(delivery.integration_id.to_string())
+        .bind(delivery.destination.clone())
+        .bind(key.clone())
+        .bind(delivery.id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => row.try_get("external_id")?,
+            None => None,
+        })
+    }
+
     /// When the earliest unfinished delivery is due, if any.
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let row = sqlx::query(
-            "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE next_attempt_at IS NOT NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d \
+             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD}"
+        );
+        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
         opt_from_millis(row.try_get("due")?)
     }
 
@@ -260,6 +313,8 @@ fn claimed_row(row: &AnyRow) -> Result<ClaimedDelivery> {
         attempt_count: count(row, "attempt_count")?,
         cycle_attempts: count(row, "cycle_attempts")?,
         lease_token: row.try_get("lease_owner")?,
+        correlation_key: row.try_get("correlation_key")?,
+        external_id: row.try_get("external_id")?,
     })
 }
 
@@ -314,26 +369,56 @@ struct Applied<'a> {
 }
 
 fn applied(record: &AttemptRecord) -> Applied<'_> {
+    let progress = record.external_id.as_deref();
     match &record.result {
         ResultKind::Delivered { external_id } => Applied {
             status: DeliveryStatus::Success,
             next_attempt_at: None,
-            external_id: external_id.as_deref(),
+            external_id: external_id.as_deref().or(progress),
             outcome: AttemptOutcome::Delivered,
         },
         ResultKind::RetryAt(at) => Applied {
             status: DeliveryStatus::Retrying,
             next_attempt_at: Some(to_millis(*at)),
-            external_id: None,
+            external_id: progress,
             outcome: AttemptOutcome::Retry,
         },
-        ResultKind::Failed => Applied {
+        ResultKind::Failed | ResultKind::Deferred(_) => Applied {
             status: DeliveryStatus::Failed,
             next_attempt_at: None,
-            external_id: None,
+            external_id: progress,
             outcome: AttemptOutcome::Failed,
         },
     }
+}
+
+/// Moves deferred deliveries to their new time and ends their claims, leaving their status,
+/// counts and log untouched.
+fn defer_sql(count: usize) -> String {
+    let values = (0..count)
+        .map(|i| format!("({})", crate::placeholders(i * 3 + 1, 3)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH v (id, lease, next_attempt_at) AS (VALUES {values}) \
+         UPDATE deliveries SET next_attempt_at = v.next_attempt_at, lease_owner = NULL \
+         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id"
+    )
+}
+
+fn bind_deferrals<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    chunk: &[&AttemptRecord],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for record in chunk {
+        if let ResultKind::Deferred(at) = record.result {
+            query = query
+                .bind(record.delivery_id.to_string())
+                .bind(record.lease_token.clone())
+                .bind(to_millis(at));
+        }
+    }
+    query
 }
 
 /// The results of a chunk as a table `v`, one row per record, shared by both statements.

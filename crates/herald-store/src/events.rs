@@ -196,14 +196,14 @@ async fn insert_deliveries(
     conn: &mut sqlx::AnyConnection,
     chunk: &[(&EventInsert, &NewDelivery)],
 ) -> Result<()> {
-    const COLUMNS: usize = 12;
+    const COLUMNS: usize = 13;
     let values = (0..chunk.len())
         .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
         "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
-         status, next_attempt_at, lease_owner, created_at, updated_at) VALUES {values}"
+         status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key) VALUES {values}"
     );
     let mut query = sqlx::query(&sql);
     for (event, delivery) in chunk {
@@ -224,7 +224,8 @@ async fn insert_deliveries(
             .bind(due)
             .bind(owner)
             .bind(created)
-            .bind(created);
+            .bind(created)
+            .bind(event.event.correlation_key.clone());
     }
     query.execute(&mut *conn).await?;
     Ok(())

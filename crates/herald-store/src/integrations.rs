@@ -1,5 +1,7 @@
 use chrono::Utc;
-use herald_domain::{Filters, Integration, IntegrationId, Kind, OrgId, Severity};
+use herald_domain::{
+    Filters, Integration, IntegrationId, Kind, MessageTemplate, OrgId, Severity,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -8,7 +10,7 @@ use crate::{conflict_as, Page, Result, Store, StoreError};
 
 const COLUMNS: &str =
     "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
-                       config_keys, created_at, updated_at";
+                       config_keys, created_at, updated_at, template";
 
 /// An integration with its sealed config: what is created, updated, and opened on the send path.
 #[derive(Debug, Clone)]
@@ -21,7 +23,7 @@ impl Store {
     pub async fn insert_integration(&self, new: &IntegrationRow) -> Result<()> {
         let i = &new.integration;
         sqlx::query(&format!(
-            "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(i.id.to_string())
         .bind(i.org_id.to_string())
@@ -35,6 +37,7 @@ impl Store {
         .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
         .bind(to_millis(i.created_at))
         .bind(to_millis(i.updated_at))
+        .bind(template_json(&i.template))
         .execute(&self.pool)
         .await
         .map_err(conflict_as("name"))?;
@@ -46,7 +49,7 @@ impl Store {
         let i = &row.integration;
         let result = sqlx::query(
             "UPDATE integrations SET name = $1, enabled = $2, severity_filter = $3, events = $4, target_ids = $5, \
-             config_sealed = $6, config_keys = $7, updated_at = $8 WHERE id = $9 AND org_id = $10",
+             config_sealed = $6, config_keys = $7, updated_at = $8, template = $9 WHERE id = $10 AND org_id = $11",
         )
         .bind(i.name.clone())
         .bind(i64::from(i.enabled))
@@ -56,6 +59,7 @@ impl Store {
         .bind(row.config_sealed.clone())
         .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
         .bind(to_millis(i.updated_at))
+        .bind(template_json(&i.template))
         .bind(i.id.to_string())
         .bind(i.org_id.to_string())
         .execute(&self.pool)
@@ -193,6 +197,12 @@ fn parse_json_list(raw: Option<String>) -> Result<Option<Vec<String>>> {
     .transpose()
 }
 
+fn template_json(template: &Option<MessageTemplate>) -> Option<String> {
+    template
+        .as_ref()
+        .map(|t| serde_json::to_string(t).expect("a template serialises"))
+}
+
 fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
     let kind: String = row.try_get("kind")?;
     let severity: Option<String> = row.try_get("severity_filter")?;
@@ -212,6 +222,13 @@ fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
                 .transpose()?,
         },
         config_keys: parse_json_list(row.try_get("config_keys")?)?.unwrap_or_default(),
+        template: row
+            .try_get::<Option<String>, _>("template")?
+            .map(|raw| {
+                serde_json::from_str(&raw)
+                    .map_err(|e| StoreError::Corrupt(format!("template column: {e}")))
+            })
+            .transpose()?,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
     };

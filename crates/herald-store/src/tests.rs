@@ -28,6 +28,7 @@ async fn integration(store: &Store, org: &OrgId) -> Integration {
         enabled: true,
         filters: Filters::default(),
         config_keys: vec!["webhook_url".into()],
+        template: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     };
@@ -110,6 +111,8 @@ fn record(
         status_code: Some(503),
         response_excerpt: Some("down".into()),
         error: None,
+        external_id: None,
+        chained: false,
     }
 }
 
@@ -355,6 +358,92 @@ async fn a_stale_result_in_the_same_batch_as_the_current_one_is_not_logged() {
         assert_eq!(
             attempts[0].outcome,
             herald_domain::AttemptOutcome::Delivered
+        );
+    }
+}
+
+/// An event in the chain `correlation_key` for `to`, stored now.
+async fn emit_correlated(
+    store: &Store,
+    org: &OrgId,
+    to: &Integration,
+    correlation_key: &str,
+    at: DateTime<Utc>,
+) -> DeliveryId {
+    let (mut insert, deliveries) = event_row(org, to, None, at);
+    insert.event.correlation_key = Some(correlation_key.to_owned());
+    store.insert_event(&insert, &deliveries).await.unwrap();
+    deliveries[0].id.clone()
+}
+
+#[tokio::test]
+async fn a_chain_goes_out_in_order_and_follow_ups_see_the_first_external_id() {
+    let (stores, _dir) = stores().await;
+    for store in stores {
+        let org = store.ensure_org("default").await.unwrap();
+        let hook = integration(&store, &org).await;
+        let t0 = Utc::now();
+        let first = emit_correlated(&store, &org, &hook, "run-1", t0).await;
+        let second = emit_correlated(&store, &org, &hook, "run-1", t0).await;
+        let other = emit_correlated(&store, &org, &hook, "run-2", t0).await;
+
+        // Only the head of each chain is due; the follow-up waits for the first.
+        let claimed = store.claim_due("w", t0, LEASE, 10).await.unwrap();
+        let mut ids: Vec<_> = claimed.iter().map(|c| c.id.clone()).collect();
+        ids.sort_by_key(|id| id.to_string());
+        let mut expected = vec![first.clone(), other.clone()];
+        expected.sort_by_key(|id| id.to_string());
+        assert_eq!(ids, expected);
+        // The blocked follow-up, due at t0, does not count as due: only the leases' ends do.
+        let due = store.next_due_at().await.unwrap().unwrap();
+        assert!(due > t0 + chrono::Duration::seconds(30), "{due}");
+
+        // A deferral keeps the chain blocked and logs nothing.
+        let head = claimed.iter().find(|c| c.id == first).unwrap();
+        let later = t0 + chrono::Duration::seconds(3);
+        store
+            .record_results(&[record(head, 1, t0, ResultKind::Deferred(later))])
+            .await
+            .unwrap();
+        assert!(store.claim_due("w", t0, LEASE, 10).await.unwrap().is_empty());
+        let head = store.claim_due("w", later, LEASE, 10).await.unwrap().remove(0);
+        assert_eq!((head.id.clone(), head.attempt_count), (first.clone(), 0));
+
+        let delivered = ResultKind::Delivered {
+            external_id: Some("C1:1.5".into()),
+        };
+        store
+            .record_results(&[record(&head, 1, later, delivered)])
+            .await
+            .unwrap();
+        let follow_up = store.claim_due("w", later, LEASE, 10).await.unwrap().remove(0);
+        assert_eq!(follow_up.id, second);
+        assert_eq!(
+            store.chain_prior(&follow_up).await.unwrap().as_deref(),
+            Some("C1:1.5")
+        );
+        let (_, attempts) = store.get_delivery(&org, &first).await.unwrap().unwrap();
+        assert_eq!(attempts.len(), 1, "the deferral is not an attempt");
+    }
+}
+
+#[tokio::test]
+async fn an_id_from_an_unfinished_attempt_is_kept_for_the_retry() {
+    let (stores, _dir) = stores().await;
+    for store in stores {
+        let org = store.ensure_org("default").await.unwrap();
+        let hook = integration(&store, &org).await;
+        let t0 = Utc::now();
+        emit_correlated(&store, &org, &hook, "run-1", t0).await;
+        let claim = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0);
+        let mut retry = record(&claim, 1, t0, ResultKind::RetryAt(t0));
+        retry.external_id = Some("OPS-7".into());
+        store.record_results(&[retry]).await.unwrap();
+        let again = store.claim_due("w", t0, LEASE, 10).await.unwrap().remove(0);
+        assert_eq!(again.external_id.as_deref(), Some("OPS-7"));
+        assert_eq!(
+            store.chain_prior(&again).await.unwrap().as_deref(),
+            Some("OPS-7")
         );
     }
 }

@@ -25,6 +25,8 @@ enum Command {
     Emit(commands::emit::EmitArgs),
     /// Measure end-to-end webhook throughput and latency against a bare HTTP client.
     Bench(commands::bench::BenchArgs),
+    /// Print the exact request(s) a provider would send for an event, without sending.
+    Render(commands::render::RenderArgs),
     /// Master key tools.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
             Command::Emit(args) => commands::emit::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command),
+            Command::Render(args) => commands::render::run(args),
         }
     });
     match result {

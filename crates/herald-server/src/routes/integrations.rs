@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use herald_domain::{
-    FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, Severity,
+    FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, MessageTemplate,
+    Severity,
 };
 use herald_store::{IntegrationRow, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -35,6 +36,9 @@ pub struct CreateIntegration {
     target_ids: Option<Vec<String>>,
     /// Only these event types; empty or null means all.
     events: Option<Vec<String>>,
+    /// MiniJinja templates over the event's fields that replace the title and/or text shown
+    /// (chat, incident and ticket kinds; machine payloads are sent as they are).
+    template: Option<MessageTemplate>,
 }
 
 /// Absent fields stay as they are; `null` clears severity_filter, target_ids and events.
@@ -55,6 +59,10 @@ pub struct UpdateIntegration {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>)]
     events: Option<Option<Vec<String>>>,
+    /// Replaces the template; null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<MessageTemplate>)]
+    template: Option<Option<MessageTemplate>>,
 }
 
 /// Tells "absent" (outer None) from "null" (Some(None)).
@@ -76,6 +84,7 @@ pub struct IntegrationView {
     events: Option<Vec<String>>,
     /// Which config keys are set. Their values are write-only.
     config_keys: Vec<String>,
+    template: Option<MessageTemplate>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -91,6 +100,7 @@ impl From<Integration> for IntegrationView {
             target_ids: i.filters.target_ids,
             events: i.filters.events,
             config_keys: i.config_keys,
+            template: i.template,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }
@@ -141,6 +151,7 @@ pub async fn create(
         severity_filter: body.severity_filter,
     };
     validate_config(&state, kind, &body.config)?;
+    let template = checked_template(body.template)?;
     let id = IntegrationId::generate();
     let (config_sealed, config_keys) = seal(&state, &id, &body.config);
     let now = Utc::now();
@@ -152,6 +163,7 @@ pub async fn create(
         enabled: body.enabled.unwrap_or(true),
         filters,
         config_keys,
+        template,
         created_at: now,
         updated_at: now,
     };
@@ -230,6 +242,9 @@ pub async fn update(
     }
     if let Some(target_ids) = body.target_ids {
         integration.filters.target_ids = Filters::parse_target_ids(target_ids)?;
+    }
+    if let Some(template) = body.template {
+        integration.template = checked_template(template)?;
     }
     if let Some(patch) = body.config {
         let Value::Object(patch) = patch else {
@@ -382,6 +397,17 @@ fn seal(state: &AppState, id: &IntegrationId, config: &Value) -> (String, Vec<St
         .unwrap_or_default();
     let plaintext = serde_json::to_vec(config).expect("JSON values serialise");
     (state.engine.secrets().seal(&plaintext, id.as_str()), keys)
+}
+
+/// A template that compiles and renders a sample event; an empty one means none.
+fn checked_template(template: Option<MessageTemplate>) -> Result<Option<MessageTemplate>, ApiError> {
+    match template {
+        Some(template) if !template.is_empty() => {
+            template.validate()?;
+            Ok(Some(template))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn name_conflict(error: StoreError) -> ApiError {
