@@ -79,13 +79,19 @@ fn capture_logs() {
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the config adjusted first (provider endpoints, say).
+pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
     capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let url = match db {
         Db::Sqlite => herald_store::testing::sqlite_url(dir.path()),
         Db::Postgres => herald_store::testing::fresh_postgres_url().await,
     };
-    let config = test_config(dir.path(), url);
+    let mut config = test_config(dir.path(), url);
+    adjust(&mut config);
     let clock = TestClock::starting_now();
     let engine = herald_server::build_engine(&config)
         .await
@@ -200,6 +206,19 @@ impl TestApp {
     /// Runs the worker once over what is due at the test clock's time.
     pub async fn step(&self) -> usize {
         self.engine.run_once().await.unwrap()
+    }
+
+    /// Steps until nothing more is due at the test clock's time (the test engine sends one
+    /// delivery per step); returns how many attempts and deferrals were recorded.
+    pub async fn step_all(&self) -> usize {
+        let mut total = 0;
+        for _ in 0..100 {
+            match self.step().await {
+                0 => return total,
+                n => total += n,
+            }
+        }
+        panic!("work kept coming due");
     }
 
     /// Moves the clock past the next retry (the schedule's delay plus its 10% jitter) and steps.
