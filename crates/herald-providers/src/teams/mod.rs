@@ -1,9 +1,34 @@
-//! `teams`: not written yet.
+//! `teams`: an Adaptive Card (1.4) in the `{"type": "message", "attachments": […]}` envelope,
+//! which both Workflows (Power Automate) webhooks and the retiring Office 365 connectors accept.
+//! One POST per configured URL; neither webhook returns a message id, so every event is a new
+//! card and nothing is correlated.
+//!
+//! A config with several URLs sends to them in order and the first that fails decides; a retry
+//! then posts to every URL again, so the channels before the failing one may see the card twice.
+//! Use one integration per channel where that matters.
+
+pub(crate) mod card;
+mod classify;
+pub(crate) mod config;
+pub(crate) mod fit;
+#[cfg(test)]
+mod tests;
 
 use herald_domain::{FieldError, Kind};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::{Destination, Outbound, Provider, RenderContext, RenderError};
+use crate::present::Message;
+use crate::{
+    Destination, Outbound, OutboundRequest, Outcome, Provider, Rate, RenderContext, RenderError,
+    Response,
+};
+
+pub use config::TeamsConfig;
+
+/// Teams documents 28 KB per message, yet integrators saw cards refused from about 21 KB
+/// (the service adds its own envelope): stay below both.
+pub(crate) const MAX_BODY_BYTES: usize = 20_000;
+const CARD_VERSION: &str = "1.4";
 
 pub struct TeamsProvider;
 
@@ -12,21 +37,62 @@ impl Provider for TeamsProvider {
         Kind::Teams
     }
 
-    fn validate(&self, _config: &Value) -> Result<(), FieldError> {
-        Err(FieldError::new("config", "this kind is not available yet"))
+    fn validate(&self, config: &Value) -> Result<(), FieldError> {
+        TeamsConfig::parse(config).map(|_| ())
     }
 
+    /// The same card to every URL. A connection test sends the card of the synthetic test
+    /// event: neither webhook has a call that proves the URL without posting.
     fn render(
         &self,
-        _ctx: &RenderContext<'_>,
-        _config: &Value,
+        ctx: &RenderContext<'_>,
+        config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        Err(RenderError::Unrenderable(
-            "this kind is not available yet".into(),
-        ))
+        let config = TeamsConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        let body = body(&Message::of(ctx.event)).to_string().into_bytes();
+        Ok(config
+            .urls
+            .into_iter()
+            .map(|url| OutboundRequest::post_json(url, body.clone()).into())
+            .collect())
     }
 
-    fn destination(&self, _config: &Value) -> Destination {
-        Destination::new(Kind::Teams, "", None)
+    fn classify(&self, _request: &Outbound, response: &Response) -> Outcome {
+        classify::classify(response)
     }
+
+    /// The hashed URL list (the URLs are secrets) at Teams' 4 requests per second.
+    fn destination(&self, config: &Value) -> Destination {
+        match TeamsConfig::parse(config) {
+            Ok(config) => {
+                let joined: Vec<&str> = config.urls.iter().map(url::Url::as_str).collect();
+                Destination::hashed(Kind::Teams, &joined.join("\n"), Some(Rate::new(4.0, 4)))
+            }
+            Err(_) => Destination::new(Kind::Teams, "", None),
+        }
+    }
+}
+
+/// The whole request body, cut to [`MAX_BODY_BYTES`].
+pub(crate) fn body(message: &Message) -> Value {
+    // The envelope adds the same bytes to any card.
+    let overhead = card::json_len(&envelope(Value::Null)) - "null".len();
+    let budget = MAX_BODY_BYTES - overhead;
+    envelope(card::fitted_card(
+        message,
+        CARD_VERSION,
+        budget,
+        card::json_len,
+    ))
+}
+
+fn envelope(card: Value) -> Value {
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": card::CONTENT_TYPE,
+            "contentUrl": null,
+            "content": card,
+        }],
+    })
 }
