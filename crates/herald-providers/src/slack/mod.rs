@@ -1,9 +1,32 @@
-//! `slack`: not written yet.
+//! `slack`: a Block Kit message through the Web API (a bot token and a channel) or an incoming
+//! webhook.
+//!
+//! With the Web API, the events of one run or incident share one message: the first posts it
+//! (its `channel:ts` is the external id), later ones edit it in place with chat.update, and a
+//! follow-up that people should hear about (resolved, failed, waiting for approval) also
+//! posts a thread reply, since an edit notifies no one. A webhook returns no id, so each event
+//! is a new message.
+
+mod classify;
+mod config;
+mod render;
+#[cfg(test)]
+mod tests;
 
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
-use crate::{Destination, Outbound, Provider, RenderContext, RenderError};
+use crate::present::Phase;
+use crate::{
+    Destination, Outbound, Outcome, Provider, Purpose, Rate, RenderContext, RenderError, Response,
+};
+
+pub use config::SlackConfig;
+use render::Placement;
+
+/// chat.postMessage allows about one message per second per channel, with short bursts;
+/// incoming webhooks the same.
+const PACE: Rate = Rate::new(1.0, 1);
 
 pub struct SlackProvider;
 
@@ -12,21 +35,73 @@ impl Provider for SlackProvider {
         Kind::Slack
     }
 
-    fn validate(&self, _config: &Value) -> Result<(), FieldError> {
-        Err(FieldError::new("config", "this kind is not available yet"))
+    fn validate(&self, config: &Value) -> Result<(), FieldError> {
+        SlackConfig::parse(config).map(|_| ())
     }
 
     fn render(
         &self,
-        _ctx: &RenderContext<'_>,
-        _config: &Value,
+        ctx: &RenderContext<'_>,
+        config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        Err(RenderError::Unrenderable(
-            "this kind is not available yet".into(),
-        ))
+        let config = SlackConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        let requests = match (&config, ctx.purpose) {
+            // Webhooks have no side-effect-free check: the test is a visible message.
+            (SlackConfig::Webhook { url }, _) => vec![render::webhook_message(ctx, url)],
+            // auth.test proves the token. Checking the channel too (conversations.info) would
+            // need read scopes beyond chat:write, so a wrong channel shows on first delivery.
+            (SlackConfig::Bot { token, .. }, Purpose::ConnectionTest) => {
+                vec![render::auth_test(ctx, token)]
+            }
+            (SlackConfig::Bot { token, channel }, Purpose::Delivery) => {
+                // A prior that is not `channel:ts` did not come from this mode: start afresh.
+                match ctx.prior.and_then(|p| render::parse_external_id(&p.0)) {
+                    None => vec![render::web_api_message(
+                        ctx,
+                        token,
+                        Placement::Post { channel },
+                    )],
+                    Some((channel, ts)) => {
+                        let mut requests = vec![render::web_api_message(
+                            ctx,
+                            token,
+                            Placement::Update { channel, ts },
+                        )];
+                        if Phase::of(ctx.event) != Phase::Active {
+                            requests.push(render::thread_reply(ctx, token, channel, ts));
+                        }
+                        requests
+                    }
+                }
+            }
+        };
+        Ok(requests.into_iter().map(Outbound::from).collect())
     }
 
-    fn destination(&self, _config: &Value) -> Destination {
-        Destination::new(Kind::Slack, "", None)
+    fn classify(&self, request: &Outbound, response: &Response) -> Outcome {
+        let Some(request) = request.http() else {
+            return Outcome::Failed {
+                reason: "slack: not an HTTP request".into(),
+            };
+        };
+        // Only Web API calls carry the token; a webhook's credential is its URL.
+        if request.header_value("authorization").is_some() {
+            classify::web_api(request, response)
+        } else {
+            classify::webhook(response)
+        }
+    }
+
+    /// A bot posts per channel; a webhook is bound to one channel, and its URL is the secret.
+    fn destination(&self, config: &Value) -> Destination {
+        match SlackConfig::parse(config) {
+            Ok(SlackConfig::Bot { channel, .. }) => {
+                Destination::new(Kind::Slack, &channel, Some(PACE))
+            }
+            Ok(SlackConfig::Webhook { url }) => {
+                Destination::hashed(Kind::Slack, url.as_str(), Some(PACE))
+            }
+            Err(_) => Destination::new(Kind::Slack, "", None),
+        }
     }
 }
