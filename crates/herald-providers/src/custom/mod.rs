@@ -1,9 +1,17 @@
-//! `custom`: not written yet.
+//! `custom`: InfraDots' "Custom" integration type, a webhook that authenticates with an API
+//! key header instead of a signature. Same envelope and idempotency headers as `webhook`.
+
+mod config;
+mod render;
+#[cfg(test)]
+mod tests;
 
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
 use crate::{Destination, Outbound, Provider, RenderContext, RenderError};
+
+pub use config::{CustomConfig, DEFAULT_KEY_HEADER};
 
 pub struct CustomProvider;
 
@@ -12,21 +20,26 @@ impl Provider for CustomProvider {
         Kind::Custom
     }
 
-    fn validate(&self, _config: &Value) -> Result<(), FieldError> {
-        Err(FieldError::new("config", "this kind is not available yet"))
+    fn validate(&self, config: &Value) -> Result<(), FieldError> {
+        CustomConfig::parse(config).map(|_| ())
     }
 
+    /// A connection test posts the synthetic test event like any other: a receiver of our
+    /// own making has no side-effect-free call to try.
     fn render(
         &self,
-        _ctx: &RenderContext<'_>,
-        _config: &Value,
+        ctx: &RenderContext<'_>,
+        config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        Err(RenderError::Unrenderable(
-            "this kind is not available yet".into(),
-        ))
+        let config = CustomConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        Ok(vec![render::request(ctx, &config).into()])
     }
 
-    fn destination(&self, _config: &Value) -> Destination {
-        Destination::new(Kind::Custom, "", None)
+    /// One bucket per receiving host, with no pace of our own; a 429 still pauses the host.
+    fn destination(&self, config: &Value) -> Destination {
+        match CustomConfig::parse(config) {
+            Ok(config) => Destination::host_of(Kind::Custom, &config.url, None),
+            Err(_) => Destination::new(Kind::Custom, "", None),
+        }
     }
 }

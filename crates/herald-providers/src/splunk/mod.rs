@@ -1,9 +1,18 @@
-//! `splunk`: not written yet.
+//! `splunk`: one JSON event per delivery to an HTTP Event Collector. HEC events are immutable
+//! and return no id, so there is no correlation state: each event carries Herald's ids.
+
+mod classify;
+mod config;
+mod render;
+#[cfg(test)]
+mod tests;
 
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
-use crate::{Destination, Outbound, Provider, RenderContext, RenderError};
+use crate::{Destination, Outbound, Outcome, Provider, RenderContext, RenderError, Response};
+
+pub use config::SplunkConfig;
 
 pub struct SplunkProvider;
 
@@ -12,21 +21,30 @@ impl Provider for SplunkProvider {
         Kind::Splunk
     }
 
-    fn validate(&self, _config: &Value) -> Result<(), FieldError> {
-        Err(FieldError::new("config", "this kind is not available yet"))
+    fn validate(&self, config: &Value) -> Result<(), FieldError> {
+        SplunkConfig::parse(config).map(|_| ())
     }
 
+    /// A connection test checks `/services/collector/health`, then sends one small event with
+    /// sourcetype `herald:test`: HEC has no other way to prove the token and index.
     fn render(
         &self,
-        _ctx: &RenderContext<'_>,
-        _config: &Value,
+        ctx: &RenderContext<'_>,
+        config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        Err(RenderError::Unrenderable(
-            "this kind is not available yet".into(),
-        ))
+        let config = SplunkConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        Ok(render::requests(ctx, &config))
     }
 
-    fn destination(&self, _config: &Value) -> Destination {
-        Destination::new(Kind::Splunk, "", None)
+    fn classify(&self, _request: &Outbound, response: &Response) -> Outcome {
+        classify::outcome(response)
+    }
+
+    /// One bucket per collector host; HEC publishes no pace of its own.
+    fn destination(&self, config: &Value) -> Destination {
+        match SplunkConfig::parse(config) {
+            Ok(config) => Destination::host_of(Kind::Splunk, &config.base, None),
+            Err(_) => Destination::new(Kind::Splunk, "", None),
+        }
     }
 }
