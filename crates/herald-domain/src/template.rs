@@ -85,9 +85,12 @@ impl MessageTemplate {
     }
 
     fn parts(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [("template.title", &self.title), ("template.text", &self.text)]
-            .into_iter()
-            .filter_map(|(field, source)| source.as_deref().map(|s| (field, s)))
+        [
+            ("template.title", &self.title),
+            ("template.text", &self.text),
+        ]
+        .into_iter()
+        .filter_map(|(field, source)| source.as_deref().map(|s| (field, s)))
     }
 }
 

@@ -192,7 +192,8 @@ impl Engine {
         if exchange.status_code == Some(429) {
             if let Outcome::Retry { after, .. } = &exchange.outcome {
                 let pause = after.unwrap_or(DEFAULT_PAUSE);
-                let until = now + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
+                let until =
+                    now + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
                 self.limiter.pause(&destination.key, until);
             }
         }

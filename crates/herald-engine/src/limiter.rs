@@ -33,7 +33,10 @@ impl Limiter {
         destination: &Destination,
         now: DateTime<Utc>,
     ) -> Result<(), DateTime<Utc>> {
-        let mut buckets = self.buckets.lock().expect("the limiter lock is never poisoned");
+        let mut buckets = self
+            .buckets
+            .lock()
+            .expect("the limiter lock is never poisoned");
         if let Some(until) = buckets
             .get(&destination.key)
             .and_then(|b| b.paused_until)
@@ -70,7 +73,10 @@ impl Limiter {
 
     /// Holds every delivery to `key` until `until` (a 429's Retry-After).
     pub(crate) fn pause(&self, key: &str, until: DateTime<Utc>) {
-        let mut buckets = self.buckets.lock().expect("the limiter lock is never poisoned");
+        let mut buckets = self
+            .buckets
+            .lock()
+            .expect("the limiter lock is never poisoned");
         let bucket = buckets.entry(key.to_owned()).or_insert_with(|| Bucket {
             tokens: 0.0,
             refilled_at: until,
@@ -97,7 +103,11 @@ mod tests {
         let other = Destination::new(Kind::Slack, "C2", Some(Rate::new(1.0, 1)));
         assert_eq!(limiter.acquire(&channel, at(0)), Ok(()));
         assert_eq!(limiter.acquire(&channel, at(200)), Err(at(1000)));
-        assert_eq!(limiter.acquire(&other, at(200)), Ok(()), "another channel flows");
+        assert_eq!(
+            limiter.acquire(&other, at(200)),
+            Ok(()),
+            "another channel flows"
+        );
         assert_eq!(limiter.acquire(&channel, at(1000)), Ok(()));
         assert_eq!(limiter.acquire(&channel, at(1500)), Err(at(2000)));
     }

@@ -48,7 +48,9 @@ pub struct ClaimedDelivery {
 /// How an attempt ended, as the engine decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultKind {
-    Delivered { external_id: Option<String> },
+    Delivered {
+        external_id: Option<String>,
+    },
     RetryAt(DateTime<Utc>),
     Failed,
     /// Not attempted: the destination is rate limited or paused until then. No attempt is

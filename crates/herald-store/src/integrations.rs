@@ -1,7 +1,5 @@
 use chrono::Utc;
-use herald_domain::{
-    Filters, Integration, IntegrationId, Kind, MessageTemplate, OrgId, Severity,
-};
+use herald_domain::{Filters, Integration, IntegrationId, Kind, MessageTemplate, OrgId, Severity};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 

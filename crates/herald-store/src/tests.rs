@@ -405,8 +405,16 @@ async fn a_chain_goes_out_in_order_and_follow_ups_see_the_first_external_id() {
             .record_results(&[record(head, 1, t0, ResultKind::Deferred(later))])
             .await
             .unwrap();
-        assert!(store.claim_due("w", t0, LEASE, 10).await.unwrap().is_empty());
-        let head = store.claim_due("w", later, LEASE, 10).await.unwrap().remove(0);
+        assert!(store
+            .claim_due("w", t0, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let head = store
+            .claim_due("w", later, LEASE, 10)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!((head.id.clone(), head.attempt_count), (first.clone(), 0));
 
         let delivered = ResultKind::Delivered {
@@ -416,7 +424,11 @@ async fn a_chain_goes_out_in_order_and_follow_ups_see_the_first_external_id() {
             .record_results(&[record(&head, 1, later, delivered)])
             .await
             .unwrap();
-        let follow_up = store.claim_due("w", later, LEASE, 10).await.unwrap().remove(0);
+        let follow_up = store
+            .claim_due("w", later, LEASE, 10)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(follow_up.id, second);
         assert_eq!(
             store.chain_prior(&follow_up).await.unwrap().as_deref(),

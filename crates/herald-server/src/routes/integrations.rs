@@ -400,7 +400,9 @@ fn seal(state: &AppState, id: &IntegrationId, config: &Value) -> (String, Vec<St
 }
 
 /// A template that compiles and renders a sample event; an empty one means none.
-fn checked_template(template: Option<MessageTemplate>) -> Result<Option<MessageTemplate>, ApiError> {
+fn checked_template(
+    template: Option<MessageTemplate>,
+) -> Result<Option<MessageTemplate>, ApiError> {
     match template {
         Some(template) if !template.is_empty() => {
             template.validate()?;

@@ -52,13 +52,13 @@ pub fn run(args: RenderArgs) -> Result<(), String> {
     provider
         .validate(&config)
         .map_err(|e| e.under("config").to_string())?;
-    let input: EventInput = serde_json::from_value(read_json(&args.event)?)
-        .map_err(|e| format!("event: {e}"))?;
+    let input: EventInput =
+        serde_json::from_value(read_json(&args.event)?).map_err(|e| format!("event: {e}"))?;
     let new = input.parse().map_err(|e| format!("event: {e}"))?;
     let mut event = Event::from_new(&EventId::generate(), &new, Utc::now());
     if let Some(path) = &args.template {
-        let template: MessageTemplate = serde_json::from_value(read_json(path)?)
-            .map_err(|e| format!("template: {e}"))?;
+        let template: MessageTemplate =
+            serde_json::from_value(read_json(path)?).map_err(|e| format!("template: {e}"))?;
         template.validate().map_err(|e| e.to_string())?;
         event = template.apply(&event).0;
     }
