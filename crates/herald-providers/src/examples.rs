@@ -45,3 +45,22 @@ pub fn example_config(kind: Kind) -> Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Registry, RegistryOptions};
+
+    /// `herald render` falls back to these, so each must pass its provider's validation.
+    #[test]
+    fn every_example_config_is_valid() {
+        let registry = Registry::builtin(RegistryOptions {
+            enable_script: true,
+        });
+        assert_eq!(registry.kinds().len(), Kind::ALL.len());
+        for kind in Kind::ALL {
+            let provider = registry.get(kind).unwrap();
+            assert_eq!(provider.validate(&example_config(kind)), Ok(()), "{kind:?}");
+        }
+    }
+}

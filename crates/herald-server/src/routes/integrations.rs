@@ -347,10 +347,12 @@ fn parse_kind(state: &AppState, raw: &str) -> Result<Kind, ApiError> {
                 .map(|k| k.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let what = if known.is_some() {
-                "is not available in this build"
-            } else {
-                "is not a known kind"
+            let what = match known {
+                Some(Kind::Script) => {
+                    "runs local programs and is off; the operator can turn it on with HERALD_ENABLE_SCRIPT_PROVIDER=true"
+                }
+                Some(_) => "is not available in this build",
+                None => "is not a known kind",
             };
             Err(ApiError::invalid(
                 "kind",
@@ -372,8 +374,22 @@ fn validate_config(state: &AppState, kind: Kind, config: &Value) -> Result<(), A
         .get(kind)
         .expect("the kind was checked against the registry");
     provider.validate(config).map_err(|e| e.under("config"))?;
+    // A URL naming a refused address literally is refused now; names are checked at send time.
+    let mut urls: Vec<(String, &str)> = Vec::new();
     for (key, value) in map {
-        let Some(url) = value.as_str().and_then(|s| url::Url::parse(s).ok()) else {
+        match value {
+            Value::String(s) => urls.push((format!("config.{key}"), s)),
+            Value::Array(items) => {
+                urls.extend(items.iter().enumerate().filter_map(|(i, item)| {
+                    item.as_str().map(|s| (format!("config.{key}[{i}]"), s))
+                }))
+            }
+            _ => {}
+        }
+    }
+    let policy = state.engine.sender().policy();
+    for (field, raw) in urls {
+        let Ok(url) = url::Url::parse(raw) else {
             continue;
         };
         let address = match url.host() {
@@ -381,10 +397,9 @@ fn validate_config(state: &AppState, kind: Kind, config: &Value) -> Result<(), A
             Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
             _ => continue,
         };
-        let policy = state.engine.sender().policy();
         policy
             .check(address)
-            .map_err(|e| FieldError::new(format!("config.{key}"), e.to_string()))?;
+            .map_err(|e| FieldError::new(field, e.to_string()))?;
     }
     Ok(())
 }

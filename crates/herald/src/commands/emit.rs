@@ -36,6 +36,9 @@ pub struct EmitArgs {
     status: Option<String>,
     #[arg(long)]
     url: Option<String>,
+    /// Where a person approves the run (shown while it waits for approval).
+    #[arg(long)]
+    approve_url: Option<String>,
     /// A fact as name=value; repeat for more.
     #[arg(long = "fact", value_parser = parse_fact)]
     facts: Vec<(String, String)>,
@@ -105,6 +108,7 @@ fn build_event(args: &EmitArgs) -> Result<Map<String, Value>, String> {
         ("summary", &args.summary),
         ("status", &args.status),
         ("url", &args.url),
+        ("approve_url", &args.approve_url),
     ];
     for (name, value) in text_fields {
         if let Some(value) = value {
