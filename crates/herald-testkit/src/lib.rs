@@ -2,6 +2,7 @@
 
 mod clock;
 mod receiver;
+pub mod smtp;
 
 pub use clock::TestClock;
 pub use receiver::{Received, Receiver, Reply};
