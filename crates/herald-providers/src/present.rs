@@ -314,6 +314,34 @@ fn scalar(value: &Value) -> String {
     }
 }
 
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    integration: IntegrationRef<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct IntegrationRef<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: herald_domain::Kind,
+}
+
+/// The machine payload of webhook, custom and script: the stored event plus the integration
+/// it went to. It depends on nothing else, so every retry sends the same bytes.
+pub fn envelope_json(ctx: &crate::RenderContext<'_>) -> Vec<u8> {
+    let envelope = Envelope {
+        event: ctx.event,
+        integration: IntegrationRef {
+            id: &ctx.target.integration_id,
+            name: &ctx.target.integration_name,
+            kind: ctx.target.kind,
+        },
+    };
+    serde_json::to_vec(&envelope).expect("the envelope serialises")
+}
+
 /// Cuts `text` to at most `max` characters, ending with `…` when it was cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

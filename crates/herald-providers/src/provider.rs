@@ -205,13 +205,26 @@ pub struct Header {
     pub value: String,
 }
 
-/// An HTTP request to send. Its URL and headers may hold credentials: never log it whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An HTTP request to send. Its URL and headers may hold credentials, so its Debug form shows
+/// only the method, the origin, the header names and the body's length.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutboundRequest {
     pub method: Method,
     pub url: url::Url,
     pub headers: Vec<Header>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|h| h.name.as_str()).collect();
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("origin", &self.url.origin().ascii_serialization())
+            .field("headers", &names)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl OutboundRequest {
@@ -267,13 +280,26 @@ pub struct MailRequest {
     pub message: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SmtpServer {
     pub host: String,
     pub port: u16,
     pub security: SmtpSecurity,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,17 +20,13 @@ use tokio::time::{timeout, timeout_at, Instant};
 use super::{OutboundPolicy, SendError, Sender};
 use crate::{MailRequest, Response, SmtpSecurity};
 
-/// [`Sender`] does not keep its configured timeouts, so SMTP has its own: a little longer than
-/// the HTTP defaults, for a slow server's greeting and a large message.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub(super) const TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// QUIT after the outcome is known is a courtesy; a silent server must not delay us.
 const QUIT_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) async fn send(sender: &Sender, mail: &MailRequest) -> Result<Response, SendError> {
     let limits = Limits {
-        connect: CONNECT_TIMEOUT,
-        total: TOTAL_TIMEOUT,
+        connect: sender.connect_timeout,
+        total: sender.total_timeout,
         max_reply_bytes: sender.max_response_bytes,
     };
     send_with(sender.policy(), &limits, mail).await

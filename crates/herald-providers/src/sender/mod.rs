@@ -57,6 +57,10 @@ pub struct Sender {
     client: reqwest::Client,
     policy: Arc<OutboundPolicy>,
     max_response_bytes: usize,
+    connect_timeout: Duration,
+    /// Bounds every kind of exchange (an e-mail, a script), not just HTTP: the delivery lease
+    /// is sized to outlast it.
+    total_timeout: Duration,
 }
 
 impl Sender {
@@ -77,6 +81,8 @@ impl Sender {
             client,
             policy,
             max_response_bytes: config.max_response_bytes,
+            connect_timeout: config.connect_timeout,
+            total_timeout: config.total_timeout,
         }
     }
 
@@ -89,7 +95,13 @@ impl Sender {
         match outbound {
             Outbound::Http(request) => self.send_http(request).await,
             Outbound::Mail(mail) => mail::send(self, mail).await,
-            Outbound::Exec(exec) => exec::run(exec, self.max_response_bytes).await,
+            Outbound::Exec(exec) => {
+                let exec = crate::ExecRequest {
+                    timeout: exec.timeout.min(self.total_timeout),
+                    ..exec.clone()
+                };
+                exec::run(&exec, self.max_response_bytes).await
+            }
         }
     }
 

@@ -70,19 +70,7 @@ fn hec_event(ctx: &RenderContext<'_>, config: &SplunkConfig) -> Value {
 
 /// The same envelope the webhook provider posts: the event plus the integration it went to.
 fn envelope(ctx: &RenderContext<'_>) -> Value {
-    let mut envelope = match serde_json::to_value(ctx.event) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    envelope.insert(
-        "integration".into(),
-        json!({
-            "id": ctx.target.integration_id,
-            "name": ctx.target.integration_name,
-            "kind": ctx.target.kind,
-        }),
-    );
-    Value::Object(envelope)
+    serde_json::from_slice(&crate::present::envelope_json(ctx)).unwrap_or_default()
 }
 
 /// Keeps the request under [`MAX_BODY_BYTES`]: drops the free-form `data` first, then cuts

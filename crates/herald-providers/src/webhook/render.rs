@@ -1,34 +1,10 @@
-use serde::Serialize;
-
 use super::WebhookConfig;
 use crate::{OutboundRequest, RenderContext};
-
-#[derive(Serialize)]
-struct Envelope<'a> {
-    #[serde(flatten)]
-    event: &'a herald_domain::Event,
-    integration: IntegrationRef<'a>,
-}
-
-#[derive(Serialize)]
-struct IntegrationRef<'a> {
-    id: &'a str,
-    name: &'a str,
-    kind: herald_domain::Kind,
-}
 
 /// The envelope is a function of the stored event and the delivery's integration snapshot
 /// only, so every retry sends the same bytes under the same webhook-id.
 pub(super) fn request(ctx: &RenderContext<'_>, config: &WebhookConfig) -> OutboundRequest {
-    let envelope = Envelope {
-        event: ctx.event,
-        integration: IntegrationRef {
-            id: &ctx.target.integration_id,
-            name: &ctx.target.integration_name,
-            kind: ctx.target.kind,
-        },
-    };
-    let body = serde_json::to_vec(&envelope).expect("the envelope serialises");
+    let body = crate::present::envelope_json(ctx);
     let msg_id = ctx.target.delivery_id.as_str();
     let timestamp = ctx.now.timestamp();
     let mut request = OutboundRequest::post_json(config.url.clone(), Vec::new())
