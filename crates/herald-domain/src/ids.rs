@@ -55,6 +55,13 @@ typed_id!(
 );
 typed_id!(AttemptId, "att_");
 typed_id!(TokenId, "tok_");
+typed_id!(
+    /// A user, a group or a service principal.
+    PrincipalId,
+    "prn_"
+);
+typed_id!(RoleAssignmentId, "ras_");
+typed_id!(AuditId, "aud_");
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! Herald's domain: events, integrations and routing. Pure code, no I/O.
 
+pub mod access;
 pub mod delivery;
 pub mod duration;
 pub mod error;
@@ -11,10 +12,14 @@ pub mod routing;
 pub mod severity;
 pub mod template;
 
+pub use access::{Grants, IntegrationRole, OrgRole, Permission, PrincipalKind};
 pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryStatus};
 pub use error::FieldError;
 pub use event::{Event, EventInput, EventType, NewEvent};
-pub use ids::{AttemptId, DeliveryId, EventId, IntegrationId, OrgId, TokenId};
+pub use ids::{
+    AttemptId, AuditId, DeliveryId, EventId, IntegrationId, OrgId, PrincipalId, RoleAssignmentId,
+    TokenId,
+};
 pub use integration::{Filters, Integration, IntegrationName, Kind};
 pub use retry::RetrySchedule;
 pub use routing::{route, SkipReason, Verdict};

@@ -1,37 +1,75 @@
-//! Bearer tokens. Every `/v1` route runs behind [`require_token`].
+//! Bearer tokens and what their principals may do. Every `/v1` route runs behind
+//! [`require_token`], and each handler asks the [`Caller`] for the one permission it needs.
 
-use axum::extract::{Request, State};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use chrono::Utc;
-use herald_domain::{OrgId, TokenId};
+use herald_domain::{Grants, IntegrationId, OrgId, OrgRole, Permission, PrincipalId, TokenId};
 use herald_store::TokenRecord;
 
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Who is calling: resolved from the bearer token.
+/// Who is calling, resolved from the bearer token, with everything granted to it.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub org_id: OrgId,
     pub token_id: TokenId,
-    pub role: String,
+    /// `None` for a token from before principals existed.
+    pub principal_id: Option<PrincipalId>,
+    pub grants: Arc<Grants>,
+    /// The client's address, for the audit log.
+    pub source: Option<String>,
 }
 
-/// Recently seen tokens, so that a busy client costs no query per request. Expiry is still
-/// checked on every request; a token removed from the store stops working within the TTL.
+impl Caller {
+    /// An organisation-wide permission, or 403.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.grants.allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(permission))
+        }
+    }
+
+    /// A permission on one integration. A caller who may not even read it gets 404, as if it
+    /// did not exist; one who may read it but not do this gets 403.
+    pub fn require_on(
+        &self,
+        permission: Permission,
+        integration: &IntegrationId,
+    ) -> Result<(), ApiError> {
+        if self.grants.allows_on(permission, integration) {
+            Ok(())
+        } else if self
+            .grants
+            .allows_on(Permission::IntegrationRead, integration)
+        {
+            Err(ApiError::Forbidden(permission))
+        } else {
+            Err(ApiError::NotFound("integration"))
+        }
+    }
+}
+
+/// Recently seen tokens, so that a busy client costs no query per request. Expiry is checked
+/// on every request; revoking clears the cache, and a token removed in another instance stops
+/// working within the TTL.
 pub struct TokenCache {
     entries: Mutex<HashMap<String, (TokenRecord, Instant)>>,
 }
 
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
-/// Beyond this many distinct tokens the cache starts over, bounding its memory.
-const TOKEN_CACHE_MAX: usize = 10_000;
+/// Beyond this many distinct tokens or principals a cache starts over, bounding its memory.
+const CACHE_MAX: usize = 10_000;
 
 impl TokenCache {
     pub fn new() -> Self {
@@ -48,16 +86,58 @@ impl TokenCache {
 
     fn put(&self, hash: String, record: TokenRecord) {
         let mut entries = self.entries.lock().expect("not poisoned");
-        if entries.len() >= TOKEN_CACHE_MAX {
+        if entries.len() >= CACHE_MAX {
             entries.clear();
         }
         entries.insert(hash, (record, Instant::now()));
+    }
+
+    /// Forgets every token, after one was revoked.
+    pub fn clear(&self) {
+        self.entries.lock().expect("not poisoned").clear();
     }
 }
 
 impl Default for TokenCache {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Resolved grants per principal. Any change to principals, memberships or role assignments
+/// in this process bumps the generation and so invalidates them all at once; changes made
+/// through another instance are seen within the TTL.
+#[derive(Default)]
+pub struct GrantCache {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<PrincipalId, CachedGrants>>,
+}
+
+/// Grants with the generation they were resolved under and when.
+type CachedGrants = (Arc<Grants>, u64, Instant);
+
+const GRANT_CACHE_TTL: Duration = Duration::from_secs(2);
+
+impl GrantCache {
+    fn get(&self, principal: &PrincipalId) -> Option<Arc<Grants>> {
+        let entries = self.entries.lock().expect("not poisoned");
+        let (grants, generation, cached_at) = entries.get(principal)?;
+        (*generation == self.generation.load(Ordering::Acquire)
+            && cached_at.elapsed() < GRANT_CACHE_TTL)
+            .then(|| grants.clone())
+    }
+
+    fn put(&self, principal: PrincipalId, grants: Arc<Grants>, generation: u64) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(principal, (grants, generation, Instant::now()));
+    }
+
+    /// Call after any change to who holds which role.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -92,10 +172,44 @@ pub async fn require_token(
     if !record.is_usable(Utc::now()) {
         return Err(ApiError::Unauthorized);
     }
+    let grants = grants_of(&state, &record).await?;
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
     request.extensions_mut().insert(Caller {
         org_id: record.org_id,
         token_id: record.id,
-        role: record.role,
+        principal_id: record.principal_id,
+        grants,
+        source,
     });
     Ok(next.run(request).await)
+}
+
+async fn grants_of(state: &AppState, record: &TokenRecord) -> Result<Arc<Grants>, ApiError> {
+    let Some(principal) = &record.principal_id else {
+        // A token from before principals: its role was the only one there was.
+        let mut grants = Grants::default();
+        if record.role == "owner" {
+            grants.org.insert(OrgRole::Owner);
+        }
+        return Ok(Arc::new(grants));
+    };
+    if let Some(grants) = state.grants.get(principal) {
+        return Ok(grants);
+    }
+    // Read the generation first: a change landing during the query makes this entry stale.
+    let generation = state.grants.generation.load(Ordering::Acquire);
+    let grants = Arc::new(
+        state
+            .engine
+            .store()
+            .resolve_grants(&record.org_id, principal)
+            .await?,
+    );
+    state
+        .grants
+        .put(principal.clone(), grants.clone(), generation);
+    Ok(grants)
 }

@@ -9,6 +9,8 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthorized,
+    #[error("this needs the permission {}", .0.as_str())]
+    Forbidden(herald_domain::Permission),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the body is not valid JSON: {0}")]
@@ -30,7 +32,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: unauthorized, not_found, malformed_json, payload_too_large,
+    /// Stable, machine-readable: unauthorized, forbidden, not_found, malformed_json, payload_too_large,
     /// invalid_field, conflict, internal.
     code: &'static str,
     message: String,
@@ -70,6 +72,7 @@ impl IntoResponse for ApiError {
                 None,
                 self.to_string(),
             ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, self.to_string()),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
             ApiError::MalformedJson(_) => (
                 StatusCode::BAD_REQUEST,

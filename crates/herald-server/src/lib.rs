@@ -1,5 +1,6 @@
 //! The Herald server: the HTTP API and the delivery workers in one process.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -21,12 +22,14 @@ pub use startup::{build_engine, StartupError};
 pub struct AppState {
     pub engine: Engine,
     pub tokens: std::sync::Arc<auth::TokenCache>,
+    pub grants: std::sync::Arc<auth::GrantCache>,
 }
 
 pub fn router(engine: Engine) -> axum::Router {
     routes::router(AppState {
         engine,
         tokens: Default::default(),
+        grants: Default::default(),
     })
 }
 
@@ -64,6 +67,8 @@ impl Server {
         tracing::info!(address = %self.local_addr(), workers = self.run_workers, "herald is listening");
         let app = router(self.engine.clone());
         let stop = shutdown.clone();
+        // The peer address is kept for the audit log's "from where".
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await

@@ -129,12 +129,7 @@ async fn bootstrap_token(store: &Store, configured: Option<&str>) -> Result<(), 
         .map(str::to_owned)
         .unwrap_or_else(herald_crypto::generate_token);
     match store
-        .insert_token(
-            &org,
-            "bootstrap",
-            &herald_crypto::hash_token(&token),
-            "owner",
-        )
+        .create_owner_token(&org, "admin", &herald_crypto::hash_token(&token))
         .await
     {
         // Another instance bootstrapped the same token at the same moment.

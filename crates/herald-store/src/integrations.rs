@@ -94,24 +94,39 @@ impl Store {
         .collect()
     }
 
-    /// Newest first, optionally only those with this exact name.
+    /// Newest first, optionally only those with this exact name, and only those in `only`
+    /// when it is given (the ones a caller may read).
     pub async fn list_integrations(
         &self,
         org: &OrgId,
         name: Option<&str>,
+        only: Option<&[IntegrationId]>,
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Integration>> {
-        let rows = sqlx::query(&format!(
+        if only.is_some_and(|ids| ids.is_empty()) {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let restrict = match only {
+            Some(ids) => format!(" AND id IN ({})", crate::placeholders(5, ids.len())),
+            None => String::new(),
+        };
+        let sql = format!(
             "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND ($2 IS NULL OR name = $2) \
-             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-        ))
-        .bind(org.to_string())
-        .bind(name.map(str::to_owned))
-        .bind(cursor.map(str::to_owned))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+             AND ($3 IS NULL OR id < $3){restrict} ORDER BY id DESC LIMIT $4"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(name.map(str::to_owned))
+            .bind(cursor.map(str::to_owned))
+            .bind(i64::from(limit) + 1);
+        for id in only.unwrap_or_default() {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut items = rows
             .iter()
             .map(|r| integration_row(r).map(|row| row.integration))

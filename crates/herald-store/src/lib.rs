@@ -1,6 +1,7 @@
 //! Herald's storage: one set of portable SQL over SQLite (embedded default) or PostgreSQL,
 //! chosen by the database URL at run time.
 
+mod access;
 mod deliveries;
 mod events;
 mod integrations;
@@ -14,12 +15,13 @@ use std::sync::Arc;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
+pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssignment};
 pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integrations::IntegrationRow;
-pub use tokens::TokenRecord;
+pub use tokens::{NewToken, TokenInfo, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

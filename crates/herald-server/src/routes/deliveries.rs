@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::AppState;
+use herald_domain::Permission;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -40,13 +41,14 @@ pub struct DeliveryDetail {
     attempts: Vec<Attempt>,
 }
 
-#[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", security(("bearer" = ["delivery.read"])), params(ListQuery),
     responses((status = 200, body = DeliveryPage, description = "Newest first"), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
+    caller.require(Permission::DeliveryRead)?;
     let limit = crate::routes::page_limit(query.limit)?;
     let invalid = |field: &str, what: &str| {
         ApiError::Invalid(FieldError::new(field, format!("is not {what}")))
@@ -82,13 +84,14 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = ["delivery.read"])),
     params(("id" = String, Path)), responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryDetail>, ApiError> {
+    caller.require(Permission::DeliveryRead)?;
     let id = DeliveryId::parse(&id).ok_or(ApiError::NotFound("delivery"))?;
     let (delivery, attempts) = state
         .engine
@@ -99,7 +102,7 @@ pub async fn get_one(
     Ok(Json(DeliveryDetail { delivery, attempts }))
 }
 
-#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "deliveries", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "deliveries", security(("bearer" = ["delivery.retry"])),
     params(("id" = String, Path)),
     responses((status = 202, body = DeliveryDetail, description = "Re-queued with a fresh retry budget"),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not failed")))]
@@ -108,6 +111,7 @@ pub async fn retry(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryDetail>), ApiError> {
+    caller.require(Permission::DeliveryRetry)?;
     let id = DeliveryId::parse(&id).ok_or(ApiError::NotFound("delivery"))?;
     let store = state.engine.store();
     match store.requeue_failed(&caller.org_id, &id, Utc::now()).await {

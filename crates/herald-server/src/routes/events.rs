@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::AppState;
+use herald_domain::Permission;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EventAccepted {
@@ -21,7 +22,7 @@ pub struct EventAccepted {
 /// Set on the answer when an idempotency key matched an earlier event.
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-#[utoipa::path(post, path = "/v1/events", tag = "events", security(("bearer" = [])), request_body = EventInput,
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("bearer" = ["event.publish"])), request_body = EventInput,
     responses((status = 202, body = EventAccepted, description = "Stored durably with all its deliveries"),
               (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn emit(
@@ -29,6 +30,7 @@ pub async fn emit(
     Extension(caller): Extension<Caller>,
     ApiJson(input): ApiJson<EventInput>,
 ) -> Result<Response, ApiError> {
+    caller.require(Permission::EventPublish)?;
     let new = input.parse()?;
     let accepted = state
         .engine
@@ -51,7 +53,7 @@ pub async fn emit(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("bearer" = ["event.read"])),
     params(("id" = String, Path)),
     responses((status = 200, description = "The stored event envelope", body = Object), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
@@ -59,6 +61,7 @@ pub async fn get_one(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
+    caller.require(Permission::EventRead)?;
     let id = EventId::parse(&id).ok_or(ApiError::NotFound("event"))?;
     let stored = state
         .engine

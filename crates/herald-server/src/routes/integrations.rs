@@ -8,10 +8,12 @@ use herald_domain::{
     FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, MessageTemplate,
     Severity,
 };
-use herald_store::{IntegrationRow, StoreError};
+use herald_domain::{IntegrationRole, Permission, RoleAssignmentId};
+use herald_store::{IntegrationRow, RoleAssignment, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
@@ -63,6 +65,31 @@ pub struct UpdateIntegration {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
+}
+
+impl UpdateIntegration {
+    /// The names of the fields this update touches; for `config`, the keys it sets or
+    /// removes. Never a value: config values are secret.
+    fn changed_fields(&self) -> Vec<String> {
+        let mut changed = Vec::new();
+        let fields = [
+            ("name", self.name.is_some()),
+            ("enabled", self.enabled.is_some()),
+            ("severity_filter", self.severity_filter.is_some()),
+            ("target_ids", self.target_ids.is_some()),
+            ("events", self.events.is_some()),
+            ("template", self.template.is_some()),
+        ];
+        for (name, present) in fields {
+            if present {
+                changed.push(name.to_owned());
+            }
+        }
+        if let Some(Value::Object(patch)) = &self.config {
+            changed.extend(patch.keys().map(|key| format!("config.{key}")));
+        }
+        changed
+    }
 }
 
 /// Tells "absent" (outer None) from "null" (Some(None)).
@@ -134,7 +161,7 @@ pub struct TestResponse {
     response: String,
 }
 
-#[utoipa::path(post, path = "/v1/integrations", tag = "integrations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/integrations", tag = "integrations", security(("bearer" = ["integration.create"])),
     request_body = CreateIntegration,
     responses((status = 201, body = IntegrationView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
@@ -143,6 +170,7 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateIntegration>,
 ) -> Result<(StatusCode, Json<IntegrationView>), ApiError> {
+    caller.require(Permission::IntegrationCreate)?;
     let kind = parse_kind(&state, &body.kind)?;
     let name = IntegrationName::parse(&body.name)?;
     let filters = Filters {
@@ -157,7 +185,7 @@ pub async fn create(
     let now = Utc::now();
     let integration = Integration {
         id,
-        org_id: caller.org_id,
+        org_id: caller.org_id.clone(),
         kind,
         name: name.as_str().to_owned(),
         enabled: body.enabled.unwrap_or(true),
@@ -178,11 +206,34 @@ pub async fn create(
         .await
         .map_err(name_conflict)?;
     state.engine.integrations_changed(&new.integration.org_id);
+    // Whoever creates an integration owns it.
+    if let Some(creator) = &caller.principal_id {
+        let owner = RoleAssignment {
+            id: RoleAssignmentId::generate(),
+            org_id: caller.org_id.clone(),
+            principal_id: creator.clone(),
+            role: IntegrationRole::Owner.as_str().to_owned(),
+            integration_id: Some(new.integration.id.clone()),
+            created_at: now,
+        };
+        state.engine.store().insert_role_assignment(&owner).await?;
+        state.grants.invalidate();
+    }
+    let id = new.integration.id.to_string();
+    let details = json!({"kind": kind.as_str(), "name": new.integration.name, "config_keys": new.integration.config_keys});
+    audit::record(
+        &state,
+        &caller,
+        "integration.create",
+        ("integration", &id),
+        Some(details),
+    )
+    .await;
     tracing::info!(integration_id = %new.integration.id, kind = kind.as_str(), "integration created");
     Ok((StatusCode::CREATED, Json(new.integration.into())))
 }
 
-#[utoipa::path(get, path = "/v1/integrations", tag = "integrations", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/v1/integrations", tag = "integrations", security(("bearer" = ["integration.read"])), params(ListQuery),
     responses((status = 200, body = IntegrationPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -190,12 +241,14 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<IntegrationPage>, ApiError> {
     let limit = crate::routes::page_limit(query.limit)?;
+    let readable = caller.grants.readable_integrations();
     let page = state
         .engine
         .store()
         .list_integrations(
             &caller.org_id,
             query.name.as_deref(),
+            readable.as_deref(),
             query.cursor.as_deref(),
             limit,
         )
@@ -206,17 +259,18 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = ["integration.read"])),
     params(("id" = String, Path)), responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationView>, ApiError> {
-    Ok(Json(load(&state, &caller, &id).await?.integration.into()))
+    let row = load(&state, &caller, &id, Permission::IntegrationRead).await?;
+    Ok(Json(row.integration.into()))
 }
 
-#[utoipa::path(patch, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = ["integration.update"])),
     params(("id" = String, Path)), request_body = UpdateIntegration,
     responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
@@ -226,7 +280,8 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> Result<Json<IntegrationView>, ApiError> {
-    let mut row = load(&state, &caller, &id).await?;
+    let mut row = load(&state, &caller, &id, Permission::IntegrationUpdate).await?;
+    let changed = body.changed_fields();
     let integration = &mut row.integration;
     if let Some(name) = body.name {
         integration.name = IntegrationName::parse(&name)?.as_str().to_owned();
@@ -282,11 +337,20 @@ pub async fn update(
     if !updated {
         return Err(ApiError::NotFound("integration"));
     }
+    let id = row.integration.id.to_string();
+    audit::record(
+        &state,
+        &caller,
+        "integration.update",
+        ("integration", &id),
+        Some(json!({"changed": changed})),
+    )
+    .await;
     tracing::info!(integration_id = %row.integration.id, "integration updated");
     Ok(Json(row.integration.into()))
 }
 
-#[utoipa::path(delete, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = ["integration.delete"])),
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -294,6 +358,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound("integration"))?;
+    caller.require_on(Permission::IntegrationDelete, &id)?;
     let deleted = state
         .engine
         .store()
@@ -303,18 +368,32 @@ pub async fn delete(
     if !deleted {
         return Err(ApiError::NotFound("integration"));
     }
+    state
+        .engine
+        .store()
+        .delete_integration_assignments(&caller.org_id, &id)
+        .await?;
+    state.grants.invalidate();
+    audit::record(
+        &state,
+        &caller,
+        "integration.delete",
+        ("integration", id.as_str()),
+        None,
+    )
+    .await;
     tracing::info!(integration_id = %id, "integration deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/v1/integrations/{id}/test", tag = "integrations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/integrations/{id}/test", tag = "integrations", security(("bearer" = ["integration.test"])),
     params(("id" = String, Path)), responses((status = 200, body = TestResponse), (status = 404, body = ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<TestResponse>, ApiError> {
-    let row = load(&state, &caller, &id).await?;
+    let row = load(&state, &caller, &id, Permission::IntegrationTest).await?;
     let result = state
         .engine
         .test_integration(&row)
@@ -327,8 +406,15 @@ pub async fn test(
     }))
 }
 
-async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<IntegrationRow, ApiError> {
+/// Loads an integration the caller may do `permission` on (404 if it may not even read it).
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    permission: Permission,
+) -> Result<IntegrationRow, ApiError> {
     let id = IntegrationId::parse(id).ok_or(ApiError::NotFound("integration"))?;
+    caller.require_on(permission, &id)?;
     state
         .engine
         .store()

@@ -1,6 +1,7 @@
 //! The route tree. Handlers carry their OpenAPI description, so `/openapi.json` is generated
 //! from the same code that serves the routes.
 
+mod access;
 mod deliveries;
 mod events;
 mod integrations;
@@ -20,7 +21,8 @@ use crate::AppState;
 #[openapi(
     info(title = "Herald", description = "Events in; native, durable, audited deliveries out."),
     modifiers(&BearerAuth),
-    tags((name = "integrations"), (name = "events"), (name = "deliveries"))
+    tags((name = "integrations"), (name = "events"), (name = "deliveries"),
+         (name = "access", description = "Users, groups, service principals, role assignments, tokens and the audit log")),
 )]
 struct ApiDoc;
 
@@ -52,6 +54,19 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get_one))
         .routes(routes!(deliveries::retry))
+        .routes(routes!(access::create_principal, access::list_principals))
+        .routes(routes!(access::get_principal, access::delete_principal))
+        .routes(routes!(access::list_members))
+        .routes(routes!(access::add_member, access::remove_member))
+        .routes(routes!(
+            access::create_role_assignment,
+            access::list_role_assignments
+        ))
+        .routes(routes!(access::delete_role_assignment))
+        .routes(routes!(access::create_token, access::list_tokens))
+        .routes(routes!(access::revoke_token))
+        .routes(routes!(access::list_audit))
+        .routes(routes!(access::me))
         .split_for_parts();
     let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
     let v1 = v1.route_layer(middleware::from_fn_with_state(

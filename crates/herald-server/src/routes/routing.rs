@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::AppState;
+use herald_domain::Permission;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RoutingExplanation {
@@ -39,7 +40,7 @@ pub struct RoutingDecision {
     delivery_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}/routing", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events/{id}/routing", tag = "events", security(("bearer" = ["event.read"])),
     params(("id" = String, Path)),
     responses((status = 200, body = RoutingExplanation,
                description = "Each integration's verdict under the current configuration, with the delivery the event got"),
@@ -49,6 +50,7 @@ pub async fn explain_stored(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RoutingExplanation>, ApiError> {
+    caller.require(Permission::EventRead)?;
     let id = EventId::parse(&id).ok_or(ApiError::NotFound("event"))?;
     let store = state.engine.store();
     let stored = store
@@ -82,7 +84,7 @@ pub async fn explain_stored(
     }))
 }
 
-#[utoipa::path(post, path = "/v1/routing/explain", tag = "events", security(("bearer" = [])), request_body = EventInput,
+#[utoipa::path(post, path = "/v1/routing/explain", tag = "events", security(("bearer" = ["integration.read"])), request_body = EventInput,
     responses((status = 200, body = RoutingExplanation, description = "A dry run: nothing is stored or sent"),
               (status = 422, body = ErrorBody)))]
 pub async fn explain_dry_run(
@@ -90,6 +92,7 @@ pub async fn explain_dry_run(
     Extension(caller): Extension<Caller>,
     ApiJson(input): ApiJson<EventInput>,
 ) -> Result<Json<RoutingExplanation>, ApiError> {
+    caller.require(Permission::IntegrationRead)?;
     let new = input.parse()?;
     let event = Event::from_new(&EventId::generate(), &new, Utc::now());
     let integrations = explain(&state, &caller.org_id, &event, &HashMap::new()).await?;

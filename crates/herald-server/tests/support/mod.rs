@@ -100,6 +100,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeConfig)) -> Te
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = herald_server::router(engine.clone());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestApp {
         base,
@@ -136,6 +137,55 @@ impl TestApp {
                 serde_json::from_str(&text).unwrap()
             },
         )
+    }
+
+    /// A request made with another token.
+    pub async fn request_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a principal of `kind` with these organisation roles and a token for it.
+    pub async fn principal(&self, kind: &str, name: &str, roles: &[&str]) -> (String, String) {
+        let (status, principal) = self
+            .post("/v1/principals", json!({"kind": kind, "name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{principal}");
+        let id = principal["id"].as_str().unwrap().to_owned();
+        for role in roles {
+            self.grant(&id, role, None).await;
+        }
+        let (status, token) = self
+            .post("/v1/tokens", json!({"name": name, "principal_id": id}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{token}");
+        (id, token["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Grants `role` to a principal, on the organisation or on one integration.
+    pub async fn grant(&self, principal: &str, role: &str, integration: Option<&str>) -> String {
+        let mut body = json!({"principal_id": principal, "role": role});
+        if let Some(integration) = integration {
+            body["integration_id"] = json!(integration);
+        }
+        let (status, assignment) = self.post("/v1/role-assignments", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{assignment}");
+        assignment["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
