@@ -231,6 +231,8 @@ impl Engine {
             endpoints: &self.config.endpoints,
         };
         let exchanged = herald_providers::exchange(&self.sender, provider, &ctx, config).await;
+        // Credentials the provider derived and sent (a Basic header) may come back too.
+        let redactor = redactor.with_sent(&exchanged.sent_credentials);
         let outcome = match exchanged.outcome {
             Outcome::Delivered { external_id } => Outcome::Delivered { external_id },
             Outcome::Retry { after, reason } => Outcome::Retry {

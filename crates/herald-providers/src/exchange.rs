@@ -22,6 +22,9 @@ pub struct Exchanged {
     pub external_id: Option<String>,
     /// How many requests were sent.
     pub steps: usize,
+    /// Credentials the requests carried (header values, URL paths and queries, SMTP
+    /// passwords), for scrubbing what comes back.
+    pub sent_credentials: Vec<String>,
 }
 
 pub async fn exchange(
@@ -30,17 +33,12 @@ pub async fn exchange(
     ctx: &RenderContext<'_>,
     config: &Value,
 ) -> Exchanged {
+    let mut sent = Vec::new();
     let mut queue: VecDeque<Outbound> = match provider.render(ctx, config) {
         Ok(requests) => requests.into(),
         Err(error) => {
-            return ended(
-                Outcome::Failed {
-                    reason: error.to_string(),
-                },
-                None,
-                None,
-                0,
-            )
+            let reason = error.to_string();
+            return ended(Outcome::Failed { reason }, None, None, 0, sent);
         }
     };
     let mut done: Vec<(Outbound, Response, Outcome)> = Vec::new();
@@ -48,26 +46,29 @@ pub async fn exchange(
     while let Some(request) = queue.pop_front() {
         if done.len() == MAX_STEPS {
             let reason = format!("the provider asked for more than {MAX_STEPS} requests");
-            return ended(Outcome::Failed { reason }, None, external_id, done.len());
+            return ended(
+                Outcome::Failed { reason },
+                None,
+                external_id,
+                done.len(),
+                sent,
+            );
         }
+        credentials_of(&request, &mut sent);
+        let steps = done.len() + 1;
         let response = match sender.send(&request).await {
             Ok(response) => response,
             // A refused address stays refused until the operator changes the allow list.
             Err(error @ SendError::Blocked(_)) => {
                 let reason = error.to_string();
-                return ended(
-                    Outcome::Failed { reason },
-                    None,
-                    external_id,
-                    done.len() + 1,
-                );
+                return ended(Outcome::Failed { reason }, None, external_id, steps, sent);
             }
             Err(error) => {
                 let outcome = Outcome::Retry {
                     after: None,
                     reason: error.to_string(),
                 };
-                return ended(outcome, None, external_id, done.len() + 1);
+                return ended(outcome, None, external_id, steps, sent);
             }
         };
         let outcome = provider.classify(&request, &response);
@@ -75,13 +76,13 @@ pub async fn exchange(
             external_id: produced,
         } = &outcome
         else {
-            return ended(outcome, Some(response), external_id, done.len() + 1);
+            return ended(outcome, Some(response), external_id, steps, sent);
         };
         if external_id.is_none() {
             external_id.clone_from(produced);
         }
         done.push((request, response, outcome));
-        let steps: Vec<Step<'_>> = done
+        let finished: Vec<Step<'_>> = done
             .iter()
             .map(|(request, response, outcome)| Step {
                 request,
@@ -89,32 +90,32 @@ pub async fn exchange(
                 outcome,
             })
             .collect();
-        let more = provider.follow_on(ctx, config, &steps);
-        drop(steps);
+        let more = provider.follow_on(ctx, config, &finished);
+        drop(finished);
         match more {
             Ok(more) => queue.extend(more),
             Err(error) => {
                 let reason = error.to_string();
-                let sent = done.len();
                 let last = done.pop().map(|(_, response, _)| response);
-                return ended(Outcome::Failed { reason }, last, external_id, sent);
+                return ended(Outcome::Failed { reason }, last, external_id, steps, sent);
             }
         }
     }
     let steps = done.len();
     let Some((_, last, _)) = done.pop() else {
         let reason = "the provider rendered no request".to_owned();
-        return ended(Outcome::Failed { reason }, None, None, 0);
+        return ended(Outcome::Failed { reason }, None, None, 0, sent);
     };
     let external_id = external_id.or_else(|| ctx.prior.map(|prior| prior.0.clone()));
-    Exchanged {
-        outcome: Outcome::Delivered {
+    ended(
+        Outcome::Delivered {
             external_id: external_id.clone(),
         },
-        last_response: Some(last),
+        Some(last),
         external_id,
         steps,
-    }
+        sent,
+    )
 }
 
 fn ended(
@@ -122,12 +123,44 @@ fn ended(
     last_response: Option<Response>,
     external_id: Option<String>,
     steps: usize,
+    sent_credentials: Vec<String>,
 ) -> Exchanged {
     Exchanged {
         outcome,
         last_response,
         external_id,
         steps,
+        sent_credentials,
+    }
+}
+
+/// Headers whose values are credentials, whatever the provider.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "authorization"
+        || name == "proxy-authorization"
+        || ["key", "token", "secret", "signature"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
+fn credentials_of(request: &Outbound, into: &mut Vec<String>) {
+    match request {
+        Outbound::Http(http) => {
+            for header in &http.headers {
+                if is_credential_header(&header.name) {
+                    into.push(header.value.clone());
+                    // "Basic abc", "Bearer abc", "GenieKey abc": the credential alone too.
+                    if let Some((_, credential)) = header.value.split_once(' ') {
+                        into.push(credential.to_owned());
+                    }
+                }
+            }
+            into.push(http.url.path().to_owned());
+            into.extend(http.url.query().map(str::to_owned));
+        }
+        Outbound::Mail(mail) => into.extend(mail.server.password.clone()),
+        Outbound::Exec(_) => {}
     }
 }
 

@@ -46,6 +46,17 @@ impl Redactor {
         }
     }
 
+    /// Also scrubs credentials a provider derived from the config and sent (a Basic header,
+    /// a token in a URL path), since an answer may echo them.
+    pub fn with_sent(mut self, credentials: &[String]) -> Self {
+        for credential in credentials {
+            self.add(credential);
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.dedup();
+        self
+    }
+
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in &self.secrets {

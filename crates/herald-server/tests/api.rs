@@ -181,6 +181,24 @@ on_both_backends!(
                 "config.webhook_url",
             ),
             (
+                "metadata by name",
+                json!({"kind": "webhook", "name": "a", "config": {"webhook_url": "http://metadata.google.internal./computeMetadata/v1/"}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "config.webhook_url",
+            ),
+            (
+                "hostile address in a list",
+                json!({"kind": "teams", "name": "a", "config": {"webhook_urls": ["https://example.webhook.office.com/x", "http://[::ffff:a9fe:a9fe]/"]}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "config.webhook_urls[1]",
+            ),
+            (
+                "hostile SMTP server",
+                json!({"kind": "email", "name": "a", "config": {"smtp_url": "smtps://u:p@0xa9fea9fe/", "from": "a@example.com", "to": ["b@example.com"]}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "config.smtp_url",
+            ),
+            (
                 "bad event type",
                 json!({"kind": "webhook", "name": "a", "events": ["ok", "not ok"], "config": {"webhook_url": "http://127.0.0.1/"}}),
                 StatusCode::UNPROCESSABLE_ENTITY,

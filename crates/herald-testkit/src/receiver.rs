@@ -17,6 +17,9 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Appends everything the request carried (path, header values, body) to the body, as a
+    /// careless service quoting a bad request back would.
+    pub echo: bool,
 }
 
 impl Reply {
@@ -25,7 +28,13 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: String::new(),
+            echo: false,
         }
+    }
+
+    pub fn echoing(mut self) -> Self {
+        self.echo = true;
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -104,6 +113,22 @@ impl Receiver {
                             .unwrap_or_else(|| Reply::status(200))
                     };
                     arrived.notify_waiters();
+                    let mut reply = reply;
+                    if reply.echo {
+                        let state = state.lock().unwrap();
+                        let request = state.received.last().expect("just recorded");
+                        reply
+                            .body
+                            .push_str(&format!(" {} {}", request.method, request.path));
+                        for (name, value) in &request.headers {
+                            reply.body.push_str(&format!(
+                                " {name}: {}",
+                                value.to_str().unwrap_or_default()
+                            ));
+                        }
+                        reply.body.push(' ');
+                        reply.body.push_str(&String::from_utf8_lossy(&request.body));
+                    }
                     render(reply)
                 }
             },

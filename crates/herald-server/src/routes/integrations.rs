@@ -481,7 +481,11 @@ fn validate_config(state: &AppState, kind: Kind, config: &Value) -> Result<(), A
         let address = match url.host() {
             Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
             Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
-            _ => continue,
+            Some(url::Host::Domain(name)) => match well_known_address(name) {
+                Some(address) => address,
+                None => continue,
+            },
+            None => continue,
         };
         policy
             .check(address)
@@ -498,6 +502,34 @@ fn seal(state: &AppState, id: &IntegrationId, config: &Value) -> (String, Vec<St
         .unwrap_or_default();
     let plaintext = serde_json::to_vec(config).expect("JSON values serialise");
     (state.engine.secrets().seal(&plaintext, id.as_str()), keys)
+}
+
+/// The address a name stands for wherever it resolves: loopback names and the cloud
+/// metadata names. Any other name is checked when it is resolved, at send time.
+fn well_known_address(name: &str) -> Option<std::net::IpAddr> {
+    // A non-http URL (smtps://0xa9fea9fe) keeps its host opaque; read it as a web host would
+    // be read, so decimal, octal and hex IPv4 forms are recognised there too.
+    if let Some(host) = url::Url::parse(&format!("http://{name}/"))
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        match host {
+            url::Host::Ipv4(ip) => return Some(ip.into()),
+            url::Host::Ipv6(ip) => return Some(ip.into()),
+            url::Host::Domain(_) => {}
+        }
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        Some(std::net::IpAddr::from([127, 0, 0, 1]))
+    } else if matches!(
+        name.as_str(),
+        "metadata" | "metadata.google.internal" | "instance-data" | "instance-data.ec2.internal"
+    ) {
+        Some(std::net::IpAddr::from([169, 254, 169, 254]))
+    } else {
+        None
+    }
 }
 
 /// A template that compiles and renders a sample event; an empty one means none.
