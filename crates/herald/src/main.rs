@@ -27,6 +27,9 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Print the exact request(s) a provider would send for an event, without sending.
     Render(commands::render::RenderArgs),
+    /// Organisations (tenants).
+    #[command(subcommand)]
+    Org(commands::org::OrgCommand),
     /// Master key tools.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command),
             Command::Render(args) => commands::render::run(args),
+            Command::Org(command) => commands::org::run(command).await,
         }
     });
     match result {

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod emit;
 pub mod keys;
+pub mod org;
 pub mod render;
 pub mod serve;
