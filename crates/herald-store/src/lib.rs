@@ -3,7 +3,9 @@
 
 mod deliveries;
 mod events;
+mod integration_changes;
 mod integrations;
+mod key_rotation;
 mod orgs;
 mod time;
 mod tokens;
@@ -18,7 +20,9 @@ pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
+pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
+pub use key_rotation::RotationReport;
 pub use tokens::TokenRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +85,8 @@ pub struct Store {
     /// SQLite has one writer at a time. Writers on the hot paths take turns here, queueing in
     /// tokio, rather than in SQLite's busy handler, which sleeps in coarse, growing steps.
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Where a change listener connects, on PostgreSQL. Never printed: it may hold a password.
+    postgres_url: Option<Arc<str>>,
 }
 
 /// A write transaction, holding the SQLite write turn (if any) until it ends.
@@ -162,6 +168,7 @@ impl Store {
             pool,
             backend,
             write_turn,
+            postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
         };
         sqlx::migrate!("./migrations")
             .run(&store.pool)
