@@ -90,11 +90,7 @@ impl SecretBox {
         let mut data_key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut data_key);
         let body = encrypt(&data_key, plaintext, context.as_bytes());
-        format!(
-            "{}.{}",
-            self.wrap(&data_key, context),
-            B64.encode(body)
-        )
+        format!("{}.{}", self.wrap(&data_key, context), B64.encode(body))
     }
 
     pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SealError> {
@@ -267,7 +263,10 @@ mod tests {
         let a = secret_box.seal(b"a", "c");
         let b = secret_box.seal(b"b", "c");
         let (a_parts, b_parts): (Vec<_>, Vec<_>) = (a.split('.').collect(), b.split('.').collect());
-        let mixed = format!("{}.{}.{}.{}", a_parts[0], a_parts[1], a_parts[2], b_parts[3]);
+        let mixed = format!(
+            "{}.{}.{}.{}",
+            a_parts[0], a_parts[1], a_parts[2], b_parts[3]
+        );
         assert!(matches!(
             secret_box.open(&mixed, "c"),
             Err(SealError::Tampered)
@@ -330,7 +329,14 @@ mod tests {
     #[test]
     fn malformed_blobs_are_refused() {
         let secret_box = SecretBox::new(MasterKey::generate());
-        for bad in ["", "hsb2", "hsb2.id.x", "hsb3.a.b.c", "hsb2.id.!!.??", "hsb1.id.AAAA"] {
+        for bad in [
+            "",
+            "hsb2",
+            "hsb2.id.x",
+            "hsb3.a.b.c",
+            "hsb2.id.!!.??",
+            "hsb1.id.AAAA",
+        ] {
             assert!(secret_box.open(bad, "c").is_err(), "{bad}");
         }
         assert!(matches!(

@@ -174,7 +174,12 @@ mod tests {
             stop.store(true, Ordering::Release);
             reader.await.unwrap();
             assert_eq!(
-                (report.rotated, report.current, report.skipped, report.failed.len()),
+                (
+                    report.rotated,
+                    report.current,
+                    report.skipped,
+                    report.failed.len()
+                ),
                 (7, 1, 0, 0),
                 "{:?}",
                 store.backend()

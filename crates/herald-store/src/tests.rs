@@ -473,14 +473,22 @@ async fn deleting_an_integration_deletes_its_sealed_config() {
         let hook = integration(&store, &org).await;
         let kept = integration(&store, &org).await;
         assert!(store.delete_integration(&org, &hook.id).await.unwrap());
-        assert!(store.get_integration(&org, &hook.id).await.unwrap().is_none());
+        assert!(store
+            .get_integration(&org, &hook.id)
+            .await
+            .unwrap()
+            .is_none());
         // No row, so no blob: nothing of the config is left to open with a leaked key.
         let blobs: Vec<(String,)> = sqlx::query_as("SELECT config_sealed FROM integrations")
             .fetch_all(store.pool())
             .await
             .unwrap();
         assert_eq!(blobs.len(), 1, "{:?}", store.backend());
-        assert!(store.get_integration(&org, &kept.id).await.unwrap().is_some());
+        assert!(store
+            .get_integration(&org, &kept.id)
+            .await
+            .unwrap()
+            .is_some());
         assert!(!store.delete_integration(&org, &hook.id).await.unwrap());
     }
 }
