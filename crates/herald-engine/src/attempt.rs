@@ -1,5 +1,6 @@
 //! One attempt at one delivery: render, send, classify, and decide what happens next.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -145,7 +146,7 @@ impl Engine {
         let Some(provider) = self.registry.get(kind) else {
             return failed(format!("no provider for kind {}", kind.as_str()));
         };
-        let config = match self.open_config(row) {
+        let config = match self.credentials_for(row) {
             Ok(config) => config,
             Err(reason) => return failed(reason),
         };
@@ -200,7 +201,25 @@ impl Engine {
         Attempted::Sent(exchange)
     }
 
-    /// Opens an integration's sealed config. Errors say why without showing any of it.
+    /// The opened config the send path uses: from the credential cache when it holds one opened
+    /// from this very blob.
+    pub(crate) fn credentials_for(&self, row: &IntegrationRow) -> Result<Arc<Value>, String> {
+        let id = &row.integration.id;
+        if let Some(config) = self.credentials.get(id, &row.config_sealed) {
+            return Ok(config);
+        }
+        let config = Arc::new(self.open_config(row)?);
+        self.credentials.put(
+            &row.integration.org_id,
+            id,
+            &row.config_sealed,
+            config.clone(),
+        );
+        Ok(config)
+    }
+
+    /// Opens an integration's sealed config, bypassing the cache. Errors say why without
+    /// showing any of it.
     pub fn open_config(&self, row: &IntegrationRow) -> Result<Value, String> {
         let plaintext = self
             .secrets

@@ -21,6 +21,11 @@ pub struct EngineConfig {
     pub owner: String,
     /// Base URLs of fixed-address services (Slack's Web API, GitHub, ...).
     pub endpoints: Endpoints,
+    /// How long an opened integration config stays in memory for sending; zero opens it on
+    /// every attempt. A changed config is never served from the cache, whatever this is.
+    pub credential_cache_ttl: Duration,
+    /// At most this many opened configs are kept.
+    pub credential_cache_capacity: usize,
 }
 
 impl Default for EngineConfig {
@@ -33,6 +38,8 @@ impl Default for EngineConfig {
             poll_interval: Duration::from_secs(1),
             owner: format!("herald-{}", uuid_like()),
             endpoints: Endpoints::default(),
+            credential_cache_ttl: Duration::from_secs(15 * 60),
+            credential_cache_capacity: 10_000,
         }
     }
 }

@@ -223,7 +223,7 @@ impl Engine {
     }
 
     /// The organisation's enabled integrations, from the routing cache when it has them.
-    async fn routable_integrations(
+    pub(crate) async fn routable_integrations(
         &self,
         org: &OrgId,
     ) -> Result<Arc<Vec<IntegrationRow>>, IngestError> {

@@ -2,7 +2,9 @@
 //! and runs the workers that claim due deliveries, send them and record every attempt.
 
 mod attempt;
+mod change_listener;
 mod config;
+mod credential_cache;
 mod handoff;
 mod ingest;
 mod limiter;
@@ -24,8 +26,12 @@ pub use config::EngineConfig;
 pub use ingest::{Accepted, IngestError};
 pub use test_send::{TestError, TestResult};
 
-/// How long another instance's integration changes may take to reach this one's routing.
-const ROUTING_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// On PostgreSQL, other instances' integration changes arrive by notification; this expiry is
+/// only a safety net against one that was lost unnoticed.
+const ROUTING_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long another instance's change may take to reach routing while notifications are not
+/// being heard (before the listener connects, or while it reconnects).
+const ROUTING_CACHE_TTL_UNHEARD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where time comes from; tests substitute a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -42,12 +48,14 @@ pub struct Engine {
     ingest: ingest::IngestQueue,
     handoff: Arc<handoff::Handoff>,
     routing: Arc<routing_cache::RoutingCache>,
+    credentials: Arc<credential_cache::CredentialCache>,
     limiter: Arc<limiter::Limiter>,
     clock: Clock,
 }
 
 impl Engine {
-    /// Must be called inside a tokio runtime: it starts the ingest committer.
+    /// Must be called inside a tokio runtime: it starts the ingest committer and, on
+    /// PostgreSQL, the listener for other instances' integration changes.
     pub fn new(
         store: Store,
         registry: Registry,
@@ -57,13 +65,29 @@ impl Engine {
     ) -> Self {
         let wake = Arc::new(Notify::new());
         let handoff = Arc::new(handoff::Handoff::new(config.concurrency.max(1) * 4));
+        let routing = Arc::new(match store.backend() {
+            Backend::Sqlite => routing_cache::RoutingCache::new(None),
+            Backend::Postgres => routing_cache::RoutingCache::new(Some(ROUTING_CACHE_TTL))
+                .unheard_ttl(ROUTING_CACHE_TTL_UNHEARD),
+        });
+        let credentials = Arc::new(credential_cache::CredentialCache::new(
+            config.credential_cache_ttl,
+            config.credential_cache_capacity,
+        ));
+        if store.backend() == Backend::Postgres {
+            change_listener::spawn(
+                store.clone(),
+                change_listener::Caches {
+                    routing: Arc::downgrade(&routing),
+                    credentials: Arc::downgrade(&credentials),
+                },
+            );
+        }
         Self {
             ingest: ingest::IngestQueue::start(store.clone(), wake.clone(), handoff.clone()),
             handoff,
-            routing: Arc::new(routing_cache::RoutingCache::new(match store.backend() {
-                Backend::Sqlite => None,
-                Backend::Postgres => Some(ROUTING_CACHE_TTL),
-            })),
+            routing,
+            credentials,
             store,
             registry: Arc::new(registry),
             sender,
@@ -96,9 +120,11 @@ impl Engine {
         &self.secrets
     }
 
-    /// Drops the cached routing input of `org`; call after any change to its integrations.
+    /// Drops what is cached about `org`'s integrations (routing input, opened credentials);
+    /// call after any change to them. Other instances hear of it through the database.
     pub fn integrations_changed(&self, org: &OrgId) {
         self.routing.invalidate(org);
+        self.credentials.invalidate_org(org);
     }
 
     /// Tells the workers of this process that new work may be due.

@@ -1,9 +1,10 @@
 //! Each organisation's routable integrations, kept in memory so that accepting an event needs no
 //! query. Every integration write in this process drops the organisation's entry. Writes by
-//! other instances (PostgreSQL) are seen once the entry expires.
+//! other instances (PostgreSQL) drop it when their notification arrives; while no listener is
+//! hearing them, entries expire quickly instead.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ pub(crate) struct RoutingCache {
     /// Bumped by every invalidation; a load that overlapped one is not cached.
     generation: AtomicU64,
     ttl: Option<Duration>,
+    /// Used instead of `ttl` while other instances' changes are not heard.
+    unheard_ttl: Option<Duration>,
+    hearing: AtomicBool,
 }
 
 impl RoutingCache {
@@ -27,13 +31,34 @@ impl RoutingCache {
             entries: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ttl,
+            unheard_ttl: None,
+            hearing: AtomicBool::new(true),
         }
     }
 
+    /// Entries expire after `ttl` until [`RoutingCache::set_hearing`] says changes are heard.
+    pub(crate) fn unheard_ttl(mut self, ttl: Duration) -> Self {
+        self.unheard_ttl = Some(ttl);
+        self.hearing = AtomicBool::new(false);
+        self
+    }
+
+    pub(crate) fn set_hearing(&self, hearing: bool) {
+        self.hearing.store(hearing, Ordering::Release);
+    }
+
+    pub(crate) fn is_hearing(&self) -> bool {
+        self.hearing.load(Ordering::Acquire)
+    }
+
     pub(crate) fn get(&self, org: &OrgId) -> Option<Arc<Vec<IntegrationRow>>> {
+        let ttl = match self.is_hearing() {
+            true => self.ttl,
+            false => self.unheard_ttl.or(self.ttl),
+        };
         let entries = self.entries.lock().expect("not poisoned");
         let (rows, loaded) = entries.get(org)?;
-        let fresh = self.ttl.is_none_or(|ttl| loaded.elapsed() < ttl);
+        let fresh = ttl.is_none_or(|ttl| loaded.elapsed() < ttl);
         fresh.then(|| rows.clone())
     }
 
@@ -59,6 +84,12 @@ impl RoutingCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(org);
     }
+
+    pub(crate) fn clear(&self) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +112,18 @@ mod tests {
         let expiring = RoutingCache::new(Some(Duration::ZERO));
         expiring.put(org.clone(), rows(), expiring.generation());
         assert!(expiring.get(&org).is_none());
+    }
+
+    #[test]
+    fn entries_expire_quickly_while_changes_are_unheard() {
+        let org = OrgId::generate();
+        let cache = RoutingCache::new(Some(Duration::from_secs(60))).unheard_ttl(Duration::ZERO);
+        cache.put(org.clone(), rows(), cache.generation());
+        assert!(cache.get(&org).is_none(), "not hearing yet");
+        cache.set_hearing(true);
+        assert!(cache.get(&org).is_some());
+        cache.clear();
+        assert!(cache.get(&org).is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod registry;
 pub mod sender;
 #[cfg(test)]
 pub(crate) mod testing;
+mod urls;
 
 pub mod custom;
 pub mod discord;

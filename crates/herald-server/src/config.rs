@@ -33,6 +33,7 @@ pub struct ServeConfig {
     pub bootstrap_token: Option<String>,
 
     /// 32 bytes in standard base64; encrypts integration credentials. Required with PostgreSQL.
+    /// Several, comma-separated, during a rotation: the first seals, all of them open.
     #[arg(long, env = "HERALD_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
 
@@ -64,12 +65,22 @@ pub struct ServeConfig {
     /// Total time allowed for one outbound request.
     #[arg(long, env = "HERALD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// How long decrypted integration credentials stay in memory for sending; 0s turns it off.
+    #[arg(long, env = "HERALD_CREDENTIAL_CACHE_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub credential_cache_ttl: Duration,
 }
 
 impl ServeConfig {
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}/herald.db?mode=rwc", self.data_dir.display()))
+        database_url(self.database_url.as_deref(), &self.data_dir)
     }
+}
+
+/// The configured database URL, or the embedded SQLite file in `data_dir`: what `herald serve`
+/// and the other commands that open the database use.
+pub fn database_url(configured: Option<&str>, data_dir: &std::path::Path) -> String {
+    configured
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("sqlite://{}/herald.db?mode=rwc", data_dir.display()))
 }

@@ -47,7 +47,7 @@ pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> 
         .with_overrides(&config.provider_endpoints)
         .map_err(StartupError::Endpoints)?;
     let store = Store::connect(&config.database_url()).await?;
-    let master_key = load_master_key(config, store.backend())?;
+    let keyring = load_keyring(config, store.backend())?;
     bootstrap_token(&store, config.bootstrap_token.as_deref()).await?;
     let sender = Sender::new(SenderConfig {
         total_timeout: config.request_timeout,
@@ -63,6 +63,7 @@ pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> 
         concurrency: config.workers.max(1),
         poll_interval: config.poll_interval,
         endpoints,
+        credential_cache_ttl: config.credential_cache_ttl,
         ..EngineConfig::default()
     };
     Ok(Engine::new(
@@ -71,15 +72,22 @@ pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> 
             enable_script: config.enable_script_provider,
         }),
         sender,
-        SecretBox::new(master_key),
+        keyring,
         engine_config,
     ))
 }
 
-fn load_master_key(config: &ServeConfig, backend: Backend) -> Result<MasterKey, StartupError> {
+/// The keys of HERALD_MASTER_KEY (the first seals, all open), or the generated key file.
+fn load_keyring(config: &ServeConfig, backend: Backend) -> Result<SecretBox, StartupError> {
     if let Some(encoded) = &config.master_key {
-        return MasterKey::from_base64(encoded).map_err(StartupError::MasterKey);
+        return herald_crypto::parse_keyring(encoded)
+            .and_then(SecretBox::from_keys)
+            .map_err(StartupError::MasterKey);
     }
+    load_key_file(config, backend).map(SecretBox::new)
+}
+
+fn load_key_file(config: &ServeConfig, backend: Backend) -> Result<MasterKey, StartupError> {
     if backend == Backend::Postgres {
         return Err(StartupError::MasterKeyRequired);
     }

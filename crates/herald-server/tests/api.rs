@@ -97,7 +97,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(
-            row.0.starts_with("hsb1.")
+            row.0.starts_with("hsb2.")
                 && !row.0.contains("SECRET-PATH")
                 && !row.0.contains("C2FVsBQIhrsc")
         );

@@ -18,8 +18,10 @@ pub struct IntegrationRow {
 }
 
 impl Store {
+    /// Inserts an integration; other instances hear of it once it commits.
     pub async fn insert_integration(&self, new: &IntegrationRow) -> Result<()> {
         let i = &new.integration;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -36,15 +38,18 @@ impl Store {
         .bind(to_millis(i.created_at))
         .bind(to_millis(i.updated_at))
         .bind(template_json(&i.template))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_as("name"))?;
-        Ok(())
+        self.notify_integration_changed(&mut tx, &i.org_id, &i.id)
+            .await?;
+        tx.commit().await
     }
 
     /// Writes every mutable field of an existing integration of `org`. Returns false if absent.
     pub async fn update_integration(&self, row: &IntegrationRow) -> Result<bool> {
         let i = &row.integration;
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE integrations SET name = $1, enabled = $2, severity_filter = $3, events = $4, target_ids = $5, \
              config_sealed = $6, config_keys = $7, updated_at = $8, template = $9 WHERE id = $10 AND org_id = $11",
@@ -60,10 +65,16 @@ impl Store {
         .bind(template_json(&i.template))
         .bind(i.id.to_string())
         .bind(i.org_id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_as("name"))?;
-        Ok(result.rows_affected() == 1)
+        let updated = result.rows_affected() == 1;
+        if updated {
+            self.notify_integration_changed(&mut tx, &i.org_id, &i.id)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
     pub async fn get_integration(
@@ -178,6 +189,7 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+            self.notify_integration_changed(&mut tx, org, id).await?;
         }
         tx.commit().await?;
         Ok(deleted == 1)

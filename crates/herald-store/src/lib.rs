@@ -4,7 +4,9 @@
 mod access;
 mod deliveries;
 mod events;
+mod integration_changes;
 mod integrations;
+mod key_rotation;
 mod orgs;
 mod time;
 mod tokens;
@@ -20,7 +22,9 @@ pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
+pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
+pub use key_rotation::RotationReport;
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +87,8 @@ pub struct Store {
     /// SQLite has one writer at a time. Writers on the hot paths take turns here, queueing in
     /// tokio, rather than in SQLite's busy handler, which sleeps in coarse, growing steps.
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Where a change listener connects, on PostgreSQL. Never printed: it may hold a password.
+    postgres_url: Option<Arc<str>>,
 }
 
 /// A write transaction, holding the SQLite write turn (if any) until it ends.
@@ -164,6 +170,7 @@ impl Store {
             pool,
             backend,
             write_turn,
+            postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
         };
         sqlx::migrate!("./migrations")
             .run(&store.pool)

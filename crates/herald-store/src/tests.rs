@@ -12,15 +12,16 @@ use serde_json::json;
 use crate::testing::{fresh_postgres_url, sqlite_url};
 use crate::*;
 
-async fn stores() -> (Vec<Store>, tempfile::TempDir) {
+pub(crate) async fn stores() -> (Vec<Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::connect(&sqlite_url(dir.path())).await.unwrap();
     let postgres = Store::connect(&fresh_postgres_url().await).await.unwrap();
     (vec![sqlite, postgres], dir)
 }
 
-async fn integration(store: &Store, org: &OrgId) -> Integration {
-    let integration = Integration {
+/// A webhook integration of `org`, not yet stored.
+pub(crate) fn new_integration(org: &OrgId) -> Integration {
+    Integration {
         id: IntegrationId::generate(),
         org_id: org.clone(),
         kind: Kind::Webhook,
@@ -31,7 +32,11 @@ async fn integration(store: &Store, org: &OrgId) -> Integration {
         template: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
-    };
+    }
+}
+
+async fn integration(store: &Store, org: &OrgId) -> Integration {
+    let integration = new_integration(org);
     store
         .insert_integration(&IntegrationRow {
             integration: integration.clone(),
@@ -457,5 +462,33 @@ async fn an_id_from_an_unfinished_attempt_is_kept_for_the_retry() {
             store.chain_prior(&again).await.unwrap().as_deref(),
             Some("OPS-7")
         );
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_integration_deletes_its_sealed_config() {
+    let (stores, _dir) = stores().await;
+    for store in stores {
+        let org = store.ensure_org("default").await.unwrap();
+        let hook = integration(&store, &org).await;
+        let kept = integration(&store, &org).await;
+        assert!(store.delete_integration(&org, &hook.id).await.unwrap());
+        assert!(store
+            .get_integration(&org, &hook.id)
+            .await
+            .unwrap()
+            .is_none());
+        // No row, so no blob: nothing of the config is left to open with a leaked key.
+        let blobs: Vec<(String,)> = sqlx::query_as("SELECT config_sealed FROM integrations")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(blobs.len(), 1, "{:?}", store.backend());
+        assert!(store
+            .get_integration(&org, &kept.id)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(!store.delete_integration(&org, &hook.id).await.unwrap());
     }
 }

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             Command::Serve(config) => commands::serve::run(config).await,
             Command::Emit(args) => commands::emit::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
-            Command::Keys(command) => commands::keys::run(command),
+            Command::Keys(command) => commands::keys::run(command).await,
             Command::Render(args) => commands::render::run(args),
             Command::Org(command) => commands::org::run(command).await,
         }

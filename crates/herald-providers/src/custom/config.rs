@@ -80,20 +80,7 @@ impl CustomConfig {
 /// An absolute http(s) URL with a host and no credentials in it: the key has its own field,
 /// which is known to be secret.
 fn http_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "must be an http or https URL, not {}",
-            url.scheme()
-        ));
-    }
-    if url.host().is_none() {
-        return Err("must have a host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password; use `api_key`".into());
-    }
-    Ok(url)
+    crate::urls::http_url(raw, Some("api_key"))
 }
 
 /// A header value: visible ASCII and inner spaces (so `Bearer abc` works), nothing that could

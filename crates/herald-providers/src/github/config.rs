@@ -103,22 +103,7 @@ fn check_token(token: &str) -> Result<(), String> {
 
 /// An http(s) API base, e.g. `https://github.example.com/api/v3`.
 fn parse_api_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "must be an http or https URL, not {}",
-            url.scheme()
-        ));
-    }
-    if url.host().is_none() {
-        return Err("must have a host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment".into());
-    }
+    let url = crate::urls::base_url(raw, None)?;
     // The web address answers API calls with HTML; the API lives elsewhere.
     if url.host_str() == Some("github.com") || url.host_str() == Some("www.github.com") {
         return Err(

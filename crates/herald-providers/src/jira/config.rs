@@ -93,22 +93,7 @@ impl JiraConfig {
 /// An http(s) site address, optionally with a context path (a Jira behind a proxy at
 /// `/jira`), but not an API, issue or board URL pasted by mistake.
 fn parse_base_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "must be an http or https URL, not {}",
-            url.scheme()
-        ));
-    }
-    if url.host().is_none() {
-        return Err("must have a host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment".into());
-    }
+    let url = crate::urls::base_url(raw, None)?;
     // A site address, not an API, issue or board page: `/rest/…`, `/browse/OPS-1`,
     // `/jira/software/projects/…` (a lone `/jira` is a context path).
     let segments: Vec<String> = url

@@ -85,22 +85,7 @@ impl SplunkConfig {
 /// event endpoint URL, and returns the base. Other collector endpoints (`/raw`, `/ack`) are
 /// refused: they take a different body.
 fn collector_base(raw: &str) -> Result<Url, String> {
-    let mut url = Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "must be an http or https URL, not {}",
-            url.scheme()
-        ));
-    }
-    if url.host().is_none() {
-        return Err("must have a host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password; use `token`".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment; the token goes in `token`".into());
-    }
+    let mut url = crate::urls::base_url(raw, Some("token"))?;
     let path = url.path().trim_end_matches('/');
     let base = COLLECTOR_SUFFIXES
         .iter()

@@ -35,18 +35,5 @@ impl WebhookConfig {
 /// An absolute http(s) URL with a host. Userinfo is refused: credentials belong in config keys
 /// that are known to be secret, not in a URL that may be shown.
 pub fn parse_http_url(raw: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "must be an http or https URL, not {}",
-            url.scheme()
-        ));
-    }
-    if url.host().is_none() {
-        return Err("must have a host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password".into());
-    }
-    Ok(url)
+    crate::urls::http_url(raw, None)
 }

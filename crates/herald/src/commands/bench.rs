@@ -241,6 +241,7 @@ async fn start_herald(
         delivery_lease: Duration::from_secs(60),
         poll_interval: Duration::from_secs(1),
         request_timeout: Duration::from_secs(30),
+        credential_cache_ttl: Duration::from_secs(15 * 60),
     };
     let server = herald_server::Server::bind(&config)
         .await
