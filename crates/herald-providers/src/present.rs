@@ -342,6 +342,30 @@ pub fn envelope_json(ctx: &crate::RenderContext<'_>) -> Vec<u8> {
     serde_json::to_vec(&envelope).expect("the envelope serialises")
 }
 
+/// Fits a text and a list of facts into a size limit: `build(text_chars, facts_shown)` renders
+/// with the text cut to that many characters and the first that many facts. The text is
+/// halved until it fits without facts, then as many facts as still fit are kept, in order.
+/// Returns the last rendering tried (which fits unless even the bare message cannot).
+pub fn fit_text_and_facts<T>(
+    text_chars: usize,
+    facts: usize,
+    build: impl Fn(usize, usize) -> T,
+    fits: impl Fn(&T) -> bool,
+) -> T {
+    let mut text_max = text_chars;
+    while text_max > 0 && !fits(&build(text_max, 0)) {
+        text_max /= 2;
+    }
+    let mut shown = facts;
+    loop {
+        let rendered = build(text_max, shown);
+        if shown == 0 || fits(&rendered) {
+            return rendered;
+        }
+        shown -= 1;
+    }
+}
+
 /// Cuts `text` to at most `max` characters, ending with `…` when it was cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

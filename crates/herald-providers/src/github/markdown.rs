@@ -1,7 +1,7 @@
 //! The issue body and comments in GitHub-flavoured Markdown, built from [`Message`] and kept
 //! within GitHub's body limit.
 
-use crate::present::{truncate_chars, Message};
+use crate::present::{fit_text_and_facts, truncate_chars, Message};
 
 /// GitHub's limit for an issue or comment body, in characters.
 pub const MAX_BODY_CHARS: usize = 65_536;
@@ -25,20 +25,14 @@ pub fn body(message: &Message, heading: Option<&str>) -> String {
             )
         })
         .collect();
-    let fits = |body: &str| body.chars().count() <= MAX_BODY_CHARS;
-    let mut text_max = message.text.chars().count();
-    while text_max > 0 && !fits(&build(message, heading, &facts, 0, text_max)) {
-        text_max /= 2;
-    }
-    let mut shown = facts.len().min(MAX_FACTS);
-    loop {
-        let body = build(message, heading, &facts, shown, text_max);
-        if shown == 0 || fits(&body) {
-            // Only a pathological heading or links could still be too long.
-            return truncate_chars(&body, MAX_BODY_CHARS);
-        }
-        shown -= 1;
-    }
+    let body = fit_text_and_facts(
+        message.text.chars().count(),
+        facts.len().min(MAX_FACTS),
+        |text_max, shown| build(message, heading, &facts, shown, text_max),
+        |body: &String| body.chars().count() <= MAX_BODY_CHARS,
+    );
+    // Only a pathological heading or links could still be too long.
+    truncate_chars(&body, MAX_BODY_CHARS)
 }
 
 fn build(

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::present::{truncate_chars, Message};
+use crate::present::{fit_text_and_facts, truncate_chars, Message};
 
 /// Jira's default limit for a rich-text field (`jira.text.field.character.limit`). We hold the
 /// serialised ADF to it, which is stricter than counting only the visible text.
@@ -28,21 +28,12 @@ pub fn document(message: &Message, heading: Option<&str>) -> Value {
             )
         })
         .collect();
-    let fits = |doc: &Value| utf16_len(&doc.to_string()) <= MAX_FIELD_CHARS;
-    // The text first: shorten it until it fits without any facts...
-    let mut text_max = message.text.chars().count();
-    while text_max > 0 && !fits(&build(message, heading, &facts, 0, text_max)) {
-        text_max /= 2;
-    }
-    // ...then as many facts as fit after it, in their order.
-    let mut shown = facts.len().min(MAX_FACTS);
-    loop {
-        let doc = build(message, heading, &facts, shown, text_max);
-        if shown == 0 || fits(&doc) {
-            return doc;
-        }
-        shown -= 1;
-    }
+    fit_text_and_facts(
+        message.text.chars().count(),
+        facts.len().min(MAX_FACTS),
+        |text_max, shown| build(message, heading, &facts, shown, text_max),
+        |doc: &Value| utf16_len(&doc.to_string()) <= MAX_FIELD_CHARS,
+    )
 }
 
 fn build(
