@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use herald_domain::{Event, Kind};
-use herald_providers::{ExternalRef, Outcome, Provider, Purpose, Redactor, RenderContext, Target};
+use herald_providers::{
+    Destination, ExternalRef, Outcome, Provider, Purpose, Redactor, RenderContext, Target,
+};
 use herald_store::{AttemptRecord, ClaimedDelivery, IntegrationRow, ResultKind};
 use serde_json::Value;
 
@@ -151,7 +153,19 @@ impl Engine {
             Err(reason) => return failed(reason),
         };
         let now = self.now();
-        let destination = provider.destination(&config);
+        // A workspace attachment's channel or URL, if it resolved one, is its own destination.
+        let override_to = Some(job.delivery.destination.as_str()).filter(|d| !d.is_empty());
+        let destination = match override_to {
+            Some(to) => {
+                let rate = provider.destination(&config).rate;
+                if to.contains("://") {
+                    Destination::hashed(kind, to, rate)
+                } else {
+                    Destination::new(kind, to, rate)
+                }
+            }
+            None => provider.destination(&config),
+        };
         if let Err(until) = self.limiter.acquire(&destination, now) {
             return Attempted::Deferred(until);
         }
@@ -179,16 +193,16 @@ impl Engine {
             integration_name: job.delivery.integration_name.clone(),
             kind: job.delivery.kind,
         };
-        let exchange = self
-            .exchange(
-                provider,
-                &config,
-                &event,
-                &target,
-                prior.as_ref(),
-                Purpose::Delivery,
-            )
-            .await;
+        let ctx = RenderContext {
+            event: &event,
+            target: &target,
+            prior: prior.as_ref(),
+            now,
+            purpose: Purpose::Delivery,
+            endpoints: &self.config.endpoints,
+            destination: override_to,
+        };
+        let exchange = self.exchange(provider, &config, &ctx).await;
         // A 429 holds back every delivery to this destination, not just this one.
         if exchange.status_code == Some(429) {
             if let Outcome::Retry { after, .. } = &exchange.outcome {
@@ -235,21 +249,10 @@ impl Engine {
         &self,
         provider: &dyn Provider,
         config: &Value,
-        event: &Event,
-        target: &Target,
-        prior: Option<&ExternalRef>,
-        purpose: Purpose,
+        ctx: &RenderContext<'_>,
     ) -> Exchange {
         let redactor = Redactor::from_config(config);
-        let ctx = RenderContext {
-            event,
-            target,
-            prior,
-            now: self.now(),
-            purpose,
-            endpoints: &self.config.endpoints,
-        };
-        let exchanged = herald_providers::exchange(&self.sender, provider, &ctx, config).await;
+        let exchanged = herald_providers::exchange(&self.sender, provider, ctx, config).await;
         // Credentials the provider derived and sent (a Basic header) may come back too.
         let redactor = redactor.with_sent(&exchanged.sent_credentials);
         let outcome = match exchanged.outcome {

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use herald_domain::{DeliveryId, Event, EventId, EventInput};
-use herald_providers::{Outcome, Purpose, Target};
+use herald_providers::{Outcome, Purpose, RenderContext, Target};
 use herald_store::IntegrationRow;
 use serde_json::json;
 
@@ -49,16 +49,16 @@ impl Engine {
             integration_name: integration.name.clone(),
             kind: integration.kind,
         };
-        let exchange = self
-            .exchange(
-                provider,
-                &config,
-                &event,
-                &target,
-                None,
-                Purpose::ConnectionTest,
-            )
-            .await;
+        let ctx = RenderContext {
+            event: &event,
+            target: &target,
+            prior: None,
+            now: self.now(),
+            purpose: Purpose::ConnectionTest,
+            endpoints: &self.config.endpoints,
+            destination: None,
+        };
+        let exchange = self.exchange(provider, &config, &ctx).await;
         let (ok, reason) = match exchange.outcome {
             Outcome::Delivered { .. } => (true, None),
             Outcome::Retry { reason, .. } | Outcome::Failed { reason } => (false, Some(reason)),

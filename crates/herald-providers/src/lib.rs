@@ -5,6 +5,8 @@ mod classify;
 mod endpoints;
 pub mod examples;
 mod exchange;
+#[cfg(test)]
+mod overrides;
 pub mod present;
 mod provider;
 mod redact;

@@ -69,11 +69,35 @@ pub struct RenderContext<'a> {
     pub purpose: Purpose,
     /// The base URLs of fixed-address services (Slack's Web API, GitHub, ...).
     pub endpoints: &'a Endpoints,
+    /// Where this delivery goes instead of the config's own destination, when a workspace
+    /// attachment resolved one: a Slack channel, or the URL for Teams, webhook and custom.
+    pub destination: Option<&'a str>,
 }
 
 impl RenderContext<'_> {
     pub fn is_test(&self) -> bool {
         self.purpose == Purpose::ConnectionTest
+    }
+
+    /// Refuses a destination override, for kinds whose destination is fixed by their config.
+    pub fn no_destination_override(&self) -> Result<(), RenderError> {
+        match self.destination {
+            Some(_) => Err(RenderError::Unrenderable(
+                "this kind takes no per-workspace destination".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The override as a URL, for URL-addressed kinds.
+    pub fn destination_url(&self) -> Result<Option<url::Url>, RenderError> {
+        self.destination
+            .map(|raw| {
+                crate::urls::http_url(raw, None).map_err(|reason| {
+                    RenderError::Unrenderable(format!("the destination URL {reason}"))
+                })
+            })
+            .transpose()
     }
 }
 

@@ -37,6 +37,7 @@ pub struct Fixture {
     pub prior: Option<ExternalRef>,
     pub purpose: Purpose,
     pub endpoints: Endpoints,
+    pub destination: Option<String>,
 }
 
 impl Fixture {
@@ -47,7 +48,14 @@ impl Fixture {
             prior: None,
             purpose: Purpose::Delivery,
             endpoints: Endpoints::default(),
+            destination: None,
         }
+    }
+
+    /// Sends to this destination instead of the config's (a workspace override).
+    pub fn to(mut self, destination: &str) -> Self {
+        self.destination = Some(destination.to_owned());
+        self
     }
 
     pub fn with_prior(mut self, prior: &str) -> Self {
@@ -74,6 +82,7 @@ impl Fixture {
             now: Utc.timestamp_opt(1_750_000_000, 0).unwrap(),
             purpose: self.purpose,
             endpoints: &self.endpoints,
+            destination: self.destination.as_deref(),
         }
     }
 }

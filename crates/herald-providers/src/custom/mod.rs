@@ -31,7 +31,11 @@ impl Provider for CustomProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        let config = CustomConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        let mut config = CustomConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        // A workspace attachment's URL, when one was resolved, replaces the configured one.
+        if let Some(url) = ctx.destination_url()? {
+            config.url = url;
+        }
         Ok(vec![render::request(ctx, &config).into()])
     }
 

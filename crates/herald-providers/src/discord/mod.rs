@@ -34,6 +34,7 @@ impl Provider for DiscordProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = DiscordConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         if ctx.is_test() {
             return Ok(vec![render::connection_test(&config)]);

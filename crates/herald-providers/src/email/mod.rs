@@ -35,6 +35,7 @@ impl Provider for EmailProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = EmailConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         if ctx.is_test() {
             return Ok(vec![Outbound::Mail(MailRequest {

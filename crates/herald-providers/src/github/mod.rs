@@ -42,6 +42,7 @@ impl Provider for GithubProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = GithubConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         if ctx.is_test() {
             return Ok(vec![render::repository(ctx, &config).into()]);

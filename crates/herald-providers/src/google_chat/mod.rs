@@ -37,6 +37,7 @@ impl Provider for GoogleChatProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = GoogleChatConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         Ok(vec![render::request(ctx, &config).into()])
     }

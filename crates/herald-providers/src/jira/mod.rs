@@ -37,6 +37,7 @@ impl Provider for JiraProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = JiraConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         let request = if ctx.is_test() {
             render::create_test_issue(ctx, &config)

@@ -33,6 +33,7 @@ impl Provider for OpsgenieProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = OpsgenieConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         render::requests(ctx, &config)
     }

@@ -35,6 +35,7 @@ impl Provider for PagerDutyProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = PagerDutyConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         Ok(render::requests(ctx, &config))
     }

@@ -43,6 +43,7 @@ impl Provider for ScriptProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = ScriptConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         Ok(vec![Outbound::Exec(render::request(ctx, &config))])
     }

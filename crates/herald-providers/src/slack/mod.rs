@@ -46,6 +46,12 @@ impl Provider for SlackProvider {
     ) -> Result<Vec<Outbound>, RenderError> {
         let config = SlackConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         let requests = match (&config, ctx.purpose) {
+            // An app webhook is bound to one channel: it cannot honour a workspace's channel.
+            (SlackConfig::Webhook { .. }, _) if ctx.destination.is_some() => {
+                return Err(RenderError::Unrenderable(
+                    "a workspace channel needs a bot token; an incoming webhook posts to its own channel only".into(),
+                ))
+            }
             // Webhooks have no side-effect-free check: the test is a visible message.
             (SlackConfig::Webhook { url }, _) => vec![render::webhook_message(ctx, url)],
             // auth.test proves the token. Checking the channel too (conversations.info) would
@@ -54,6 +60,8 @@ impl Provider for SlackProvider {
                 vec![render::auth_test(ctx, token)]
             }
             (SlackConfig::Bot { token, channel }, Purpose::Delivery) => {
+                // A workspace attachment's channel, when one was resolved, wins.
+                let channel = ctx.destination.unwrap_or(channel);
                 // A prior that is not `channel:ts` did not come from this mode: start afresh.
                 match ctx.prior.and_then(|p| render::parse_external_id(&p.0)) {
                     None => vec![render::web_api_message(

@@ -32,6 +32,7 @@ impl Provider for SplunkProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = SplunkConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         Ok(render::requests(ctx, &config))
     }

@@ -50,8 +50,12 @@ impl Provider for TeamsProvider {
     ) -> Result<Vec<Outbound>, RenderError> {
         let config = TeamsConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         let body = body(&Message::of(ctx.event)).to_string().into_bytes();
-        Ok(config
-            .urls
+        // A workspace attachment's URL, when one was resolved, replaces the configured ones.
+        let urls = match ctx.destination_url()? {
+            Some(url) => vec![url],
+            None => config.urls,
+        };
+        Ok(urls
             .into_iter()
             .map(|url| OutboundRequest::post_json(url, body.clone()).into())
             .collect())

@@ -34,6 +34,7 @@ impl Provider for TelegramProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = TelegramConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         if ctx.is_test() {
             return Ok(render::connection_test(ctx, &config));

@@ -37,6 +37,7 @@ impl Provider for WebexProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
+        ctx.no_destination_override()?;
         let config = WebexConfig::parse(config).map_err(RenderError::InvalidConfig)?;
         let request = if ctx.is_test() {
             render::room_check(ctx, &config)?

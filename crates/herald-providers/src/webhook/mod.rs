@@ -29,7 +29,12 @@ impl Provider for WebhookProvider {
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        let config = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        let mut config = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        // A workspace attachment's URL, when one was resolved, replaces the configured one;
+        // the signing secret stays.
+        if let Some(url) = ctx.destination_url()? {
+            config.url = url;
+        }
         Ok(vec![render::request(ctx, &config).into()])
     }
 

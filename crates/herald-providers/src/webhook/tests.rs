@@ -98,6 +98,7 @@ fn renders_a_signed_post_with_envelope_and_integration() {
         now,
         purpose: Purpose::Delivery,
         endpoints: &Endpoints::default(),
+        destination: None,
     };
     let requests = WebhookProvider.render(&ctx, &config()).unwrap();
     let [Outbound::Http(request)] = requests.as_slice() else {
@@ -145,6 +146,7 @@ fn every_attempt_sends_the_same_body_under_the_same_id() {
             now: Utc.timestamp_opt(secs, 0).unwrap(),
             purpose: Purpose::Delivery,
             endpoints: &Endpoints::default(),
+            destination: None,
         };
         WebhookProvider.render(&ctx, &config()).unwrap()[0]
             .http()

@@ -81,6 +81,7 @@ pub fn run(args: RenderArgs) -> Result<(), String> {
             Purpose::Delivery
         },
         endpoints: &endpoints,
+        destination: None,
     };
     let requests = provider
         .render(&ctx, &config)
