@@ -1,6 +1,7 @@
 //! Herald's domain: events, integrations and routing. Pure code, no I/O.
 
 pub mod access;
+pub mod attachment;
 pub mod delivery;
 pub mod duration;
 pub mod error;

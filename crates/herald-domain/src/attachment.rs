@@ -1,0 +1,233 @@
+//! Workspace attachments (seed 001): an integration attached to a module fires after a job
+//! stage, and its channels (or webhook URLs) resolve from four levels, first match wins:
+//! the workspace's environment override, the organisation's environment override, the
+//! workspace's defaults, the organisation's defaults.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// After which stage an attached integration fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunAfter {
+    Plan,
+    Apply,
+    All,
+}
+
+/// Events that end the plan stage: the plan is ready, possibly waiting for a person.
+const PLAN_STAGE_ENDS: &[&str] = &["iac.run.plan_finished", "iac.run.waiting_for_approval"];
+/// Events that end the apply stage, or the run before it (failed, cancelled, rejected).
+const APPLY_STAGE_ENDS: &[&str] = &[
+    "iac.run.applied",
+    "iac.run.failed",
+    "iac.run.cancelled",
+    "iac.run.rejected",
+];
+
+impl RunAfter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunAfter::Plan => "plan",
+            RunAfter::Apply => "apply",
+            RunAfter::All => "all",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [RunAfter::Plan, RunAfter::Apply, RunAfter::All]
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+    }
+
+    /// Whether an event of this type is one this attachment fires on.
+    pub fn fires_on(self, event_type: &str) -> bool {
+        let plan = PLAN_STAGE_ENDS.contains(&event_type);
+        let apply = APPLY_STAGE_ENDS.contains(&event_type);
+        match self {
+            RunAfter::Plan => plan,
+            RunAfter::Apply => apply,
+            RunAfter::All => plan || apply,
+        }
+    }
+}
+
+/// Channels (for Slack) or URLs (for Teams, webhook, custom) at one level: defaults, and
+/// per-environment lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Destinations {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, Vec<String>>,
+}
+
+/// Which of the four levels a resolution came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedFrom {
+    WorkspaceEnvironment,
+    OrganisationEnvironment,
+    WorkspaceDefault,
+    OrganisationDefault,
+    /// Nothing at any level: the integration's own config destination.
+    IntegrationConfig,
+}
+
+/// The destinations of one notification, first match wins. An empty list at a level counts as
+/// absent, so it falls through to the next.
+pub fn resolve<'a>(
+    workspace: &'a Destinations,
+    organisation: &'a Destinations,
+    environment: Option<&str>,
+) -> (&'a [String], ResolvedFrom) {
+    let by_environment = |level: &'a Destinations| {
+        environment
+            .and_then(|env| level.environments.get(env))
+            .filter(|list| !list.is_empty())
+    };
+    if let Some(list) = by_environment(workspace) {
+        return (list, ResolvedFrom::WorkspaceEnvironment);
+    }
+    if let Some(list) = by_environment(organisation) {
+        return (list, ResolvedFrom::OrganisationEnvironment);
+    }
+    if !workspace.default.is_empty() {
+        return (&workspace.default, ResolvedFrom::WorkspaceDefault);
+    }
+    if !organisation.default.is_empty() {
+        return (&organisation.default, ResolvedFrom::OrganisationDefault);
+    }
+    (&[], ResolvedFrom::IntegrationConfig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(default: &[&str], environments: &[(&str, &[&str])]) -> Destinations {
+        Destinations {
+            default: default.iter().map(|s| s.to_string()).collect(),
+            environments: environments
+                .iter()
+                .map(|(env, list)| {
+                    (
+                        env.to_string(),
+                        list.iter().map(|s| s.to_string()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_level_wins_in_order_and_falls_through_when_absent() {
+        let workspace = level(&["#ws"], &[("production", &["#ws-prod"])]);
+        let org = level(
+            &["#org"],
+            &[("production", &["#org-prod"]), ("staging", &["#org-stg"])],
+        );
+        let none = Destinations::default();
+        // (workspace, organisation, environment) -> (destinations, level)
+        type Case<'a> = (
+            &'a Destinations,
+            &'a Destinations,
+            Option<&'a str>,
+            &'a [&'a str],
+            ResolvedFrom,
+        );
+        let cases: &[Case] = &[
+            (
+                &workspace,
+                &org,
+                Some("production"),
+                &["#ws-prod"],
+                ResolvedFrom::WorkspaceEnvironment,
+            ),
+            (
+                &workspace,
+                &org,
+                Some("staging"),
+                &["#org-stg"],
+                ResolvedFrom::OrganisationEnvironment,
+            ),
+            (
+                &workspace,
+                &org,
+                Some("dev"),
+                &["#ws"],
+                ResolvedFrom::WorkspaceDefault,
+            ),
+            (
+                &workspace,
+                &org,
+                None,
+                &["#ws"],
+                ResolvedFrom::WorkspaceDefault,
+            ),
+            (
+                &none,
+                &org,
+                Some("dev"),
+                &["#org"],
+                ResolvedFrom::OrganisationDefault,
+            ),
+            (
+                &none,
+                &none,
+                Some("production"),
+                &[],
+                ResolvedFrom::IntegrationConfig,
+            ),
+        ];
+        for (ws, org, env, expected, from) in cases {
+            let (list, level) = resolve(ws, org, *env);
+            assert_eq!(
+                (list, level),
+                (
+                    &expected.iter().map(|s| s.to_string()).collect::<Vec<_>>()[..],
+                    *from
+                ),
+                "{env:?}"
+            );
+        }
+        // An empty override list is no override.
+        let empty_env = level(&["#ws"], &[("production", &[])]);
+        assert_eq!(
+            resolve(&empty_env, &org, Some("production")).1,
+            ResolvedFrom::OrganisationEnvironment
+        );
+    }
+
+    #[test]
+    fn run_after_fires_on_exactly_its_stages() {
+        let plan = ["iac.run.plan_finished", "iac.run.waiting_for_approval"];
+        let apply = [
+            "iac.run.applied",
+            "iac.run.failed",
+            "iac.run.cancelled",
+            "iac.run.rejected",
+        ];
+        let neither = [
+            "iac.run.queued",
+            "iac.run.planning",
+            "iac.run.applying",
+            "scan_done",
+        ];
+        for event in plan {
+            assert!(RunAfter::Plan.fires_on(event) && RunAfter::All.fires_on(event));
+            assert!(!RunAfter::Apply.fires_on(event), "{event}");
+        }
+        for event in apply {
+            assert!(RunAfter::Apply.fires_on(event) && RunAfter::All.fires_on(event));
+            assert!(!RunAfter::Plan.fires_on(event), "{event}");
+        }
+        for event in neither {
+            for run_after in [RunAfter::Plan, RunAfter::Apply, RunAfter::All] {
+                assert!(!run_after.fires_on(event), "{run_after:?} {event}");
+            }
+        }
+    }
+}
