@@ -7,6 +7,7 @@ mod handoff;
 mod ingest;
 mod limiter;
 mod retry;
+mod routing;
 mod routing_cache;
 mod test_send;
 mod worker;
@@ -22,6 +23,7 @@ use tokio::sync::Notify;
 
 pub use config::EngineConfig;
 pub use ingest::{Accepted, IngestError};
+pub use routing::{load_catalogue, Explanation, OrgRouting};
 pub use test_send::{TestError, TestResult};
 
 /// How long another instance's integration changes may take to reach this one's routing.
@@ -41,7 +43,7 @@ pub struct Engine {
     wake: Arc<Notify>,
     ingest: ingest::IngestQueue,
     handoff: Arc<handoff::Handoff>,
-    routing: Arc<routing_cache::RoutingCache>,
+    routing: Arc<routing_cache::RoutingCache<routing::OrgRouting>>,
     limiter: Arc<limiter::Limiter>,
     clock: Clock,
 }
@@ -96,7 +98,8 @@ impl Engine {
         &self.secrets
     }
 
-    /// Drops the cached routing input of `org`; call after any change to its integrations.
+    /// Drops the cached routing input of `org`; call after any change to its integrations,
+    /// supplies, integration events, scope tree or event types.
     pub fn integrations_changed(&self, org: &OrgId) {
         self.routing.invalidate(org);
     }

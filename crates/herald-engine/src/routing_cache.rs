@@ -1,5 +1,5 @@
-//! Each organisation's routable integrations, kept in memory so that accepting an event needs no
-//! query. Every integration write in this process drops the organisation's entry. Writes by
+//! Each organisation's routing input (integrations, the routing index, the catalogue), kept in
+//! memory so that accepting an event needs no query. Every integration write in this process drops the organisation's entry. Writes by
 //! other instances (PostgreSQL) are seen once the entry expires.
 
 use std::collections::HashMap;
@@ -8,19 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herald_domain::OrgId;
-use herald_store::IntegrationRow;
 
-/// An organisation's enabled integrations, as loaded at a moment.
-type Entry = (Arc<Vec<IntegrationRow>>, Instant);
+/// An organisation's routing input, as loaded at a moment.
+type Entry<T> = (Arc<T>, Instant);
 
-pub(crate) struct RoutingCache {
-    entries: Mutex<HashMap<OrgId, Entry>>,
+pub(crate) struct RoutingCache<T> {
+    entries: Mutex<HashMap<OrgId, Entry<T>>>,
     /// Bumped by every invalidation; a load that overlapped one is not cached.
     generation: AtomicU64,
     ttl: Option<Duration>,
 }
 
-impl RoutingCache {
+impl<T> RoutingCache<T> {
     /// `ttl` None: entries live until invalidated (one process owns the database).
     pub(crate) fn new(ttl: Option<Duration>) -> Self {
         Self {
@@ -30,7 +29,7 @@ impl RoutingCache {
         }
     }
 
-    pub(crate) fn get(&self, org: &OrgId) -> Option<Arc<Vec<IntegrationRow>>> {
+    pub(crate) fn get(&self, org: &OrgId) -> Option<Arc<T>> {
         let entries = self.entries.lock().expect("not poisoned");
         let (rows, loaded) = entries.get(org)?;
         let fresh = self.ttl.is_none_or(|ttl| loaded.elapsed() < ttl);
@@ -42,12 +41,7 @@ impl RoutingCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub(crate) fn put(
-        &self,
-        org: OrgId,
-        rows: Arc<Vec<IntegrationRow>>,
-        loaded_at_generation: u64,
-    ) {
+    pub(crate) fn put(&self, org: OrgId, rows: Arc<T>, loaded_at_generation: u64) {
         let mut entries = self.entries.lock().expect("not poisoned");
         if self.generation.load(Ordering::Acquire) == loaded_at_generation {
             entries.insert(org, (rows, Instant::now()));
@@ -65,8 +59,8 @@ impl RoutingCache {
 mod tests {
     use super::*;
 
-    fn rows() -> Arc<Vec<IntegrationRow>> {
-        Arc::new(Vec::new())
+    fn rows() -> Arc<()> {
+        Arc::new(())
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 mod access;
 mod deliveries;
+mod demands;
 mod events;
 mod integrations;
 mod orgs;
+mod scopes;
 mod time;
 mod tokens;
 
@@ -19,8 +21,10 @@ pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssign
 pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };
+pub use demands::{DemandFilter, EventTypeRow};
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integrations::IntegrationRow;
+pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
