@@ -123,7 +123,7 @@ impl IntegrationEvent {
             }
         }
         if let Some(minimum) = self.min_severity {
-            if !event.severity.is_some_and(|s| s >= minimum) {
+            if event.severity.is_none_or(|s| s < minimum) {
                 return DemandStage::Severity;
             }
         }

@@ -38,26 +38,10 @@ pub struct DemandFilter<'a> {
 
 impl Store {
     pub async fn insert_integration_event(&self, demand: &IntegrationEvent) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO integration_events ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(demand.id.to_string())
-        .bind(demand.org_id.to_string())
-        .bind(demand.integration_id.to_string())
-        .bind(demand.name.clone())
-        .bind(demand.trigger.to_string())
-        .bind(demand.scope.kind().as_str())
-        .bind(demand.scope.name().map(str::to_owned))
-        .bind(json_list(&demand.environments))
-        .bind(demand.min_severity.map(|s| s.as_str()))
-        .bind(i64::from(demand.enabled))
-        .bind(template_json(&demand.template))
-        .bind(to_millis(demand.created_at))
-        .bind(to_millis(demand.updated_at))
-        .execute(&self.pool)
-        .await
-        .map_err(conflict_as("name"))?;
+        bind_demand(sqlx::query(&insert_demand_sql()), demand)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict_as("name"))?;
         Ok(())
     }
 
@@ -226,6 +210,33 @@ impl Store {
             .await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+pub(crate) fn insert_demand_sql() -> String {
+    format!(
+        "INSERT INTO integration_events ({COLUMNS}) VALUES ({})",
+        crate::placeholders(1, 13)
+    )
+}
+
+pub(crate) fn bind_demand<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    demand: &IntegrationEvent,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(demand.id.to_string())
+        .bind(demand.org_id.to_string())
+        .bind(demand.integration_id.to_string())
+        .bind(demand.name.clone())
+        .bind(demand.trigger.to_string())
+        .bind(demand.scope.kind().as_str())
+        .bind(demand.scope.name().map(str::to_owned))
+        .bind(json_list(&demand.environments))
+        .bind(demand.min_severity.map(|s| s.as_str()))
+        .bind(i64::from(demand.enabled))
+        .bind(template_json(&demand.template))
+        .bind(to_millis(demand.created_at))
+        .bind(to_millis(demand.updated_at))
 }
 
 fn demand_row(row: &AnyRow) -> Result<IntegrationEvent> {

@@ -19,27 +19,10 @@ pub struct IntegrationRow {
 
 impl Store {
     pub async fn insert_integration(&self, new: &IntegrationRow) -> Result<()> {
-        let i = &new.integration;
-        sqlx::query(&format!(
-            "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(i.id.to_string())
-        .bind(i.org_id.to_string())
-        .bind(i.kind.as_str())
-        .bind(i.name.clone())
-        .bind(i64::from(i.enabled))
-        .bind(i.filters.severity_filter.map(|s| s.as_str()))
-        .bind(json_list(&i.filters.events))
-        .bind(json_list(&i.filters.target_ids))
-        .bind(new.config_sealed.clone())
-        .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
-        .bind(to_millis(i.created_at))
-        .bind(to_millis(i.updated_at))
-        .bind(template_json(&i.template))
-        .bind(i64::from(i.supplied_to_all_modules))
-        .execute(&self.pool)
-        .await
-        .map_err(conflict_as("name"))?;
+        bind_integration(sqlx::query(&insert_integration_sql()), new)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict_as("name"))?;
         Ok(())
     }
 
@@ -192,6 +175,35 @@ impl Store {
         tx.commit().await?;
         Ok(deleted == 1)
     }
+}
+
+pub(crate) fn insert_integration_sql() -> String {
+    format!(
+        "INSERT INTO integrations ({COLUMNS}) VALUES ({})",
+        crate::placeholders(1, 14)
+    )
+}
+
+pub(crate) fn bind_integration<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    new: &IntegrationRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let i = &new.integration;
+    query
+        .bind(i.id.to_string())
+        .bind(i.org_id.to_string())
+        .bind(i.kind.as_str())
+        .bind(i.name.clone())
+        .bind(i64::from(i.enabled))
+        .bind(i.filters.severity_filter.map(|s| s.as_str()))
+        .bind(json_list(&i.filters.events))
+        .bind(json_list(&i.filters.target_ids))
+        .bind(new.config_sealed.clone())
+        .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
+        .bind(to_millis(i.created_at))
+        .bind(to_millis(i.updated_at))
+        .bind(template_json(&i.template))
+        .bind(i64::from(i.supplied_to_all_modules))
 }
 
 /// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.

@@ -177,19 +177,41 @@ impl Store {
     }
 
     pub async fn insert_supply(&self, supply: &SupplyRow) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO supplies ({SUPPLY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(supply.id.to_string())
-        .bind(supply.org_id.to_string())
-        .bind(supply.integration_id.to_string())
-        .bind(supply.kind.as_str())
-        .bind(supply.scope_name.clone())
-        .bind(to_millis(supply.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(conflict_as("supply"))?;
+        bind_supply(sqlx::query(&insert_supply_sql()), supply)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict_as("supply"))?;
         Ok(())
+    }
+
+    /// Inserts many integrations, supplies and integration events in one transaction: for
+    /// seeding (the routing benchmark, imports).
+    pub async fn insert_routing_bulk(
+        &self,
+        integrations: &[crate::IntegrationRow],
+        supplies: &[SupplyRow],
+        demands: &[herald_domain::IntegrationEvent],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let sql = crate::integrations::insert_integration_sql();
+        for row in integrations {
+            crate::integrations::bind_integration(sqlx::query(&sql), row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let sql = insert_supply_sql();
+        for row in supplies {
+            bind_supply(sqlx::query(&sql), row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let sql = crate::demands::insert_demand_sql();
+        for row in demands {
+            crate::demands::bind_demand(sqlx::query(&sql), row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
     }
 
     /// Newest first.
@@ -275,6 +297,23 @@ impl Store {
         .await?;
         rows.iter().map(supply_row).collect()
     }
+}
+
+fn insert_supply_sql() -> String {
+    format!("INSERT INTO supplies ({SUPPLY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
+}
+
+fn bind_supply<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    supply: &SupplyRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(supply.id.to_string())
+        .bind(supply.org_id.to_string())
+        .bind(supply.integration_id.to_string())
+        .bind(supply.kind.as_str())
+        .bind(supply.scope_name.clone())
+        .bind(to_millis(supply.created_at))
 }
 
 fn kind_of(raw: String) -> Result<ScopeKind> {
