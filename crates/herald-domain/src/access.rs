@@ -28,6 +28,8 @@ pub enum Permission {
     /// Manage organisation-wide role assignments.
     RoleGrant,
     AuditRead,
+    /// Register the scope tree (stacks, namespaces, modules) and event types.
+    CatalogueManage,
 }
 
 impl Permission {
@@ -47,6 +49,7 @@ impl Permission {
             Permission::PrincipalManage => "principal.manage",
             Permission::RoleGrant => "role.grant",
             Permission::AuditRead => "audit.read",
+            Permission::CatalogueManage => "catalogue.manage",
         }
     }
 }
@@ -156,6 +159,7 @@ impl OrgRole {
                 P::PrincipalManage,
                 P::RoleGrant,
                 P::AuditRead,
+                P::CatalogueManage,
             ],
             // Everything but granting access, as an Azure Contributor.
             OrgRole::Contributor => &[
@@ -170,6 +174,7 @@ impl OrgRole {
                 P::DeliveryRetry,
                 P::PrincipalRead,
                 P::AuditRead,
+                P::CatalogueManage,
             ],
             OrgRole::Reader => &[
                 P::IntegrationRead,

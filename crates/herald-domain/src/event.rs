@@ -45,7 +45,10 @@ impl EventType {
 
     /// Whether an integration's severity_filter applies to this type (the scanner seed's rule).
     pub fn is_severity_gated(&self) -> bool {
-        matches!(self.0.as_str(), "finding_new" | "finding_changed")
+        matches!(
+            crate::catalogue::canonical(&self.0),
+            "security.scan.finding_new" | "security.scan.finding_changed"
+        )
     }
 }
 
@@ -58,6 +61,10 @@ pub struct EventInput {
     pub event_type: String,
     /// The target (module, workspace, scanned system) the event concerns.
     pub target_id: Option<String>,
+    /// The module's namespace, if the platform knows it (a registered module's own wins).
+    pub namespace: Option<String>,
+    /// The module's stack, if the platform knows it (a registered namespace's own wins).
+    pub stack: Option<String>,
     pub severity: Option<Severity>,
     pub environment: Option<String>,
     /// Events sharing a correlation key concern the same incident or run.
@@ -86,6 +93,8 @@ pub struct EventInput {
 pub struct NewEvent {
     pub event_type: EventType,
     pub target_id: Option<String>,
+    pub namespace: Option<String>,
+    pub stack: Option<String>,
     pub severity: Option<Severity>,
     pub environment: Option<String>,
     pub correlation_key: Option<String>,
@@ -120,6 +129,8 @@ impl EventInput {
         Ok(NewEvent {
             event_type,
             target_id: short("target_id", self.target_id)?,
+            namespace: short("namespace", self.namespace)?,
+            stack: short("stack", self.stack)?,
             severity: self.severity,
             environment: short("environment", self.environment)?,
             correlation_key: short("correlation_key", self.correlation_key)?,
@@ -195,6 +206,10 @@ pub struct Event {
     pub received_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,6 +243,8 @@ impl Event {
             timestamp: stamp(new.occurred_at.unwrap_or(received_at)),
             received_at: stamp(received_at),
             target_id: new.target_id.clone(),
+            namespace: new.namespace.clone(),
+            stack: new.stack.clone(),
             severity: new.severity,
             environment: new.environment.clone(),
             correlation_key: new.correlation_key.clone(),

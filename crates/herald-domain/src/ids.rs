@@ -62,6 +62,18 @@ typed_id!(
 );
 typed_id!(RoleAssignmentId, "ras_");
 typed_id!(AuditId, "aud_");
+typed_id!(
+    /// A registered stack, namespace or module.
+    ScopeId, "scp_"
+);
+typed_id!(
+    /// A supply of an integration to a stack, namespace or module.
+    SupplyId, "sup_"
+);
+typed_id!(
+    /// An integration event: a trigger subscribed for an integration on a scope (demand).
+    IntegrationEventId, "iev_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -156,6 +156,8 @@ pub struct Integration {
     pub name: String,
     pub enabled: bool,
     pub filters: Filters,
+    /// Supplied to every module of the organisation (supply ∩ demand model).
+    pub supplied_to_all_modules: bool,
     /// Names of the config keys that are set; never their values.
     pub config_keys: Vec<String>,
     /// Overrides of the title and text every provider shows.

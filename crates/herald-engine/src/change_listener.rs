@@ -15,12 +15,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Held weakly, so the task ends once the engine is gone (at its next event).
 pub(crate) struct Caches {
-    pub routing: Weak<RoutingCache>,
+    pub routing: Weak<RoutingCache<crate::routing::OrgRouting>>,
     pub credentials: Weak<CredentialCache>,
 }
 
 impl Caches {
-    fn upgrade(&self) -> Option<(Arc<RoutingCache>, Arc<CredentialCache>)> {
+    fn upgrade(
+        &self,
+    ) -> Option<(
+        Arc<RoutingCache<crate::routing::OrgRouting>>,
+        Arc<CredentialCache>,
+    )> {
         Some((self.routing.upgrade()?, self.credentials.upgrade()?))
     }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use herald_domain::{route, DeliveryId, Event, EventId, NewEvent, OrgId, Verdict};
+use herald_domain::{DeliveryId, Event, EventId, FieldError, NewEvent, OrgId};
 use herald_store::{
     lease_token, ClaimedDelivery, EventInsert, InsertedEvent, IntegrationRow, Lease, NewDelivery,
     Store, StoreError,
@@ -35,6 +35,9 @@ pub enum IngestError {
     Store(#[source] Arc<StoreError>),
     #[error("the ingest committer has stopped")]
     Stopped,
+    /// The event catalogue refuses the event: an unregistered type, or data breaking its schema.
+    #[error("the event is refused: {0}")]
+    Refused(FieldError),
 }
 
 impl From<StoreError> for IngestError {
@@ -131,13 +134,15 @@ fn finish(
 
 impl Engine {
     pub async fn accept_event(&self, org: &OrgId, new: NewEvent) -> Result<Accepted, IngestError> {
-        let integrations = self.routable_integrations(org).await?;
+        let routing = self.routing_for(org).await?;
         let received_at = self.now();
         let id = EventId::generate();
         let event = Event::from_new(&id, &new, received_at);
-        let routed: Vec<&IntegrationRow> = integrations
-            .iter()
-            .filter(|row| route(&event, &row.integration) == Verdict::Deliver)
+        let routed: Vec<&IntegrationRow> = routing
+            .route(&event)
+            .map_err(IngestError::Refused)?
+            .into_iter()
+            .map(|(position, _)| routing.row(position))
             .collect();
         // While this process's workers run, fresh deliveries are written already leased to them.
         // Not those of a correlated event: only the store's claim knows whether an earlier
@@ -220,19 +225,5 @@ impl Engine {
                 deliveries: 0,
             }),
         }
-    }
-
-    /// The organisation's enabled integrations, from the routing cache when it has them.
-    pub(crate) async fn routable_integrations(
-        &self,
-        org: &OrgId,
-    ) -> Result<Arc<Vec<IntegrationRow>>, IngestError> {
-        if let Some(cached) = self.routing.get(org) {
-            return Ok(cached);
-        }
-        let generation = self.routing.generation();
-        let loaded = Arc::new(self.store.list_enabled_integrations(org).await?);
-        self.routing.put(org.clone(), loaded.clone(), generation);
-        Ok(loaded)
     }
 }

@@ -9,6 +9,7 @@ mod handoff;
 mod ingest;
 mod limiter;
 mod retry;
+mod routing;
 mod routing_cache;
 mod test_send;
 mod worker;
@@ -24,6 +25,7 @@ use tokio::sync::Notify;
 
 pub use config::EngineConfig;
 pub use ingest::{Accepted, IngestError};
+pub use routing::{load_catalogue, Explanation, OrgRouting};
 pub use test_send::{TestError, TestResult};
 
 /// On PostgreSQL, other instances' integration changes arrive by notification; this expiry is
@@ -47,7 +49,7 @@ pub struct Engine {
     wake: Arc<Notify>,
     ingest: ingest::IngestQueue,
     handoff: Arc<handoff::Handoff>,
-    routing: Arc<routing_cache::RoutingCache>,
+    routing: Arc<routing_cache::RoutingCache<routing::OrgRouting>>,
     credentials: Arc<credential_cache::CredentialCache>,
     limiter: Arc<limiter::Limiter>,
     clock: Clock,
@@ -120,8 +122,9 @@ impl Engine {
         &self.secrets
     }
 
-    /// Drops what is cached about `org`'s integrations (routing input, opened credentials);
-    /// call after any change to them. Other instances hear of it through the database.
+    /// Drops what is cached about `org`'s routing (integrations, supplies, integration events,
+    /// scope tree, event types) and its opened credentials; call after any change to them.
+    /// Other instances hear of integration changes through the database.
     pub fn integrations_changed(&self, org: &OrgId) {
         self.routing.invalidate(org);
         self.credentials.invalidate_org(org);

@@ -1,7 +1,7 @@
-//! Each organisation's routable integrations, kept in memory so that accepting an event needs no
-//! query. Every integration write in this process drops the organisation's entry. Writes by
-//! other instances (PostgreSQL) drop it when their notification arrives; while no listener is
-//! hearing them, entries expire quickly instead.
+//! Each organisation's routing input (integrations, the routing index, the catalogue), kept in
+//! memory so that accepting an event needs no query. Every routing write in this process drops
+//! the organisation's entry. Writes by other instances (PostgreSQL) drop it when their
+//! notification arrives; while no listener is hearing them, entries expire quickly instead.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,13 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herald_domain::OrgId;
-use herald_store::IntegrationRow;
 
-/// An organisation's enabled integrations, as loaded at a moment.
-type Entry = (Arc<Vec<IntegrationRow>>, Instant);
+/// An organisation's routing input, as loaded at a moment.
+type Entry<T> = (Arc<T>, Instant);
 
-pub(crate) struct RoutingCache {
-    entries: Mutex<HashMap<OrgId, Entry>>,
+pub(crate) struct RoutingCache<T> {
+    entries: Mutex<HashMap<OrgId, Entry<T>>>,
     /// Bumped by every invalidation; a load that overlapped one is not cached.
     generation: AtomicU64,
     ttl: Option<Duration>,
@@ -24,7 +23,7 @@ pub(crate) struct RoutingCache {
     hearing: AtomicBool,
 }
 
-impl RoutingCache {
+impl<T> RoutingCache<T> {
     /// `ttl` None: entries live until invalidated (one process owns the database).
     pub(crate) fn new(ttl: Option<Duration>) -> Self {
         Self {
@@ -51,7 +50,7 @@ impl RoutingCache {
         self.hearing.load(Ordering::Acquire)
     }
 
-    pub(crate) fn get(&self, org: &OrgId) -> Option<Arc<Vec<IntegrationRow>>> {
+    pub(crate) fn get(&self, org: &OrgId) -> Option<Arc<T>> {
         let ttl = match self.is_hearing() {
             true => self.ttl,
             false => self.unheard_ttl.or(self.ttl),
@@ -67,12 +66,7 @@ impl RoutingCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub(crate) fn put(
-        &self,
-        org: OrgId,
-        rows: Arc<Vec<IntegrationRow>>,
-        loaded_at_generation: u64,
-    ) {
+    pub(crate) fn put(&self, org: OrgId, rows: Arc<T>, loaded_at_generation: u64) {
         let mut entries = self.entries.lock().expect("not poisoned");
         if self.generation.load(Ordering::Acquire) == loaded_at_generation {
             entries.insert(org, (rows, Instant::now()));
@@ -96,8 +90,8 @@ impl RoutingCache {
 mod tests {
     use super::*;
 
-    fn rows() -> Arc<Vec<IntegrationRow>> {
-        Arc::new(Vec::new())
+    fn rows() -> Arc<()> {
+        Arc::new(())
     }
 
     #[test]

@@ -508,6 +508,46 @@ on_both_backends!(
         let (_, tokens) = app.get("/v1/tokens").await;
         let token_id = tokens[0]["id"].as_str().unwrap().to_owned();
         let ids = json!({"id": "", "member_id": member});
+        // The scope tree, supplies, an integration event and a registered event type.
+        let created = |(status, body): (StatusCode, Value)| {
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        };
+        let stack = created(app.post("/v1/stacks", json!({"name": "a-stack"})).await);
+        let namespace = created(
+            app.post(
+                "/v1/namespaces",
+                json!({"name": "a-ns", "stack": "a-stack"}),
+            )
+            .await,
+        );
+        let module = created(
+            app.post("/v1/modules", json!({"name": "a-mod", "namespace": "a-ns"}))
+                .await,
+        );
+        let supply = |path: &'static str, field: &'static str, name: &'static str| {
+            let body = json!({"integration_id": integration_id, field: name});
+            let app = &app;
+            async move { created(app.post(path, body).await) }
+        };
+        let stack_supply = supply("/v1/stack-supplies", "stack", "a-stack").await;
+        let namespace_supply = supply("/v1/namespace-supplies", "namespace", "a-ns").await;
+        let module_supply = supply("/v1/module-supplies", "module", "a-mod").await;
+        let integration_event = created(
+            app.post(
+                "/v1/integration-events",
+                json!({"integration_id": integration_id, "name": "a-demand", "trigger": "iac.run.*",
+                       "scope": {"kind": "organisation"}}),
+            )
+            .await,
+        );
+        let event_type = created(
+            app.post(
+                "/v1/event-types",
+                json!({"id": "acme.a.happened", "description": "A's own type"}),
+            )
+            .await,
+        );
 
         // Organisation B: its own owner.
         let other = app.engine.store().ensure_org("other").await.unwrap();
@@ -532,6 +572,14 @@ on_both_backends!(
                 "principals" => &group,
                 "role-assignments" => &assignment,
                 "tokens" => &token_id,
+                "stacks" => &stack,
+                "namespaces" => &namespace,
+                "modules" => &module,
+                "stack-supplies" => &stack_supply,
+                "namespace-supplies" => &namespace_supply,
+                "module-supplies" => &module_supply,
+                "integration-events" => &integration_event,
+                "event-types" => &event_type,
                 other => panic!("no fixture for /v1/{other}"),
             };
             let mut ids = ids.clone();
@@ -558,10 +606,27 @@ on_both_backends!(
             "/v1/principals?kind=user",
             "/v1/audit",
             "/v1/role-assignments",
+            "/v1/stacks",
+            "/v1/namespaces",
+            "/v1/modules",
+            "/v1/stack-supplies",
+            "/v1/namespace-supplies",
+            "/v1/module-supplies",
+            "/v1/integration-events",
+            "/v1/event-types",
         ] {
             let (status, answer) = app.request_as(b, Method::GET, list, None).await;
             assert_eq!(status, StatusCode::OK, "{list}");
-            for secret_id in [&integration_id, &delivery_id, &member, &assignment] {
+            for secret_id in [
+                &integration_id,
+                &delivery_id,
+                &member,
+                &assignment,
+                &stack,
+                &module_supply,
+                &integration_event,
+                &event_type,
+            ] {
                 assert!(
                     !answer.to_string().contains(secret_id.as_str()),
                     "{list}: {answer}"

@@ -117,14 +117,13 @@ on_both_backends!(
         receiver.script([Reply::status(503)]);
         app.create_webhook("ops", &receiver.url("/hook"), json!({}))
             .await;
-        let run =
-            |status: &str| json!({"type": "iac.run", "correlation_key": "run-7", "status": status});
+        let run = |status: &str| json!({"type": "iac.run.applying", "correlation_key": "run-7", "status": status});
         let (planned, applied) = (
             app.emit(run("planned")).await,
             app.emit(run("applied")).await,
         );
         let other = app
-            .emit(json!({"type": "iac.run", "correlation_key": "run-8"}))
+            .emit(json!({"type": "iac.run.applying", "correlation_key": "run-8"}))
             .await;
 
         // The first of run-7 fails once; its follow-up is held back, while run-8 flows.
@@ -172,7 +171,7 @@ against_a_fake!(
         )
         .await;
         let run = |status: &str| {
-            json!({"type": "iac.run", "correlation_key": "run-1", "title": "Apply", "status": status,
+            json!({"type": "iac.run.applying", "correlation_key": "run-1", "title": "Apply", "status": status,
                    "facts": {"workspace": "network"}, "url": "https://ci.example/runs/1"})
         };
         let events = [
@@ -259,7 +258,7 @@ on_both_backends!(
 async fn emit_lifecycle(app: &support::TestApp, key: &str) -> Vec<String> {
     let mut ids = Vec::new();
     for status in ["failed", "retrying", "resolved"] {
-        let event = json!({"type": "health.incident", "correlation_key": key, "title": "db-1 down",
+        let event = json!({"type": "health.incident.created", "correlation_key": key, "title": "db-1 down",
                            "severity": "critical", "status": status, "target_id": "db-1"});
         ids.push(app.emit(event).await);
     }

@@ -80,6 +80,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Announces a committed change to an organisation's routing input other than an
+    /// integration row (supplies, integration events, the scope tree, event types), so other
+    /// instances drop their cached routing for it.
+    pub(crate) async fn notify_routing_changed(&self, org: &OrgId) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(INTEGRATIONS_CHANNEL)
+                .bind(format!("{org}:"))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

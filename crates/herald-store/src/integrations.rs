@@ -8,7 +8,7 @@ use crate::{conflict_as, Page, Result, Store, StoreError};
 
 const COLUMNS: &str =
     "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
-                       config_keys, created_at, updated_at, template";
+                       config_keys, created_at, updated_at, template, supplied_to_all_modules";
 
 /// An integration with its sealed config: what is created, updated, and opened on the send path.
 #[derive(Debug, Clone)]
@@ -22,25 +22,11 @@ impl Store {
     pub async fn insert_integration(&self, new: &IntegrationRow) -> Result<()> {
         let i = &new.integration;
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!(
-            "INSERT INTO integrations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(i.id.to_string())
-        .bind(i.org_id.to_string())
-        .bind(i.kind.as_str())
-        .bind(i.name.clone())
-        .bind(i64::from(i.enabled))
-        .bind(i.filters.severity_filter.map(|s| s.as_str()))
-        .bind(json_list(&i.filters.events))
-        .bind(json_list(&i.filters.target_ids))
-        .bind(new.config_sealed.clone())
-        .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
-        .bind(to_millis(i.created_at))
-        .bind(to_millis(i.updated_at))
-        .bind(template_json(&i.template))
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_as("name"))?;
+        let sql = insert_integration_sql();
+        bind_integration(sqlx::query(&sql), new)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_as("name"))?;
         self.notify_integration_changed(&mut tx, &i.org_id, &i.id)
             .await?;
         tx.commit().await
@@ -52,7 +38,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE integrations SET name = $1, enabled = $2, severity_filter = $3, events = $4, target_ids = $5, \
-             config_sealed = $6, config_keys = $7, updated_at = $8, template = $9 WHERE id = $10 AND org_id = $11",
+             config_sealed = $6, config_keys = $7, updated_at = $8, template = $9, supplied_to_all_modules = $10 \
+             WHERE id = $11 AND org_id = $12",
         )
         .bind(i.name.clone())
         .bind(i64::from(i.enabled))
@@ -63,6 +50,7 @@ impl Store {
         .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
         .bind(to_millis(i.updated_at))
         .bind(template_json(&i.template))
+        .bind(i64::from(i.supplied_to_all_modules))
         .bind(i.id.to_string())
         .bind(i.org_id.to_string())
         .execute(&mut *tx)
@@ -180,6 +168,13 @@ impl Store {
             .await?
             .rows_affected();
         if deleted == 1 {
+            // Its supplies and integration events go with it.
+            for table in ["supplies", "integration_events"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE integration_id = $1"))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query(
                 "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_owner = NULL, \
                  last_error = 'integration deleted', updated_at = $1 \
@@ -196,6 +191,35 @@ impl Store {
     }
 }
 
+pub(crate) fn insert_integration_sql() -> String {
+    format!(
+        "INSERT INTO integrations ({COLUMNS}) VALUES ({})",
+        crate::placeholders(1, 14)
+    )
+}
+
+pub(crate) fn bind_integration<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    new: &IntegrationRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let i = &new.integration;
+    query
+        .bind(i.id.to_string())
+        .bind(i.org_id.to_string())
+        .bind(i.kind.as_str())
+        .bind(i.name.clone())
+        .bind(i64::from(i.enabled))
+        .bind(i.filters.severity_filter.map(|s| s.as_str()))
+        .bind(json_list(&i.filters.events))
+        .bind(json_list(&i.filters.target_ids))
+        .bind(new.config_sealed.clone())
+        .bind(serde_json::to_string(&i.config_keys).expect("strings serialise"))
+        .bind(to_millis(i.created_at))
+        .bind(to_millis(i.updated_at))
+        .bind(template_json(&i.template))
+        .bind(i64::from(i.supplied_to_all_modules))
+}
+
 /// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.
 pub(crate) fn page_cursor<T>(
     items: &mut Vec<T>,
@@ -210,19 +234,19 @@ pub(crate) fn page_cursor<T>(
     }
 }
 
-fn json_list(list: &Option<Vec<String>>) -> Option<String> {
+pub(crate) fn json_list(list: &Option<Vec<String>>) -> Option<String> {
     list.as_ref()
         .map(|l| serde_json::to_string(l).expect("strings serialise"))
 }
 
-fn parse_json_list(raw: Option<String>) -> Result<Option<Vec<String>>> {
+pub(crate) fn parse_json_list(raw: Option<String>) -> Result<Option<Vec<String>>> {
     raw.map(|s| {
         serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
     })
     .transpose()
 }
 
-fn template_json(template: &Option<MessageTemplate>) -> Option<String> {
+pub(crate) fn template_json(template: &Option<MessageTemplate>) -> Option<String> {
     template
         .as_ref()
         .map(|t| serde_json::to_string(t).expect("a template serialises"))
@@ -254,6 +278,7 @@ fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
                     .map_err(|e| StoreError::Corrupt(format!("template column: {e}")))
             })
             .transpose()?,
+        supplied_to_all_modules: row.try_get::<i64, _>("supplied_to_all_modules")? != 0,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
     };

@@ -3,11 +3,13 @@
 
 mod access;
 mod deliveries;
+mod demands;
 mod events;
 mod integration_changes;
 mod integrations;
 mod key_rotation;
 mod orgs;
+mod scopes;
 mod time;
 mod tokens;
 
@@ -21,10 +23,12 @@ pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssign
 pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };
+pub use demands::{DemandFilter, EventTypeRow};
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
+pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,6 +28,7 @@ pub(crate) fn new_integration(org: &OrgId) -> Integration {
         name: format!("hook-{}", IntegrationId::generate()),
         enabled: true,
         filters: Filters::default(),
+        supplied_to_all_modules: false,
         config_keys: vec!["webhook_url".into()],
         template: None,
         created_at: Utc::now(),

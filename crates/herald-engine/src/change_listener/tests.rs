@@ -50,6 +50,7 @@ fn sealed_row(keys: &SecretBox, org: &OrgId, token: &str) -> IntegrationRow {
             filters: Filters::default(),
             config_keys: vec!["webhook_url".into(), "token".into()],
             template: None,
+            supplied_to_all_modules: false,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         },
@@ -69,8 +70,8 @@ async fn existing_integration(url: &str, keys: &SecretBox) -> (OrgId, Integratio
 
 /// What `engine` would route and send with for `org` now, filling its caches.
 async fn token_seen_by(engine: &Engine, org: &OrgId) -> Option<Value> {
-    let rows = engine.routable_integrations(org).await.unwrap();
-    let row = rows.first()?;
+    let routing = engine.routing_for(org).await.unwrap();
+    let row = routing.rows().first()?;
     Some(engine.credentials_for(row).unwrap()["token"].clone())
 }
 

@@ -6,6 +6,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_domain::{Event, EventId, EventInput};
+use herald_engine::IngestError;
 use serde::Serialize;
 
 use crate::auth::Caller;
@@ -24,7 +25,8 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 #[utoipa::path(post, path = "/v1/events", tag = "events", security(("bearer" = ["event.publish"])), request_body = EventInput,
     responses((status = 202, body = EventAccepted, description = "Stored durably with all its deliveries"),
-              (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 400, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "Invalid, of a type not in the catalogue (field `type`), or `data` breaking the type's schema (field `data.…`)")))]
 pub async fn emit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -36,7 +38,10 @@ pub async fn emit(
         .engine
         .accept_event(&caller.org_id, new)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|error| match error {
+            IngestError::Refused(field) => ApiError::Invalid(field),
+            other => ApiError::internal(other),
+        })?;
     tracing::info!(event_id = %accepted.id, deliveries = accepted.deliveries, replayed = accepted.replayed, "event accepted");
     let mut response = (
         StatusCode::ACCEPTED,

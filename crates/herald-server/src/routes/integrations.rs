@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use herald_domain::{
     FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, MessageTemplate,
-    Severity,
+    RoutingModel, Severity,
 };
 use herald_domain::{IntegrationRole, Permission, RoleAssignmentId};
 use herald_store::{IntegrationRow, RoleAssignment, StoreError};
@@ -41,6 +41,8 @@ pub struct CreateIntegration {
     /// MiniJinja templates over the event's fields that replace the title and/or text shown
     /// (chat, incident and ticket kinds; machine payloads are sent as they are).
     template: Option<MessageTemplate>,
+    /// Supply ∩ demand: the integration serves every module of the organisation. Default false.
+    is_supplied_to_all_modules: Option<bool>,
 }
 
 /// Absent fields stay as they are; `null` clears severity_filter, target_ids and events.
@@ -65,6 +67,7 @@ pub struct UpdateIntegration {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
+    is_supplied_to_all_modules: Option<bool>,
 }
 
 impl UpdateIntegration {
@@ -79,6 +82,10 @@ impl UpdateIntegration {
             ("target_ids", self.target_ids.is_some()),
             ("events", self.events.is_some()),
             ("template", self.template.is_some()),
+            (
+                "is_supplied_to_all_modules",
+                self.is_supplied_to_all_modules.is_some(),
+            ),
         ];
         for (name, present) in fields {
             if present {
@@ -112,12 +119,17 @@ pub struct IntegrationView {
     /// Which config keys are set. Their values are write-only.
     config_keys: Vec<String>,
     template: Option<MessageTemplate>,
+    /// Supply ∩ demand: supplied to every module of the organisation.
+    is_supplied_to_all_modules: bool,
+    /// `filters` (the scanner seed's `events`, `target_ids`, `severity_filter`) until the
+    /// integration has an integration event; then `supply_demand`, and the filters no longer apply.
+    routing_model: RoutingModel,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl From<Integration> for IntegrationView {
-    fn from(i: Integration) -> Self {
+impl IntegrationView {
+    pub(crate) fn new(i: Integration, has_integration_events: bool) -> Self {
         Self {
             id: i.id.to_string(),
             kind: i.kind,
@@ -128,6 +140,8 @@ impl From<Integration> for IntegrationView {
             events: i.filters.events,
             config_keys: i.config_keys,
             template: i.template,
+            is_supplied_to_all_modules: i.supplied_to_all_modules,
+            routing_model: RoutingModel::of(has_integration_events),
             created_at: i.created_at,
             updated_at: i.updated_at,
         }
@@ -190,6 +204,7 @@ pub async fn create(
         name: name.as_str().to_owned(),
         enabled: body.enabled.unwrap_or(true),
         filters,
+        supplied_to_all_modules: body.is_supplied_to_all_modules.unwrap_or(false),
         config_keys,
         template,
         created_at: now,
@@ -230,7 +245,10 @@ pub async fn create(
     )
     .await;
     tracing::info!(integration_id = %new.integration.id, kind = kind.as_str(), "integration created");
-    Ok((StatusCode::CREATED, Json(new.integration.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(IntegrationView::new(new.integration, false)),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", security(("bearer" = ["integration.read"])), params(ListQuery),
@@ -253,8 +271,21 @@ pub async fn list(
             limit,
         )
         .await?;
+    let ids: Vec<IntegrationId> = page.items.iter().map(|i| i.id.clone()).collect();
+    let with_demand = state
+        .engine
+        .store()
+        .integrations_with_demand(&caller.org_id, &ids)
+        .await?;
     Ok(Json(IntegrationPage {
-        data: page.items.into_iter().map(Into::into).collect(),
+        data: page
+            .items
+            .into_iter()
+            .map(|i| {
+                let has = with_demand.contains(&i.id);
+                IntegrationView::new(i, has)
+            })
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -267,7 +298,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationView>, ApiError> {
     let row = load(&state, &caller, &id, Permission::IntegrationRead).await?;
-    Ok(Json(row.integration.into()))
+    Ok(Json(view(&state, row.integration).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = ["integration.update"])),
@@ -288,6 +319,9 @@ pub async fn update(
     }
     if let Some(enabled) = body.enabled {
         integration.enabled = enabled;
+    }
+    if let Some(all) = body.is_supplied_to_all_modules {
+        integration.supplied_to_all_modules = all;
     }
     if let Some(severity) = body.severity_filter {
         integration.filters.severity_filter = severity;
@@ -347,7 +381,7 @@ pub async fn update(
     )
     .await;
     tracing::info!(integration_id = %row.integration.id, "integration updated");
-    Ok(Json(row.integration.into()))
+    Ok(Json(view(&state, row.integration).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = ["integration.delete"])),
@@ -406,8 +440,19 @@ pub async fn test(
     }))
 }
 
+/// The API's view of one integration, with its routing model.
+async fn view(state: &AppState, integration: Integration) -> Result<IntegrationView, ApiError> {
+    let with_demand = state
+        .engine
+        .store()
+        .integrations_with_demand(&integration.org_id, std::slice::from_ref(&integration.id))
+        .await?;
+    let has = with_demand.contains(&integration.id);
+    Ok(IntegrationView::new(integration, has))
+}
+
 /// Loads an integration the caller may do `permission` on (404 if it may not even read it).
-async fn load(
+pub(crate) async fn load(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -533,7 +578,7 @@ fn well_known_address(name: &str) -> Option<std::net::IpAddr> {
 }
 
 /// A template that compiles and renders a sample event; an empty one means none.
-fn checked_template(
+pub(crate) fn checked_template(
     template: Option<MessageTemplate>,
 ) -> Result<Option<MessageTemplate>, ApiError> {
     match template {

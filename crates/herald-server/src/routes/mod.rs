@@ -3,9 +3,13 @@
 
 mod access;
 mod deliveries;
+mod event_types;
 mod events;
+mod integration_events;
 mod integrations;
 mod routing;
+mod scopes;
+mod supplies;
 
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -22,6 +26,10 @@ use crate::AppState;
     info(title = "Herald", description = "Events in; native, durable, audited deliveries out."),
     modifiers(&BearerAuth),
     tags((name = "integrations"), (name = "events"), (name = "deliveries"),
+         (name = "scopes", description = "The scope tree: stacks, namespaces, modules"),
+         (name = "supplies", description = "Which stacks, namespaces and modules an integration serves"),
+         (name = "integration events", description = "Demand: which trigger on which scope notifies an integration"),
+         (name = "event types", description = "The event catalogue"),
          (name = "access", description = "Users, groups, service principals, role assignments, tokens and the audit log")),
 )]
 struct ApiDoc;
@@ -51,6 +59,47 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(events::get_one))
         .routes(routes!(routing::explain_stored))
         .routes(routes!(routing::explain_dry_run))
+        .routes(routes!(scopes::create_stack, scopes::list_stacks))
+        .routes(routes!(scopes::get_stack, scopes::delete_stack))
+        .routes(routes!(scopes::create_namespace, scopes::list_namespaces))
+        .routes(routes!(scopes::get_namespace, scopes::delete_namespace))
+        .routes(routes!(scopes::create_module, scopes::list_modules))
+        .routes(routes!(scopes::get_module, scopes::delete_module))
+        .routes(routes!(
+            supplies::create_stack_supply,
+            supplies::list_stack_supplies
+        ))
+        .routes(routes!(
+            supplies::get_stack_supply,
+            supplies::delete_stack_supply
+        ))
+        .routes(routes!(
+            supplies::create_namespace_supply,
+            supplies::list_namespace_supplies
+        ))
+        .routes(routes!(
+            supplies::get_namespace_supply,
+            supplies::delete_namespace_supply
+        ))
+        .routes(routes!(
+            supplies::create_module_supply,
+            supplies::list_module_supplies
+        ))
+        .routes(routes!(
+            supplies::get_module_supply,
+            supplies::delete_module_supply
+        ))
+        .routes(routes!(
+            integration_events::create,
+            integration_events::list
+        ))
+        .routes(routes!(
+            integration_events::get_one,
+            integration_events::update,
+            integration_events::delete
+        ))
+        .routes(routes!(event_types::register, event_types::list))
+        .routes(routes!(event_types::get_one, event_types::delete))
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get_one))
         .routes(routes!(deliveries::retry))

@@ -6,7 +6,8 @@ use axum::extract::{Extension, Path, State};
 use axum::Json;
 use chrono::Utc;
 use herald_domain::{
-    route, DeliveryId, Event, EventId, EventInput, Integration, Kind, OrgId, Verdict,
+    DeliveryId, Event, EventId, EventInput, Integration, Kind, Location, OrgId, Routed,
+    RoutingModel, Verdict,
 };
 use herald_store::DeliveryFilter;
 use serde::Serialize;
@@ -22,6 +23,9 @@ use herald_domain::Permission;
 pub struct RoutingExplanation {
     /// The stored event explained; null for a dry run.
     event_id: Option<String>,
+    /// Where the event happened: its module (`target_id`) and the module's namespace and stack,
+    /// the registered tree winning over the event's own fields.
+    location: Location,
     integrations: Vec<RoutingDecision>,
 }
 
@@ -30,12 +34,17 @@ pub struct RoutingDecision {
     integration_id: String,
     name: String,
     kind: Kind,
+    /// Which rule decided: `filters` or `supply_demand`.
+    routing_model: RoutingModel,
     /// `deliver` or `skip`.
     verdict: &'static str,
-    /// Why not, when skipped: `{"code": "disabled" | "event_not_subscribed" |
-    /// "target_not_in_scope" | "severity_below_filter", …details}`.
+    /// Why not, when skipped: `{"code": …, …details}`. Codes: `disabled`; filters model:
+    /// `event_not_subscribed`, `target_not_in_scope`, `severity_below_filter`; supply ∩ demand:
+    /// `no_matching_demand`, `filtered_by_environment`, `filtered_by_severity`, `not_supplied`.
     #[schema(value_type = Option<Object>)]
     reason: Option<Value>,
+    /// Supply ∩ demand, delivered: the integration events that matched.
+    integration_event_ids: Vec<String>,
     /// For a stored event: the delivery it got, if any.
     delivery_id: Option<String>,
 }
@@ -77,9 +86,11 @@ pub async fn explain_stored(
             None => break,
         }
     }
-    let integrations = explain(&state, &caller.org_id, &stored.event, &delivered).await?;
+    let (location, integrations) =
+        explain(&state, &caller.org_id, &stored.event, &delivered).await?;
     Ok(Json(RoutingExplanation {
         event_id: Some(id.to_string()),
+        location,
         integrations,
     }))
 }
@@ -95,9 +106,15 @@ pub async fn explain_dry_run(
     caller.require(Permission::IntegrationRead)?;
     let new = input.parse()?;
     let event = Event::from_new(&EventId::generate(), &new, Utc::now());
-    let integrations = explain(&state, &caller.org_id, &event, &HashMap::new()).await?;
+    // Refused as ingest would refuse it.
+    let routing = state.engine.routing_for(&caller.org_id).await?;
+    routing
+        .catalogue()
+        .check(&event.event_type, event.data.as_ref())?;
+    let (location, integrations) = explain(&state, &caller.org_id, &event, &HashMap::new()).await?;
     Ok(Json(RoutingExplanation {
         event_id: None,
+        location,
         integrations,
     }))
 }
@@ -107,20 +124,22 @@ async fn explain(
     org: &OrgId,
     event: &Event,
     delivered: &HashMap<String, DeliveryId>,
-) -> Result<Vec<RoutingDecision>, ApiError> {
-    let integrations = state.engine.store().list_all_integrations(org).await?;
-    Ok(integrations
+) -> Result<(Location, Vec<RoutingDecision>), ApiError> {
+    let explanation = state.engine.explain_routing(org, event).await?;
+    let decisions = explanation
+        .verdicts
         .into_iter()
-        .map(|integration| decision(event, integration, delivered))
-        .collect())
+        .map(|(integration, routed)| decision(integration, routed, delivered))
+        .collect();
+    Ok((explanation.location, decisions))
 }
 
 fn decision(
-    event: &Event,
     integration: Integration,
+    routed: Routed,
     delivered: &HashMap<String, DeliveryId>,
 ) -> RoutingDecision {
-    let (verdict, reason) = match route(event, &integration) {
+    let (verdict, reason) = match routed.verdict {
         Verdict::Deliver => ("deliver", None),
         Verdict::Skip { reason } => (
             "skip",
@@ -133,7 +152,9 @@ fn decision(
         integration_id: id,
         name: integration.name,
         kind: integration.kind,
+        routing_model: routed.model,
         verdict,
         reason,
+        integration_event_ids: routed.matched.iter().map(ToString::to_string).collect(),
     }
 }

@@ -35,6 +35,12 @@ pub struct BenchArgs {
     /// Deliveries in flight at once.
     #[arg(long, default_value_t = 64)]
     workers: usize,
+    /// Measure routing instead: the cost of routing one event with many integrations and
+    /// integration events in the store (see `--integrations`).
+    #[arg(long)]
+    routing: bool,
+    #[command(flatten)]
+    routing_args: super::bench_routing::RoutingArgs,
 }
 
 /// A webhook receiver that answers 204 and notes when each event id arrived.
@@ -92,6 +98,9 @@ fn event_id(body: &[u8]) -> Option<String> {
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), String> {
+    if args.routing {
+        return super::bench_routing::run(&args.routing_args, args.database_url.as_deref()).await;
+    }
     let sink = Sink::default();
     let sink_addr = sink.start().await;
     let sink_url = format!("http://{sink_addr}/hook");

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod bench_routing;
 pub mod emit;
 pub mod keys;
 pub mod org;

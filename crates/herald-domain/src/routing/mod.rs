@@ -1,8 +1,17 @@
-//! Routing: a pure function of the event and one integration's configuration, with its reason.
+//! Routing: pure functions of an event and one integration's configuration, each verdict with
+//! its reason. Two models coexist. An integration is routed by the scanner seed's filters until
+//! it has an integration event; from then on by supply ∩ demand, and its filters no longer apply.
+
+mod index;
 
 use serde::Serialize;
 
-use crate::{Event, Integration, Severity};
+use crate::catalogue::canonical;
+use crate::demand::{DemandStage, IntegrationEvent};
+use crate::scope::{Location, Supply};
+use crate::{Event, Integration, IntegrationEventId, Severity};
+
+pub use index::RoutingIndex;
 
 /// Whether an integration gets an event, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,18 +26,68 @@ pub enum Verdict {
 pub enum SkipReason {
     /// The integration is disabled.
     Disabled,
-    /// The event's type is not in the integration's `events`.
+    /// Filters model: the event's type is not in the integration's `events`.
     EventNotSubscribed { event_type: String },
-    /// The event's target is not in the integration's `target_ids` (or the event names none).
+    /// Filters model: the event's target is not in `target_ids` (or the event names none).
     TargetNotInScope { target_id: Option<String> },
-    /// A severity-gated event below the integration's `severity_filter` (or without a severity).
+    /// Filters model: a severity-gated event below `severity_filter` (or without a severity).
     SeverityBelowFilter {
         severity: Option<Severity>,
         minimum: Severity,
     },
+    /// Supply ∩ demand: no enabled integration event of it matches the type and contains the
+    /// event's module.
+    NoMatchingDemand {
+        event_type: String,
+        module: Option<String>,
+    },
+    /// Supply ∩ demand: integration events match but none admits the event's environment.
+    FilteredByEnvironment {
+        environment: Option<String>,
+        integration_event_ids: Vec<IntegrationEventId>,
+    },
+    /// Supply ∩ demand: integration events match but none admits the event's severity.
+    FilteredBySeverity {
+        severity: Option<Severity>,
+        integration_event_ids: Vec<IntegrationEventId>,
+    },
+    /// Supply ∩ demand: demanded, but the integration is not supplied to the event's module.
+    NotSupplied {
+        module: Option<String>,
+        integration_event_ids: Vec<IntegrationEventId>,
+    },
+}
+
+/// Which rule decides for an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingModel {
+    /// The scanner seed's filters: `events`, `target_ids`, `severity_filter`.
+    Filters,
+    /// The integration has integration events: supply ∩ demand.
+    SupplyDemand,
+}
+
+impl RoutingModel {
+    pub fn of(has_integration_events: bool) -> Self {
+        if has_integration_events {
+            RoutingModel::SupplyDemand
+        } else {
+            RoutingModel::Filters
+        }
+    }
+}
+
+/// A verdict with the integration events that carried the event (supply ∩ demand only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub model: RoutingModel,
+    pub verdict: Verdict,
+    pub matched: Vec<IntegrationEventId>,
 }
 
 /// The scanner seed's three-stage filter: event subscription, target scope, then severity.
+/// Scanner short names and their `security.scan.*` ids are the same type here.
 pub fn route(event: &Event, integration: &Integration) -> Verdict {
     let skip = |reason| Verdict::Skip { reason };
     if !integration.enabled {
@@ -36,7 +95,8 @@ pub fn route(event: &Event, integration: &Integration) -> Verdict {
     }
     let filters = &integration.filters;
     if let Some(events) = &filters.events {
-        if !events.contains(&event.event_type) {
+        let wanted = canonical(&event.event_type);
+        if !events.iter().any(|e| canonical(e) == wanted) {
             return skip(SkipReason::EventNotSubscribed {
                 event_type: event.event_type.clone(),
             });
@@ -65,6 +125,76 @@ pub fn route(event: &Event, integration: &Integration) -> Verdict {
     Verdict::Deliver
 }
 
+/// The supply ∩ demand rule: the integration is enabled, some enabled integration event of it
+/// matches the type and contains the event's module (and admits its environment and severity),
+/// and the integration is supplied to that module. `demands` may be all of the integration's
+/// integration events or only those whose trigger matches: the verdict is the same.
+pub fn route_supply_demand(
+    event: &Event,
+    at: &Location,
+    integration: &Integration,
+    supply: &Supply,
+    demands: &[&IntegrationEvent],
+) -> Routed {
+    let done = |verdict, matched| Routed {
+        model: RoutingModel::SupplyDemand,
+        verdict,
+        matched,
+    };
+    let skip = |reason| Verdict::Skip { reason };
+    if !integration.enabled {
+        return done(skip(SkipReason::Disabled), Vec::new());
+    }
+    let canonical_type = canonical(&event.event_type);
+    let stages: Vec<(DemandStage, &IntegrationEventId)> = demands
+        .iter()
+        .map(|d| (d.stage(canonical_type, event, at), &d.id))
+        .collect();
+    let best = stages.iter().map(|(stage, _)| *stage).max();
+    let at_stage = |wanted: DemandStage| -> Vec<IntegrationEventId> {
+        stages
+            .iter()
+            .filter(|(stage, _)| *stage == wanted)
+            .map(|(_, id)| (*id).clone())
+            .collect()
+    };
+    match best {
+        Some(DemandStage::Matched) => {
+            let matched = at_stage(DemandStage::Matched);
+            if supply.covers(at) {
+                done(Verdict::Deliver, matched)
+            } else {
+                let reason = SkipReason::NotSupplied {
+                    module: at.module.clone(),
+                    integration_event_ids: matched,
+                };
+                done(skip(reason), Vec::new())
+            }
+        }
+        Some(DemandStage::Severity) => done(
+            skip(SkipReason::FilteredBySeverity {
+                severity: event.severity,
+                integration_event_ids: at_stage(DemandStage::Severity),
+            }),
+            Vec::new(),
+        ),
+        Some(DemandStage::Environment) => done(
+            skip(SkipReason::FilteredByEnvironment {
+                environment: event.environment.clone(),
+                integration_event_ids: at_stage(DemandStage::Environment),
+            }),
+            Vec::new(),
+        ),
+        _ => done(
+            skip(SkipReason::NoMatchingDemand {
+                event_type: event.event_type.clone(),
+                module: at.module.clone(),
+            }),
+            Vec::new(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +218,7 @@ mod tests {
             name: "hook".into(),
             enabled: true,
             filters,
+            supplied_to_all_modules: false,
             config_keys: vec![],
             template: None,
             created_at: Utc::now(),
