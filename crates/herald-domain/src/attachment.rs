@@ -5,7 +5,61 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::demand::{IntegrationEvent, Trigger};
+use crate::scope::{Scope, ScopeKind};
+use crate::{IntegrationEventId, IntegrationId, OrgId};
+
+/// An integration attached to a module (seed 001's workspace): it fires after the chosen
+/// stage, with this module's destination overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// `wsa_…`, unique.
+    pub id: String,
+    pub org_id: OrgId,
+    pub integration_id: IntegrationId,
+    /// The module's name, as events carry it in `target_id`.
+    pub module: String,
+    pub run_after: RunAfter,
+    pub destinations: Destinations,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Attachment ids carry this prefix; routing reports them where an integration event's id
+/// would stand, so an explanation says which attachment carried an event.
+pub const ATTACHMENT_PREFIX: &str = "wsa_";
+
+impl Attachment {
+    pub fn new_id() -> String {
+        format!("{ATTACHMENT_PREFIX}{}", uuid::Uuid::now_v7().simple())
+    }
+
+    /// The attachment in the one routing model: a supply of the module, and one integration
+    /// event per stage-ending event type on it. Routing and its explanations need nothing else.
+    pub fn as_demands(&self) -> Vec<IntegrationEvent> {
+        self.run_after
+            .stage_events()
+            .iter()
+            .map(|event_type| IntegrationEvent {
+                id: IntegrationEventId::from_trusted(self.id.clone()),
+                org_id: self.org_id.clone(),
+                integration_id: self.integration_id.clone(),
+                name: format!("attachment {} ({})", self.module, self.run_after.as_str()),
+                trigger: Trigger::Exact((*event_type).to_owned()),
+                scope: Scope::Named(ScopeKind::Module, self.module.clone()),
+                environments: None,
+                min_severity: None,
+                enabled: true,
+                template: None,
+                created_at: self.created_at,
+                updated_at: self.created_at,
+            })
+            .collect()
+    }
+}
 
 /// After which stage an attached integration fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -41,6 +95,15 @@ impl RunAfter {
             .find(|r| r.as_str() == raw)
     }
 
+    /// The event types that end this attachment's stages.
+    pub fn stage_events(self) -> Vec<&'static str> {
+        match self {
+            RunAfter::Plan => PLAN_STAGE_ENDS.to_vec(),
+            RunAfter::Apply => APPLY_STAGE_ENDS.to_vec(),
+            RunAfter::All => [PLAN_STAGE_ENDS, APPLY_STAGE_ENDS].concat(),
+        }
+    }
+
     /// Whether an event of this type is one this attachment fires on.
     pub fn fires_on(self, event_type: &str) -> bool {
         let plan = PLAN_STAGE_ENDS.contains(&event_type);
@@ -62,6 +125,27 @@ pub struct Destinations {
     pub default: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<String, Vec<String>>,
+}
+
+impl Destinations {
+    pub fn is_empty(&self) -> bool {
+        self.default.is_empty() && self.environments.values().all(Vec::is_empty)
+    }
+
+    /// Every destination named at this level, for validation.
+    pub fn all(&self) -> impl Iterator<Item = (String, &String)> {
+        let defaults = self
+            .default
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("default[{i}]"), d));
+        let by_env = self.environments.iter().flat_map(|(env, list)| {
+            list.iter()
+                .enumerate()
+                .map(move |(i, d)| (format!("environments.{env}[{i}]"), d))
+        });
+        defaults.chain(by_env)
+    }
 }
 
 /// Which of the four levels a resolution came from.

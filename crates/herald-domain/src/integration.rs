@@ -158,6 +158,9 @@ pub struct Integration {
     pub filters: Filters,
     /// Supplied to every module of the organisation (supply ∩ demand model).
     pub supplied_to_all_modules: bool,
+    /// The organisation-level channels (Slack) or URLs (Teams, webhook, custom), by default
+    /// and per environment; a workspace attachment may override them.
+    pub destinations: Option<crate::attachment::Destinations>,
     /// Names of the config keys that are set; never their values.
     pub config_keys: Vec<String>,
     /// Overrides of the title and text every provider shows.

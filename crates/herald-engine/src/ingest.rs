@@ -138,12 +138,18 @@ impl Engine {
         let received_at = self.now();
         let id = EventId::generate();
         let event = Event::from_new(&id, &new, received_at);
-        let routed: Vec<&IntegrationRow> = routing
-            .route(&event)
-            .map_err(IngestError::Refused)?
-            .into_iter()
-            .map(|(position, _)| routing.row(position))
-            .collect();
+        // One delivery per resolved destination of each routed integration ('' for the
+        // integration's own).
+        let mut routed: Vec<(&IntegrationRow, String)> = Vec::new();
+        for (position, carried_by) in routing.route(&event).map_err(IngestError::Refused)? {
+            let row = routing.row(position);
+            let destinations =
+                routing.destinations(position, &carried_by, event.environment.as_deref());
+            if destinations.is_empty() {
+                routed.push((row, String::new()));
+            }
+            routed.extend(destinations.into_iter().map(|to| (row, to)));
+        }
         // While this process's workers run, fresh deliveries are written already leased to them.
         // Not those of a correlated event: only the store's claim knows whether an earlier
         // delivery of the same chain is still unfinished.
@@ -158,12 +164,12 @@ impl Engine {
         });
         let deliveries: Vec<NewDelivery> = routed
             .iter()
-            .map(|row| NewDelivery {
+            .map(|(row, destination)| NewDelivery {
                 id: DeliveryId::generate(),
                 integration_id: row.integration.id.clone(),
                 integration_name: row.integration.name.clone(),
                 kind: row.integration.kind,
-                destination: String::new(),
+                destination: destination.clone(),
                 lease: lease.clone(),
             })
             .collect();
@@ -172,7 +178,7 @@ impl Engine {
             let jobs = deliveries
                 .iter()
                 .zip(&routed)
-                .map(|(delivery, row)| Job {
+                .map(|(delivery, (row, _))| Job {
                     delivery: ClaimedDelivery {
                         id: delivery.id.clone(),
                         org_id: org.clone(),

@@ -1,11 +1,14 @@
 //! Routing an event for ingest, and explaining routing, over an organisation's routing input:
 //! its enabled integrations indexed by trigger and scope, and its event catalogue.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use herald_domain::attachment::{resolve, Attachment, Destinations};
 
 use herald_domain::{
     Catalogue, CompiledType, Event, EventTypeDef, FieldError, Integration, IntegrationEventId,
-    Location, OrgId, Routed, RoutingIndex, ScopeTree,
+    Location, OrgId, Routed, RoutingIndex, ScopeKind, ScopeTree,
 };
 use herald_store::{IntegrationRow, Store, StoreError};
 
@@ -16,6 +19,8 @@ pub struct OrgRouting {
     rows: Vec<IntegrationRow>,
     index: RoutingIndex,
     catalogue: Catalogue,
+    /// Each attachment's module-level overrides, by attachment id.
+    attachments: HashMap<String, Destinations>,
 }
 
 impl OrgRouting {
@@ -42,6 +47,30 @@ impl OrgRouting {
 
     pub fn catalogue(&self) -> &Catalogue {
         &self.catalogue
+    }
+
+    /// Where one routed integration's deliveries go: resolved from the attachment that
+    /// carried the event (if one did) and the integration's own destinations, first match
+    /// wins. Empty: one delivery to the config's own destination.
+    pub fn destinations(
+        &self,
+        position: usize,
+        carried_by: &[IntegrationEventId],
+        environment: Option<&str>,
+    ) -> Vec<String> {
+        let none = Destinations::default();
+        let workspace = carried_by
+            .iter()
+            .find_map(|id| self.attachments.get(id.as_str()))
+            .unwrap_or(&none);
+        let organisation = self.rows[position]
+            .integration
+            .destinations
+            .as_ref()
+            .unwrap_or(&none);
+        let mut resolved = resolve(workspace, organisation, environment).0.to_vec();
+        resolved.dedup();
+        resolved
     }
 }
 
@@ -77,13 +106,24 @@ async fn build_index(
     store: &Store,
     org: &OrgId,
     integrations: Vec<Integration>,
+    attachments: &[Attachment],
 ) -> Result<RoutingIndex, StoreError> {
-    let demands = store.all_integration_events(org).await?;
-    let supplies = store
+    let mut demands = store.all_integration_events(org).await?;
+    let mut supplies: Vec<_> = store
         .all_supplies(org)
         .await?
         .into_iter()
-        .map(|s| (s.integration_id, s.kind, s.scope_name));
+        .map(|s| (s.integration_id, s.kind, s.scope_name))
+        .collect();
+    // An attachment is a supply of its module plus a demand for its stages' events.
+    for attachment in attachments {
+        supplies.push((
+            attachment.integration_id.clone(),
+            ScopeKind::Module,
+            attachment.module.clone(),
+        ));
+        demands.extend(attachment.as_demands());
+    }
     let mut tree = ScopeTree::default();
     for scope in store.scope_tree(org).await? {
         if let Some(parent) = scope.parent {
@@ -102,10 +142,15 @@ impl Engine {
         let generation = self.routing.generation();
         let rows = self.store.list_enabled_integrations(org).await?;
         let integrations = rows.iter().map(|r| r.integration.clone()).collect();
+        let attachments = self.store.all_attachments(org).await?;
         let loaded = Arc::new(OrgRouting {
-            index: build_index(&self.store, org, integrations).await?,
+            index: build_index(&self.store, org, integrations, &attachments).await?,
             catalogue: load_catalogue(&self.store, org).await?,
             rows,
+            attachments: attachments
+                .into_iter()
+                .map(|a| (a.id, a.destinations))
+                .collect(),
         });
         self.routing.put(org.clone(), loaded.clone(), generation);
         Ok(loaded)
@@ -119,7 +164,8 @@ impl Engine {
         event: &Event,
     ) -> Result<Explanation, StoreError> {
         let integrations = self.store.list_all_integrations(org).await?;
-        let index = build_index(&self.store, org, integrations).await?;
+        let attachments = self.store.all_attachments(org).await?;
+        let index = build_index(&self.store, org, integrations, &attachments).await?;
         let verdicts = index.explain(event);
         Ok(Explanation {
             location: index.location(event),

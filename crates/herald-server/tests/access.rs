@@ -548,6 +548,13 @@ on_both_backends!(
             )
             .await,
         );
+        let attachment = created(
+            app.post(
+                "/v1/attachments",
+                json!({"integration_id": integration_id, "module": "a-mod", "run_after": "all"}),
+            )
+            .await,
+        );
 
         // Organisation B: its own owner.
         let other = app.engine.store().ensure_org("other").await.unwrap();
@@ -580,6 +587,7 @@ on_both_backends!(
                 "module-supplies" => &module_supply,
                 "integration-events" => &integration_event,
                 "event-types" => &event_type,
+                "attachments" => &attachment,
                 other => panic!("no fixture for /v1/{other}"),
             };
             let mut ids = ids.clone();

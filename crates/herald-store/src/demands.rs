@@ -151,8 +151,8 @@ impl Store {
         rows.iter().map(demand_row).collect()
     }
 
-    /// Which of these integrations have at least one integration event (and so are routed
-    /// by supply ∩ demand).
+    /// Which of these integrations have at least one integration event or attachment (and
+    /// so are routed by supply ∩ demand).
     pub async fn integrations_with_demand(
         &self,
         org: &OrgId,
@@ -161,10 +161,11 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
+        // An attachment is a supply and a demand too.
+        let list = crate::placeholders(2, ids.len());
         let sql = format!(
-            "SELECT DISTINCT integration_id FROM integration_events WHERE org_id = $1 \
-             AND integration_id IN ({})",
-            crate::placeholders(2, ids.len())
+            "SELECT integration_id FROM integration_events WHERE org_id = $1 AND integration_id IN ({list}) \
+             UNION SELECT integration_id FROM attachments WHERE org_id = $1 AND integration_id IN ({list})"
         );
         let mut query = sqlx::query(&sql).bind(org.to_string());
         for id in ids {

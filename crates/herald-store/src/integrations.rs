@@ -8,7 +8,7 @@ use crate::{conflict_as, Page, Result, Store, StoreError};
 
 const COLUMNS: &str =
     "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
-                       config_keys, created_at, updated_at, template, supplied_to_all_modules";
+                       config_keys, created_at, updated_at, template, supplied_to_all_modules, destinations";
 
 /// An integration with its sealed config: what is created, updated, and opened on the send path.
 #[derive(Debug, Clone)]
@@ -38,8 +38,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE integrations SET name = $1, enabled = $2, severity_filter = $3, events = $4, target_ids = $5, \
-             config_sealed = $6, config_keys = $7, updated_at = $8, template = $9, supplied_to_all_modules = $10 \
-             WHERE id = $11 AND org_id = $12",
+             config_sealed = $6, config_keys = $7, updated_at = $8, template = $9, supplied_to_all_modules = $10, \
+             destinations = $11 WHERE id = $12 AND org_id = $13",
         )
         .bind(i.name.clone())
         .bind(i64::from(i.enabled))
@@ -51,6 +51,7 @@ impl Store {
         .bind(to_millis(i.updated_at))
         .bind(template_json(&i.template))
         .bind(i64::from(i.supplied_to_all_modules))
+        .bind(destinations_json(&i.destinations))
         .bind(i.id.to_string())
         .bind(i.org_id.to_string())
         .execute(&mut *tx)
@@ -194,7 +195,7 @@ impl Store {
 pub(crate) fn insert_integration_sql() -> String {
     format!(
         "INSERT INTO integrations ({COLUMNS}) VALUES ({})",
-        crate::placeholders(1, 14)
+        crate::placeholders(1, 15)
     )
 }
 
@@ -218,6 +219,7 @@ pub(crate) fn bind_integration<'q>(
         .bind(to_millis(i.updated_at))
         .bind(template_json(&i.template))
         .bind(i64::from(i.supplied_to_all_modules))
+        .bind(destinations_json(&i.destinations))
 }
 
 /// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.
@@ -244,6 +246,14 @@ pub(crate) fn parse_json_list(raw: Option<String>) -> Result<Option<Vec<String>>
         serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
     })
     .transpose()
+}
+
+pub(crate) fn destinations_json(
+    destinations: &Option<herald_domain::attachment::Destinations>,
+) -> Option<String> {
+    destinations
+        .as_ref()
+        .map(|d| serde_json::to_string(d).expect("destinations serialise"))
 }
 
 pub(crate) fn template_json(template: &Option<MessageTemplate>) -> Option<String> {
@@ -279,6 +289,13 @@ fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
             })
             .transpose()?,
         supplied_to_all_modules: row.try_get::<i64, _>("supplied_to_all_modules")? != 0,
+        destinations: row
+            .try_get::<Option<String>, _>("destinations")?
+            .map(|raw| {
+                serde_json::from_str(&raw)
+                    .map_err(|e| StoreError::Corrupt(format!("destinations column: {e}")))
+            })
+            .transpose()?,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
     };

@@ -2,6 +2,7 @@
 //! chosen by the database URL at run time.
 
 mod access;
+mod attachments;
 mod deliveries;
 mod demands;
 mod events;

@@ -29,6 +29,7 @@ pub(crate) fn new_integration(org: &OrgId) -> Integration {
         enabled: true,
         filters: Filters::default(),
         supplied_to_all_modules: false,
+        destinations: None,
         config_keys: vec!["webhook_url".into()],
         template: None,
         created_at: Utc::now(),

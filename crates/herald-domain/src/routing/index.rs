@@ -231,6 +231,7 @@ mod tests {
             enabled,
             filters: Filters::default(),
             supplied_to_all_modules: all,
+            destinations: None,
             config_keys: vec![],
             template: None,
             created_at: Utc::now(),

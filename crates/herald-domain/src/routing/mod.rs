@@ -219,6 +219,7 @@ mod tests {
             enabled: true,
             filters,
             supplied_to_all_modules: false,
+            destinations: None,
             config_keys: vec![],
             template: None,
             created_at: Utc::now(),

@@ -4,6 +4,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use herald_domain::attachment::Destinations;
 use herald_domain::{
     FieldError, Filters, Integration, IntegrationId, IntegrationName, Kind, MessageTemplate,
     RoutingModel, Severity,
@@ -41,6 +42,9 @@ pub struct CreateIntegration {
     /// MiniJinja templates over the event's fields that replace the title and/or text shown
     /// (chat, incident and ticket kinds; machine payloads are sent as they are).
     template: Option<MessageTemplate>,
+    /// Organisation-level channels (Slack) or URLs (Teams, webhook, custom), by default and
+    /// per environment: `{"default": [...], "environments": {"production": [...]}}`.
+    destinations: Option<Destinations>,
     /// Supply ∩ demand: the integration serves every module of the organisation. Default false.
     is_supplied_to_all_modules: Option<bool>,
 }
@@ -67,6 +71,10 @@ pub struct UpdateIntegration {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
+    /// Replaces the destinations; null removes them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Destinations>)]
+    destinations: Option<Option<Destinations>>,
     is_supplied_to_all_modules: Option<bool>,
 }
 
@@ -82,6 +90,7 @@ impl UpdateIntegration {
             ("target_ids", self.target_ids.is_some()),
             ("events", self.events.is_some()),
             ("template", self.template.is_some()),
+            ("destinations", self.destinations.is_some()),
             (
                 "is_supplied_to_all_modules",
                 self.is_supplied_to_all_modules.is_some(),
@@ -119,6 +128,9 @@ pub struct IntegrationView {
     /// Which config keys are set. Their values are write-only.
     config_keys: Vec<String>,
     template: Option<MessageTemplate>,
+    /// Organisation-level channels (Slack) or URLs (Teams, webhook, custom), by default and
+    /// per environment; workspace attachments may override them.
+    destinations: Option<Destinations>,
     /// Supply ∩ demand: supplied to every module of the organisation.
     is_supplied_to_all_modules: bool,
     /// `filters` (the scanner seed's `events`, `target_ids`, `severity_filter`) until the
@@ -140,6 +152,7 @@ impl IntegrationView {
             events: i.filters.events,
             config_keys: i.config_keys,
             template: i.template,
+            destinations: i.destinations,
             is_supplied_to_all_modules: i.supplied_to_all_modules,
             routing_model: RoutingModel::of(has_integration_events),
             created_at: i.created_at,
@@ -194,6 +207,7 @@ pub async fn create(
     };
     validate_config(&state, kind, &body.config)?;
     let template = checked_template(body.template)?;
+    let destinations = checked_destinations(&state, kind, body.destinations, "destinations")?;
     let id = IntegrationId::generate();
     let (config_sealed, config_keys) = seal(&state, &id, &body.config);
     let now = Utc::now();
@@ -207,6 +221,7 @@ pub async fn create(
         supplied_to_all_modules: body.is_supplied_to_all_modules.unwrap_or(false),
         config_keys,
         template,
+        destinations,
         created_at: now,
         updated_at: now,
     };
@@ -335,6 +350,11 @@ pub async fn update(
     if let Some(template) = body.template {
         integration.template = checked_template(template)?;
     }
+    if let Some(destinations) = body.destinations {
+        let kind = integration.kind;
+        integration.destinations =
+            checked_destinations(&state, kind, destinations, "destinations")?;
+    }
     if let Some(patch) = body.config {
         let Value::Object(patch) = patch else {
             return Err(ApiError::invalid("config", "must be an object"));
@@ -406,6 +426,11 @@ pub async fn delete(
         .engine
         .store()
         .delete_integration_assignments(&caller.org_id, &id)
+        .await?;
+    state
+        .engine
+        .store()
+        .delete_integration_attachments(&caller.org_id, &id)
         .await?;
     state.grants.invalidate();
     audit::record(
@@ -575,6 +600,73 @@ fn well_known_address(name: &str) -> Option<std::net::IpAddr> {
     } else {
         None
     }
+}
+
+/// Destinations a kind can take, each checked: Slack channels, or http(s) URLs (refused
+/// addresses refused now, as for configs) for Teams, webhook and custom. Empty means none.
+pub(crate) fn checked_destinations(
+    state: &AppState,
+    kind: Kind,
+    destinations: Option<Destinations>,
+    field: &str,
+) -> Result<Option<Destinations>, ApiError> {
+    let Some(destinations) = destinations.filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    for (path, value) in destinations.all() {
+        let field = format!("{field}.{path}");
+        match kind {
+            Kind::Slack => {
+                let channel = value.trim_start_matches('#');
+                if channel.is_empty()
+                    || channel.len() > 100
+                    || channel.contains(char::is_whitespace)
+                    || channel.contains(':')
+                {
+                    return Err(ApiError::invalid(
+                        field,
+                        "must be a Slack channel id or name",
+                    ));
+                }
+            }
+            Kind::Teams | Kind::Webhook | Kind::Custom => {
+                let url = url::Url::parse(value)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .filter(|u| u.username().is_empty() && u.password().is_none())
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            field.clone(),
+                            "must be an http or https URL without credentials",
+                        )
+                    })?;
+                let address = match url.host() {
+                    Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+                    Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+                    Some(url::Host::Domain(name)) => well_known_address(name),
+                    None => None,
+                };
+                if let Some(address) = address {
+                    state
+                        .engine
+                        .sender()
+                        .policy()
+                        .check(address)
+                        .map_err(|e| FieldError::new(field.clone(), e.to_string()))?;
+                }
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    field,
+                    format!(
+                        "a {} integration takes no per-workspace destinations",
+                        other.as_str()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(Some(destinations))
 }
 
 /// A template that compiles and renders a sample event; an empty one means none.

@@ -2,11 +2,12 @@
 //! from the same code that serves the routes.
 
 mod access;
+mod attachments;
 mod deliveries;
 mod event_types;
 mod events;
 mod integration_events;
-mod integrations;
+pub(crate) mod integrations;
 mod routing;
 mod scopes;
 mod supplies;
@@ -30,6 +31,7 @@ use crate::AppState;
          (name = "supplies", description = "Which stacks, namespaces and modules an integration serves"),
          (name = "integration events", description = "Demand: which trigger on which scope notifies an integration"),
          (name = "event types", description = "The event catalogue"),
+         (name = "routing", description = "Workspace attachments: an integration attached to a module, with its overrides"),
          (name = "access", description = "Users, groups, service principals, role assignments, tokens and the audit log")),
 )]
 struct ApiDoc;
@@ -116,6 +118,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(access::revoke_token))
         .routes(routes!(access::list_audit))
         .routes(routes!(access::me))
+        .routes(routes!(attachments::create, attachments::list))
+        .routes(routes!(
+            attachments::get_one,
+            attachments::update,
+            attachments::delete
+        ))
         .split_for_parts();
     let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
     let v1 = v1.route_layer(middleware::from_fn_with_state(

@@ -208,6 +208,7 @@ async fn seed(store: &Store, org: &OrgId, count: usize, per: usize) -> Result<()
             enabled: true,
             filters: Filters::default(),
             supplied_to_all_modules: core && i % 10 == 0,
+            destinations: None,
             config_keys: vec!["webhook_url".into()],
             template: None,
             created_at: now,
