@@ -177,7 +177,16 @@ impl Engine {
                 return Attempted::Deferred(now + chrono::Duration::seconds(1));
             }
         };
-        let event = match row.integration.template.as_ref() {
+        // The integration event that carried the delivery may shape it; else the integration.
+        let routing = match &job.delivery.carried_by {
+            Some(_) => self.routing_for(&job.delivery.org_id).await.ok(),
+            None => None,
+        };
+        let carried_template = routing
+            .as_ref()
+            .zip(job.delivery.carried_by.as_deref())
+            .and_then(|(routing, id)| routing.template_of(id));
+        let event = match carried_template.or(row.integration.template.as_ref()) {
             Some(template) if shows_people(kind) => {
                 let (rendered, problems) = template.apply(event);
                 for problem in problems {

@@ -140,15 +140,21 @@ impl Engine {
         let event = Event::from_new(&id, &new, received_at);
         // One delivery per resolved destination of each routed integration ('' for the
         // integration's own).
-        let mut routed: Vec<(&IntegrationRow, String)> = Vec::new();
+        let mut routed: Vec<(&IntegrationRow, String, Option<String>)> = Vec::new();
         for (position, carried_by) in routing.route(&event).map_err(IngestError::Refused)? {
             let row = routing.row(position);
             let destinations =
                 routing.destinations(position, &carried_by, event.environment.as_deref());
+            // The first carrier is the one whose template (if any) shapes the message.
+            let carrier = carried_by.first().map(|id| id.to_string());
             if destinations.is_empty() {
-                routed.push((row, String::new()));
+                routed.push((row, String::new(), carrier.clone()));
             }
-            routed.extend(destinations.into_iter().map(|to| (row, to)));
+            routed.extend(
+                destinations
+                    .into_iter()
+                    .map(|to| (row, to, carrier.clone())),
+            );
         }
         // While this process's workers run, fresh deliveries are written already leased to them.
         // Not those of a correlated event: only the store's claim knows whether an earlier
@@ -164,13 +170,14 @@ impl Engine {
         });
         let deliveries: Vec<NewDelivery> = routed
             .iter()
-            .map(|(row, destination)| NewDelivery {
+            .map(|(row, destination, carried_by)| NewDelivery {
                 id: DeliveryId::generate(),
                 integration_id: row.integration.id.clone(),
                 integration_name: row.integration.name.clone(),
                 kind: row.integration.kind,
                 destination: destination.clone(),
                 lease: lease.clone(),
+                carried_by: carried_by.clone(),
             })
             .collect();
         let count = deliveries.len();
@@ -178,7 +185,7 @@ impl Engine {
             let jobs = deliveries
                 .iter()
                 .zip(&routed)
-                .map(|(delivery, (row, _))| Job {
+                .map(|(delivery, (row, _, _))| Job {
                     delivery: ClaimedDelivery {
                         id: delivery.id.clone(),
                         org_id: org.clone(),
@@ -191,6 +198,7 @@ impl Engine {
                         cycle_attempts: 0,
                         lease_token: lease.token.clone(),
                         correlation_key: None,
+                        carried_by: delivery.carried_by.clone(),
                         external_id: None,
                     },
                     event: Some(event.clone()),

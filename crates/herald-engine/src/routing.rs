@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use herald_domain::attachment::{resolve, Attachment, Destinations};
+use herald_domain::MessageTemplate;
 
 use herald_domain::{
     Catalogue, CompiledType, Event, EventTypeDef, FieldError, Integration, IntegrationEventId,
@@ -21,6 +22,8 @@ pub struct OrgRouting {
     catalogue: Catalogue,
     /// Each attachment's module-level overrides, by attachment id.
     attachments: HashMap<String, Destinations>,
+    /// The templates of integration events that have one, by integration event id.
+    templates: HashMap<String, MessageTemplate>,
 }
 
 impl OrgRouting {
@@ -47,6 +50,12 @@ impl OrgRouting {
 
     pub fn catalogue(&self) -> &Catalogue {
         &self.catalogue
+    }
+
+    /// The template of the integration event that carried a delivery, if it has one: it
+    /// comes before the integration's own.
+    pub fn template_of(&self, carried_by: &str) -> Option<&MessageTemplate> {
+        self.templates.get(carried_by)
     }
 
     /// Where one routed integration's deliveries go: resolved from the attachment that
@@ -107,8 +116,12 @@ async fn build_index(
     org: &OrgId,
     integrations: Vec<Integration>,
     attachments: &[Attachment],
-) -> Result<RoutingIndex, StoreError> {
+) -> Result<(RoutingIndex, HashMap<String, MessageTemplate>), StoreError> {
     let mut demands = store.all_integration_events(org).await?;
+    let templates = demands
+        .iter()
+        .filter_map(|d| Some((d.id.to_string(), d.template.clone()?)))
+        .collect();
     let mut supplies: Vec<_> = store
         .all_supplies(org)
         .await?
@@ -130,7 +143,10 @@ async fn build_index(
             tree.insert(scope.kind, scope.name, parent);
         }
     }
-    Ok(RoutingIndex::build(integrations, demands, supplies, tree))
+    Ok((
+        RoutingIndex::build(integrations, demands, supplies, tree),
+        templates,
+    ))
 }
 
 impl Engine {
@@ -143,8 +159,10 @@ impl Engine {
         let rows = self.store.list_enabled_integrations(org).await?;
         let integrations = rows.iter().map(|r| r.integration.clone()).collect();
         let attachments = self.store.all_attachments(org).await?;
+        let (index, templates) = build_index(&self.store, org, integrations, &attachments).await?;
         let loaded = Arc::new(OrgRouting {
-            index: build_index(&self.store, org, integrations, &attachments).await?,
+            index,
+            templates,
             catalogue: load_catalogue(&self.store, org).await?,
             rows,
             attachments: attachments
@@ -165,7 +183,7 @@ impl Engine {
     ) -> Result<Explanation, StoreError> {
         let integrations = self.store.list_all_integrations(org).await?;
         let attachments = self.store.all_attachments(org).await?;
-        let index = build_index(&self.store, org, integrations, &attachments).await?;
+        let (index, _) = build_index(&self.store, org, integrations, &attachments).await?;
         let verdicts = index.explain(event);
         Ok(Explanation {
             location: index.location(event),

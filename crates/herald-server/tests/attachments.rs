@@ -216,3 +216,45 @@ on_both_backends!(
         );
     }
 );
+
+with_a_slack_fake!(
+    an_integration_events_template_comes_before_the_integrations,
+    |app: support::TestApp, fake: Receiver| async move {
+        let body = json!({"kind": "slack", "name": "runs", "is_supplied_to_all_modules": true,
+                          "template": {"title": "INTEGRATION {{ title }}"},
+                          "config": {"bot_token": "xoxb-1-2-attach", "default_channel": "C0DEFAULT"}});
+        let (status, created) = app.post("/v1/integrations", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap();
+        for (name, trigger, template) in [
+            (
+                "applied",
+                "iac.run.applied",
+                json!({"title": "DEMAND {{ title }} in {{ target_id }}"}),
+            ),
+            ("failed", "iac.run.failed", Value::Null),
+        ] {
+            let mut demand = json!({"integration_id": id, "name": name, "trigger": trigger, "scope": {"kind": "organisation"}});
+            if !template.is_null() {
+                demand["template"] = template;
+            }
+            let (status, body) = app.post("/v1/integration-events", demand).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let text = |event_type: &str| json!({"type": event_type, "target_id": "network", "title": "Run 7"});
+        app.emit(text("iac.run.applied")).await;
+        app.clock.advance(std::time::Duration::from_secs(2));
+        app.emit(text("iac.run.failed")).await;
+        app.step_all().await;
+        app.clock.advance(std::time::Duration::from_secs(2));
+        app.step_all().await;
+        let texts: Vec<String> = fake
+            .received()
+            .iter()
+            .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts[0].contains("DEMAND Run 7 in network"), "{texts:?}");
+        assert!(texts[1].contains("INTEGRATION Run 7"), "{texts:?}");
+    }
+);

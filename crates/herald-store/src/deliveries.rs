@@ -17,7 +17,7 @@ use crate::{Backend, Page, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, status, \
                        attempt_count, cycle_attempts, next_attempt_at, last_status_code, last_error, external_id, \
-                       created_at, updated_at, correlation_key";
+                       created_at, updated_at, correlation_key, carried_by";
 
 /// True for a delivery `d` with no unfinished predecessor in its chain: deliveries of one
 /// integration and destination that share a correlation key go out one at a time, in order.
@@ -41,6 +41,8 @@ pub struct ClaimedDelivery {
     /// Identifies this claim; only a result carrying it is recorded.
     pub lease_token: String,
     pub correlation_key: Option<String>,
+    /// The integration event (or attachment) that carried it.
+    pub carried_by: Option<String>,
     /// An id the destination gave an earlier attempt of this delivery.
     pub external_id: Option<String>,
 }
@@ -316,6 +318,7 @@ fn claimed_row(row: &AnyRow) -> Result<ClaimedDelivery> {
         cycle_attempts: count(row, "cycle_attempts")?,
         lease_token: row.try_get("lease_owner")?,
         correlation_key: row.try_get("correlation_key")?,
+        carried_by: row.try_get("carried_by")?,
         external_id: row.try_get("external_id")?,
     })
 }

@@ -28,6 +28,8 @@ pub struct NewDelivery {
     pub destination: String,
     /// Insert it already claimed, for a worker of this process to send without a claim query.
     pub lease: Option<Lease>,
+    /// The integration event (or attachment) that carried it, whose template applies.
+    pub carried_by: Option<String>,
 }
 
 /// A claim taken at insert time: its token (see [`crate::lease_token`]), and until when.
@@ -196,14 +198,14 @@ async fn insert_deliveries(
     conn: &mut sqlx::AnyConnection,
     chunk: &[(&EventInsert, &NewDelivery)],
 ) -> Result<()> {
-    const COLUMNS: usize = 13;
+    const COLUMNS: usize = 14;
     let values = (0..chunk.len())
         .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
         "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
-         status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key) VALUES {values}"
+         status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key, carried_by) VALUES {values}"
     );
     let mut query = sqlx::query(&sql);
     for (event, delivery) in chunk {
@@ -225,7 +227,8 @@ async fn insert_deliveries(
             .bind(owner)
             .bind(created)
             .bind(created)
-            .bind(event.event.correlation_key.clone());
+            .bind(event.event.correlation_key.clone())
+            .bind(delivery.carried_by.clone());
     }
     query.execute(&mut *conn).await?;
     Ok(())

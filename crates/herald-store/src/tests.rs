@@ -75,6 +75,7 @@ fn event_row(
         kind: to.kind,
         destination: String::new(),
         lease: None,
+        carried_by: None,
     };
     (insert, vec![delivery])
 }
