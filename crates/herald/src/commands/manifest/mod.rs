@@ -204,3 +204,19 @@ pub fn canonical_list(list: Option<Vec<String>>) -> Option<Vec<String>> {
 pub fn parse(text: &str) -> Result<Manifest, String> {
     serde_norway::from_str(text).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The README's example is a file `herald apply` accepts.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../../../README.md");
+        let section = &readme[readme.find("### Configuration as code").unwrap()..];
+        let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let manifest = super::parse(example).unwrap();
+        assert_eq!(manifest.integrations.unwrap().len(), 2);
+        assert_eq!(manifest.attachments.unwrap().len(), 1);
+        assert_eq!(manifest.scopes.unwrap().modules.len(), 1);
+    }
+}
