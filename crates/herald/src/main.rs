@@ -1,4 +1,5 @@
-//! The `herald` command: run the server, emit events, manage keys.
+//! The `herald` command: run the server, emit events, apply and export configuration, manage
+//! keys.
 
 mod commands;
 
@@ -23,6 +24,10 @@ enum Command {
     Serve(herald_server::ServeConfig),
     /// Post an event to a running Herald.
     Emit(commands::emit::EmitArgs),
+    /// Make a running Herald match a herald.yaml: plan, then create and update (idempotent).
+    Apply(commands::apply::ApplyArgs),
+    /// Write a running Herald's state as a herald.yaml, without secrets.
+    Export(commands::export::ExportArgs),
     /// Measure end-to-end webhook throughput and latency against a bare HTTP client.
     Bench(commands::bench::BenchArgs),
     /// Print the exact request(s) a provider would send for an event, without sending.
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(config) => commands::serve::run(config).await,
             Command::Emit(args) => commands::emit::run(args).await,
+            Command::Apply(args) => commands::apply::run(args).await,
+            Command::Export(args) => commands::export::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
             Command::Render(args) => commands::render::run(args),

@@ -1,7 +1,10 @@
+pub mod apply;
 pub mod bench;
 pub mod bench_routing;
 pub mod emit;
+pub mod export;
 pub mod keys;
+pub mod manifest;
 pub mod org;
 pub mod render;
 pub mod serve;

@@ -66,6 +66,11 @@ impl Herald {
         }
     }
 
+    /// The base URL, e.g. `http://127.0.0.1:43121`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().unwrap();
