@@ -27,6 +27,9 @@ event_types:
 integrations:
   - name: ops slack
     kind: slack
+    destinations:
+      default: [C0OPS]
+      environments: {production: [C0PROD]}
     config:
       bot_token: ${SLACK_TOKEN}
       default_channel: "#ops"
@@ -54,6 +57,12 @@ integration_events:
     name: deploys
     trigger: acme.deploy.finished
     scope: {kind: module, name: api}
+attachments:
+  - integration: ops slack
+    module: api
+    run_after: apply
+    destinations:
+      environments: {production: [C0APIPROD]}
 "##;
 
 fn secrets() -> Vec<(&'static str, String)> {
@@ -147,8 +156,8 @@ async fn apply_creates_everything_then_a_second_run_changes_nothing() {
         out.contains("+ create   integration \"ops slack\" (slack)"),
         "{out}"
     );
-    assert!(out.contains("Plan: 11 to create, 0 to update"), "{out}");
-    assert!(out.contains("Applied 11 change(s)."), "{out}");
+    assert!(out.contains("Plan: 12 to create, 0 to update"), "{out}");
+    assert!(out.contains("Applied 12 change(s)."), "{out}");
 
     let slack = integration(&herald, "ops slack").await;
     assert_eq!(slack["kind"], "slack");
@@ -186,6 +195,23 @@ async fn apply_creates_everything_then_a_second_run_changes_nothing() {
         .map(|d| d["trigger"].as_str().unwrap())
         .collect();
     assert!(triggers.contains(&"security.scan.done"), "{triggers:?}");
+    assert_eq!(
+        slack["destinations"]["environments"]["production"],
+        serde_json::json!(["C0PROD"])
+    );
+    let attached = herald
+        .call(
+            Method::GET,
+            &format!("/v1/attachments?integration_id={slack_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(attached["data"][0]["module"], "api");
+    assert_eq!(attached["data"][0]["run_after"], "apply");
+    assert_eq!(
+        attached["data"][0]["destinations"]["environments"]["production"],
+        serde_json::json!(["C0APIPROD"])
+    );
     let modules = herald.call(Method::GET, "/v1/modules?name=api", None).await;
     assert_eq!(modules["data"][0]["namespace"], "payments");
     // Nothing the CLI printed holds a secret.
@@ -196,7 +222,7 @@ async fn apply_creates_everything_then_a_second_run_changes_nothing() {
     // Again: no changes, and no write call (the audit log records every change).
     let before = audit_count(&herald).await;
     let out = ok(&cli(&herald, &["apply", "-f", &file], &secrets()));
-    assert!(out.starts_with("No changes: 11 resource(s)"), "{out}");
+    assert!(out.starts_with("No changes: 12 resource(s)"), "{out}");
     assert_eq!(audit_count(&herald).await, before);
 
     // A dry run of a changed file prints the plan and changes nothing.
