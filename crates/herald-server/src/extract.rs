@@ -52,3 +52,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map_err(|e| ApiError::invalid("query", e.body_text()))
     }
 }
+
+/// For PATCH bodies: tells an absent field (outer `None`) from an explicit `null`
+/// (`Some(None)`). Use with `#[serde(default, deserialize_with = "present")]`.
+pub(crate) fn present<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::attachment::{Attachment, Destinations, RunAfter, ATTACHMENT_PREFIX};
 use herald_domain::{IntegrationId, Permission};
 use herald_store::StoreError;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
@@ -35,15 +35,9 @@ pub struct CreateAttachment {
 pub struct UpdateAttachment {
     run_after: Option<RunAfter>,
     /// Replaces the overrides; null removes them.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Destinations>)]
     destinations: Option<Option<Destinations>>,
-}
-
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

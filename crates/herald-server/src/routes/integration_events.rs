@@ -12,7 +12,7 @@ use herald_domain::{
     Scope, ScopeKind, Severity, Trigger,
 };
 use herald_store::{DemandFilter, StoreError};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
@@ -88,22 +88,16 @@ pub struct UpdateIntegrationEvent {
     name: Option<String>,
     trigger: Option<String>,
     scope: Option<ScopeBody>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Vec<String>>)]
     environments: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Severity>)]
     min_severity: Option<Option<Severity>>,
     enabled: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
-}
-
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

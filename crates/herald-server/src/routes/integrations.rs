@@ -11,7 +11,7 @@ use herald_domain::{
 };
 use herald_domain::{IntegrationRole, Permission, RoleAssignmentId};
 use herald_store::{IntegrationRow, RoleAssignment, StoreError};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::audit;
@@ -55,24 +55,24 @@ pub struct CreateIntegration {
 pub struct UpdateIntegration {
     name: Option<String>,
     enabled: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Severity>)]
     severity_filter: Option<Option<Severity>>,
     /// Merged into the stored config (RFC 7396): keys given replace, keys set to null are removed.
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Vec<String>>)]
     target_ids: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Vec<String>>)]
     events: Option<Option<Vec<String>>>,
     /// Replaces the template; null removes it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
     /// Replaces the destinations; null removes them.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Destinations>)]
     destinations: Option<Option<Destinations>>,
     is_supplied_to_all_modules: Option<bool>,
@@ -106,13 +106,6 @@ impl UpdateIntegration {
         }
         changed
     }
-}
-
-/// Tells "absent" (outer None) from "null" (Some(None)).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An integration as the API shows it: never its config values.
