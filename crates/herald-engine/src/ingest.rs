@@ -145,8 +145,12 @@ impl Engine {
             let row = routing.row(position);
             let destinations =
                 routing.destinations(position, &carried_by, event.environment.as_deref());
-            // The first carrier is the one whose template (if any) shapes the message.
-            let carrier = carried_by.first().map(|id| id.to_string());
+            // The carrier whose template shapes the message: the first that has one.
+            let carrier = carried_by
+                .iter()
+                .find(|id| routing.template_of(id.as_str()).is_some())
+                .or(carried_by.first())
+                .map(|id| id.to_string());
             if destinations.is_empty() {
                 routed.push((row, String::new(), carrier.clone()));
             }

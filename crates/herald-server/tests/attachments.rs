@@ -241,6 +241,8 @@ with_a_slack_fake!(
             let (status, body) = app.post("/v1/integration-events", demand).await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
         }
+        // Attached as well: the attachment carries these events too, and has no template.
+        attach(&app, id, "network", "apply", json!({})).await;
         let text = |event_type: &str| json!({"type": event_type, "target_id": "network", "title": "Run 7"});
         app.emit(text("iac.run.applied")).await;
         app.clock.advance(std::time::Duration::from_secs(2));
