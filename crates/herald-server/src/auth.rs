@@ -60,6 +60,23 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// As [`Caller::require_on`], for a resource that belongs to an integration (a supply, an
+    /// integration event, an attachment): its 404 names the resource, not the integration.
+    pub fn require_on_child(
+        &self,
+        permission: Permission,
+        integration: &IntegrationId,
+        resource: &'static str,
+    ) -> Result<(), ApiError> {
+        self.require_on(permission, integration)
+            .map_err(|error| match error {
+                ApiError::NotFound(_) => ApiError::NotFound(resource),
+                other => other,
+            })
+    }
+}
+
 /// Recently seen tokens, so that a busy client costs no query per request. Expiry is checked
 /// on every request; revoking clears the cache, and a token removed in another instance stops
 /// working within the TTL.

@@ -5,6 +5,7 @@ use herald_domain::{IntegrationId, OrgId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::integration_changes::RoutingTable;
 use crate::integrations::page_cursor;
 use crate::time::{from_millis, to_millis};
 use crate::{conflict_as, Page, Result, Store, StoreError};
@@ -109,16 +110,8 @@ impl Store {
     }
 
     pub async fn delete_attachment(&self, org: &OrgId, id: &str) -> Result<bool> {
-        let result = {
-            let _turn = self.write_turn().await;
-            sqlx::query("DELETE FROM attachments WHERE id = $1 AND org_id = $2")
-                .bind(id.to_owned())
-                .bind(org.to_string())
-                .execute(&self.pool)
-                .await?
-        };
-        self.notify_routing_changed(org).await?;
-        Ok(result.rows_affected() == 1)
+        self.delete_routing_row(RoutingTable::Attachments, org, id)
+            .await
     }
 
     /// Removes the attachments of a deleted integration.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::integration_changes::RoutingTable;
 use crate::integrations::{json_list, page_cursor, parse_json_list, template_json};
 use crate::time::{from_millis, to_millis};
 use crate::{conflict_as, Page, Result, Store, StoreError};
@@ -131,13 +132,8 @@ impl Store {
         org: &OrgId,
         id: &IntegrationEventId,
     ) -> Result<bool> {
-        let result = sqlx::query("DELETE FROM integration_events WHERE id = $1 AND org_id = $2")
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .execute(&self.pool)
-            .await?;
-        self.notify_routing_changed(org).await?;
-        Ok(result.rows_affected() == 1)
+        self.delete_routing_row(RoutingTable::IntegrationEvents, org, id.as_str())
+            .await
     }
 
     /// Every integration event of an organisation: routing input.
@@ -206,13 +202,8 @@ impl Store {
     }
 
     pub async fn delete_event_type(&self, org: &OrgId, id: &str) -> Result<bool> {
-        let result = sqlx::query("DELETE FROM event_types WHERE org_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await?;
-        self.notify_routing_changed(org).await?;
-        Ok(result.rows_affected() == 1)
+        self.delete_routing_row(RoutingTable::EventTypes, org, id)
+            .await
     }
 }
 

@@ -80,7 +80,51 @@ impl Store {
     }
 }
 
+/// The tables of an organisation's routing input that rows are deleted from by id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RoutingTable {
+    IntegrationEvents,
+    EventTypes,
+    Supplies,
+    Attachments,
+}
+
+impl RoutingTable {
+    fn name(self) -> &'static str {
+        match self {
+            RoutingTable::IntegrationEvents => "integration_events",
+            RoutingTable::EventTypes => "event_types",
+            RoutingTable::Supplies => "supplies",
+            RoutingTable::Attachments => "attachments",
+        }
+    }
+}
+
 impl Store {
+    /// Deletes one row of an organisation's routing input by its id and announces the change.
+    /// Returns false if it was not there.
+    pub(crate) async fn delete_routing_row(
+        &self,
+        table: RoutingTable,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<bool> {
+        let sql = format!("DELETE FROM {} WHERE id = $1 AND org_id = $2", table.name());
+        let result = {
+            let _turn = self.write_turn().await;
+            sqlx::query(&sql)
+                .bind(id.to_owned())
+                .bind(org.to_string())
+                .execute(&self.pool)
+                .await?
+        };
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.notify_routing_changed(org).await?;
+        Ok(true)
+    }
+
     /// Announces a committed change to an organisation's routing input other than an
     /// integration row (supplies, integration events, the scope tree, event types), so other
     /// instances drop their cached routing for it.

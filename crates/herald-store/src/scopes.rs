@@ -5,6 +5,7 @@ use herald_domain::{IntegrationId, OrgId, ScopeId, ScopeKind, SupplyId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::integration_changes::RoutingTable;
 use crate::integrations::page_cursor;
 use crate::time::{from_millis, to_millis};
 use crate::{conflict_as, Page, Result, Store, StoreError};
@@ -280,13 +281,8 @@ impl Store {
     }
 
     pub async fn delete_supply(&self, org: &OrgId, id: &SupplyId) -> Result<bool> {
-        let result = sqlx::query("DELETE FROM supplies WHERE id = $1 AND org_id = $2")
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .execute(&self.pool)
-            .await?;
-        self.notify_routing_changed(org).await?;
-        Ok(result.rows_affected() == 1)
+        self.delete_routing_row(RoutingTable::Supplies, org, id.as_str())
+            .await
     }
 
     /// Every supply of an organisation: routing input.

@@ -272,11 +272,6 @@ async fn load(
         .get_attachment(&caller.org_id, id)
         .await?
         .ok_or(ApiError::NotFound("attachment"))?;
-    caller
-        .require_on(permission, &attachment.integration_id)
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => ApiError::NotFound("attachment"),
-            other => other,
-        })?;
+    caller.require_on_child(permission, &attachment.integration_id, "attachment")?;
     Ok(attachment)
 }

@@ -288,12 +288,7 @@ async fn load(
         .get_integration_event(&caller.org_id, &id)
         .await?
         .ok_or_else(not_found)?;
-    caller
-        .require_on(permission, &demand.integration_id)
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => not_found(),
-            other => other,
-        })?;
+    caller.require_on_child(permission, &demand.integration_id, "integration event")?;
     Ok(demand)
 }
 

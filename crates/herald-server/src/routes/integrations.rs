@@ -536,25 +536,34 @@ fn validate_config(state: &AppState, kind: Kind, config: &Value) -> Result<(), A
             _ => {}
         }
     }
-    let policy = state.engine.sender().policy();
     for (field, raw) in urls {
         let Ok(url) = url::Url::parse(raw) else {
             continue;
         };
-        let address = match url.host() {
-            Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
-            Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
-            Some(url::Host::Domain(name)) => match well_known_address(name) {
-                Some(address) => address,
-                None => continue,
-            },
-            None => continue,
-        };
-        policy
-            .check(address)
-            .map_err(|e| FieldError::new(field, e.to_string()))?;
+        check_literal_address(state, &url, &field)?;
     }
     Ok(())
+}
+
+/// Refuses a URL whose host is, by itself, an address the outbound policy refuses: a literal
+/// IP in any spelling, a loopback name or a cloud metadata name. Other names are checked on
+/// their resolved address at send time.
+fn check_literal_address(state: &AppState, url: &url::Url, field: &str) -> Result<(), ApiError> {
+    let address = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+        Some(url::Host::Domain(name)) => well_known_address(name),
+        None => None,
+    };
+    match address {
+        Some(address) => state
+            .engine
+            .sender()
+            .policy()
+            .check(address)
+            .map_err(|e| FieldError::new(field, e.to_string()).into()),
+        None => Ok(()),
+    }
 }
 
 /// Seals a validated config; returns the sealed blob and the names of its keys.
@@ -633,20 +642,7 @@ pub(crate) fn checked_destinations(
                             "must be an http or https URL without credentials",
                         )
                     })?;
-                let address = match url.host() {
-                    Some(url::Host::Ipv4(ip)) => Some(ip.into()),
-                    Some(url::Host::Ipv6(ip)) => Some(ip.into()),
-                    Some(url::Host::Domain(name)) => well_known_address(name),
-                    None => None,
-                };
-                if let Some(address) = address {
-                    state
-                        .engine
-                        .sender()
-                        .policy()
-                        .check(address)
-                        .map_err(|e| FieldError::new(field.clone(), e.to_string()))?;
-                }
+                check_literal_address(state, &url, &field)?;
             }
             other => {
                 return Err(ApiError::invalid(

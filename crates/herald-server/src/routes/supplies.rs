@@ -206,12 +206,7 @@ async fn load(
         .get_supply(&caller.org_id, kind, &id)
         .await?
         .ok_or(ApiError::NotFound("supply"))?;
-    caller
-        .require_on(permission, &row.integration_id)
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => ApiError::NotFound("supply"),
-            other => other,
-        })?;
+    caller.require_on_child(permission, &row.integration_id, "supply")?;
     Ok(row)
 }
 
