@@ -33,8 +33,28 @@ pub(crate) struct Job {
     pub delivery: ClaimedDelivery,
     pub event: Option<Event>,
     pub integration: Option<IntegrationRow>,
-    /// For a job handed over in memory: when its lease ends.
-    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// Gives a claimed delivery back untouched, due at `now`: no attempt is logged, its retry
+/// schedule does not advance, and any instance may claim it at once.
+pub(crate) fn released(job: &Job, now: DateTime<Utc>) -> AttemptRecord {
+    release_record(&job.delivery, now)
+}
+
+pub(crate) fn release_record(delivery: &ClaimedDelivery, now: DateTime<Utc>) -> AttemptRecord {
+    AttemptRecord {
+        lease_token: delivery.lease_token.clone(),
+        attempt_number: delivery.attempt_count,
+        delivery_id: delivery.id.clone(),
+        started_at: now,
+        duration: std::time::Duration::ZERO,
+        result: ResultKind::Deferred(now),
+        status_code: None,
+        response_excerpt: None,
+        error: None,
+        external_id: None,
+        chained: delivery.correlation_key.is_some(),
+    }
 }
 
 /// What one exchange with a destination came to. Strings are already scrubbed.
@@ -108,14 +128,11 @@ impl Engine {
                 }
             }
         };
-        tracing::info!(
-            delivery_id = %job.delivery.id,
-            integration_id = %job.delivery.integration_id,
-            kind = job.delivery.kind.as_str(),
-            status_code = exchange.status_code,
-            result = ?result,
-            error = error.as_deref(),
-            "delivery attempt"
+        log_outcome(
+            &job.delivery,
+            exchange.status_code,
+            &result,
+            error.as_deref(),
         );
         let error = error.map(|e| storable(&e));
         AttemptRecord {
@@ -294,6 +311,56 @@ fn excerpt(body: &[u8], redactor: &Redactor) -> String {
         text.push('…');
     }
     storable(&redactor.scrub(&text))
+}
+
+/// Says how an attempt ended, in words: delivered, retrying at a time, or failed (at WARN).
+/// This is where each attempt's outcome is observed.
+fn log_outcome(
+    delivery: &ClaimedDelivery,
+    status_code: Option<u16>,
+    result: &ResultKind,
+    error: Option<&str>,
+) {
+    let attempt = delivery.attempt_count + 1;
+    let (delivery_id, event_id, integration_id, kind) = (
+        delivery.id.as_str(),
+        delivery.event_id.as_str(),
+        delivery.integration_id.as_str(),
+        delivery.kind.as_str(),
+    );
+    match result {
+        ResultKind::Delivered { .. } => tracing::info!(
+            delivery_id,
+            event_id,
+            integration_id,
+            kind,
+            attempt,
+            status_code,
+            "delivered"
+        ),
+        ResultKind::RetryAt(at) => tracing::info!(
+            delivery_id,
+            event_id,
+            integration_id,
+            kind,
+            attempt,
+            status_code,
+            error,
+            "retrying at {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+        ResultKind::Failed => tracing::warn!(
+            delivery_id,
+            event_id,
+            integration_id,
+            kind,
+            attempt,
+            status_code,
+            error,
+            "failed"
+        ),
+        ResultKind::Deferred(_) => {}
+    }
 }
 
 /// Text that every back-end can store: PostgreSQL refuses NUL in TEXT columns.

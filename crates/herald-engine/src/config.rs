@@ -9,11 +9,16 @@ pub struct EngineConfig {
     /// How long a claim holds a delivery; a worker that dies releases it when this runs out.
     /// Must exceed the sender's total timeout.
     pub lease: Duration,
-    /// A job handed over in memory is sent only if this much of its lease remains (more than
-    /// the request timeout); otherwise it is left to be claimed again from the store.
-    pub min_lease_left: Duration,
     /// Deliveries in flight at once in this process.
     pub concurrency: usize,
+    /// Workers one destination (an integration and its resolved channel or URL) may hold while
+    /// it is new or failing; a healthy one may also borrow idle workers.
+    pub destination_workers: usize,
+    /// Workers one organisation's deliveries may hold, except what healthy destinations borrow.
+    pub org_workers: usize,
+    /// On shutdown, how long attempts in flight may finish before they are cancelled and their
+    /// deliveries released.
+    pub shutdown_grace: Duration,
     /// How often an idle worker looks for due work that nothing woke it for (another instance's
     /// events, retries coming due).
     pub poll_interval: Duration,
@@ -33,8 +38,10 @@ impl Default for EngineConfig {
         Self {
             retry_schedule: RetrySchedule::default(),
             lease: Duration::from_secs(60),
-            min_lease_left: Duration::from_secs(35),
             concurrency: 32,
+            destination_workers: default_destination_workers(32),
+            org_workers: default_org_workers(32),
+            shutdown_grace: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             owner: format!("herald-{}", uuid_like()),
             endpoints: Endpoints::default(),
@@ -42,6 +49,16 @@ impl Default for EngineConfig {
             credential_cache_capacity: 10_000,
         }
     }
+}
+
+/// An eighth of the workers: two hanging endpoints hold a quarter of the pool at most.
+pub fn default_destination_workers(workers: usize) -> usize {
+    (workers / 8).max(1)
+}
+
+/// Half of the workers.
+pub fn default_org_workers(workers: usize) -> usize {
+    (workers / 2).max(1)
 }
 
 fn uuid_like() -> String {

@@ -1,78 +1,68 @@
-//! In-process handoff of fresh deliveries. While this process's workers run, ingest writes a new
-//! delivery already leased to this process and passes it, with its event and integration in
-//! memory, straight to a worker: no claim query and no reload. If the process dies first, the
-//! lease runs out and any instance claims the delivery from the store as usual.
+//! In-process handoff of fresh deliveries. While this process's workers run, ingest admits a
+//! new delivery to a free worker (within its destination's and organisation's shares), writes
+//! it already leased to this process, and starts it right after the commit with its event and
+//! integration in memory: no claim query and no reload. A delivery that finds no free worker is
+//! written unleased and claimed from the store like any other, so nothing waits on a lease
+//! unless the process dies.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use herald_store::AttemptRecord;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::attempt::Job;
+use crate::capacity::Admission;
+use crate::Engine;
 
-/// A job waiting for a worker slot, holding its place in the bounded queue.
-pub(crate) struct HandedJob {
-    pub job: Job,
-    _place: OwnedSemaphorePermit,
+/// What a started attempt needs from the running worker loop.
+#[derive(Clone)]
+pub(crate) struct Dispatch {
+    pub engine: Engine,
+    pub results: mpsc::Sender<AttemptRecord>,
+    /// Cancels attempts still running when the shutdown grace is over.
+    pub abort: CancellationToken,
+    /// Makes attempts drop a result the committer cannot take any more.
+    pub abandon: CancellationToken,
 }
 
+#[derive(Default)]
 pub(crate) struct Handoff {
     active: AtomicBool,
-    places: Arc<Semaphore>,
-    sender: mpsc::UnboundedSender<HandedJob>,
-    receiver: Mutex<Option<mpsc::UnboundedReceiver<HandedJob>>>,
+    dispatch: Mutex<Option<Dispatch>>,
 }
 
-/// Places reserved for one event's deliveries; released if they are not handed over.
-pub(crate) struct Reservation(OwnedSemaphorePermit);
-
 impl Handoff {
-    pub(crate) fn new(capacity: usize) -> Self {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        Self {
-            active: AtomicBool::new(false),
-            places: Arc::new(Semaphore::new(capacity)),
-            sender,
-            receiver: Mutex::new(Some(receiver)),
-        }
+    /// Whether a worker loop runs to take fresh deliveries.
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
     }
 
-    /// Room for `count` jobs, if a worker loop is running and the queue has space.
-    pub(crate) fn reserve(&self, count: usize) -> Option<Reservation> {
-        if count == 0 || !self.active.load(Ordering::Acquire) {
-            return None;
-        }
-        let count = u32::try_from(count).ok()?;
-        self.places
-            .clone()
-            .try_acquire_many_owned(count)
-            .ok()
-            .map(Reservation)
+    pub(crate) fn activate(&self, dispatch: Dispatch) {
+        *self.dispatch.lock().expect("not poisoned") = Some(dispatch);
+        self.active.store(true, Ordering::Release);
     }
 
-    /// Hands over the jobs of a committed event, one reserved place each. Called by the ingest
-    /// committer right after the commit, so a client that hangs up cannot strand them.
-    pub(crate) fn hand_over(&self, mut reservation: Reservation, jobs: Vec<Job>) {
-        for job in jobs {
-            let Some(place) = reservation.0.split(1) else {
-                return;
-            };
-            // The receiver lives as long as the engine; if it is gone, the lease covers the job.
-            let _ = self.sender.send(HandedJob { job, _place: place });
-        }
+    /// After this, nothing more is started; jobs still handed over are given back.
+    pub(crate) fn deactivate(&self) {
+        self.active.store(false, Ordering::Release);
+        self.dispatch.lock().expect("not poisoned").take();
     }
 
-    /// Taken by the worker loop for as long as it runs.
-    pub(crate) fn attach(&self) -> Option<mpsc::UnboundedReceiver<HandedJob>> {
-        let receiver = self.receiver.lock().expect("not poisoned").take();
-        self.active.store(receiver.is_some(), Ordering::Release);
-        receiver
-    }
-
-    pub(crate) fn detach(&self, receiver: Option<mpsc::UnboundedReceiver<HandedJob>>) {
-        if let Some(receiver) = receiver {
-            self.active.store(false, Ordering::Release);
-            *self.receiver.lock().expect("not poisoned") = Some(receiver);
+    /// Starts the admitted jobs of a committed event. Called by the ingest committer right
+    /// after the commit, so a client that hangs up cannot strand them. Jobs that arrive after
+    /// the worker loop stopped come back, to be released in the store.
+    pub(crate) fn hand_over(&self, jobs: Vec<(Job, Admission)>) -> Vec<Job> {
+        let dispatch = self.dispatch.lock().expect("not poisoned");
+        match dispatch.as_ref() {
+            Some(dispatch) => {
+                for (job, admission) in jobs {
+                    dispatch.engine.spawn_attempt(job, admission, dispatch);
+                }
+                Vec::new()
+            }
+            None => jobs.into_iter().map(|(job, _)| job).collect(),
         }
     }
 }

@@ -14,8 +14,10 @@ use herald_store::{
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::attempt::Job;
-use crate::handoff::{Handoff, Reservation};
+use crate::attempt::{released, Job};
+use crate::capacity::{Admission, DestinationKey, Share};
+use crate::handoff::Handoff;
+use crate::health::Health;
 use crate::Engine;
 
 /// Events written in one transaction at most.
@@ -51,8 +53,8 @@ type Reply = oneshot::Sender<Result<InsertedEvent, IngestError>>;
 struct Pending {
     insert: EventInsert,
     deliveries: Vec<NewDelivery>,
-    /// Jobs to hand to this process's workers once committed, with their reserved places.
-    handoff: Option<(Reservation, Vec<Job>)>,
+    /// Jobs to start on this process's workers once committed, each with its admission.
+    handoff: Vec<(Job, Admission)>,
     reply: Reply,
 }
 
@@ -62,74 +64,81 @@ pub(crate) struct IngestQueue(mpsc::Sender<Pending>);
 
 impl IngestQueue {
     /// Starts the committer; it stops when the last queue handle is dropped.
-    pub(crate) fn start(store: Store, wake: Arc<Notify>, handoff: Arc<Handoff>) -> Self {
+    pub(crate) fn start(committer: Committer) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_GROUP * 4);
-        tokio::spawn(commit_groups(store, wake, handoff, receiver));
+        tokio::spawn(committer.run(receiver));
         Self(sender)
     }
 }
 
-async fn commit_groups(
-    store: Store,
-    wake: Arc<Notify>,
-    handoff: Arc<Handoff>,
-    mut waiting: mpsc::Receiver<Pending>,
-) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let rows: Vec<_> = group
-            .iter()
-            .map(|p| (p.insert.clone(), p.deliveries.clone()))
-            .collect();
-        match store.insert_events(&rows).await {
-            Ok(results) => {
-                for (pending, result) in group.drain(..).zip(results) {
-                    finish(&handoff, &wake, pending, Ok(result));
-                }
-            }
-            // One bad event must not fail the others: commit them one by one.
-            Err(error) if group.len() > 1 && error.is_data_error() => {
-                for pending in group.drain(..) {
-                    let row = [(pending.insert.clone(), pending.deliveries.clone())];
-                    let result = store
-                        .insert_events(&row)
-                        .await
-                        .map(|mut results| results.remove(0));
-                    finish(&handoff, &wake, pending, result.map_err(IngestError::from));
-                }
-            }
-            Err(error) => {
-                let error = Arc::new(error);
-                for pending in group.drain(..) {
-                    finish(
-                        &handoff,
-                        &wake,
-                        pending,
-                        Err(IngestError::Store(error.clone())),
-                    );
-                }
-            }
-        }
-    }
+/// The group committer and what it tells once a group is committed.
+pub(crate) struct Committer {
+    pub store: Store,
+    pub wake: Arc<Notify>,
+    pub handoff: Arc<Handoff>,
+    pub health: Arc<Health>,
 }
 
-/// After a commit (or its failure): hand fresh deliveries to the workers or wake them, then
-/// answer the request. Nothing is acknowledged that was not committed, and a client that hangs
-/// up cannot strand its deliveries.
-fn finish(
-    handoff: &Handoff,
-    wake: &Notify,
-    pending: Pending,
-    result: Result<InsertedEvent, IngestError>,
-) {
-    if let Ok(InsertedEvent::Created) = result {
-        match pending.handoff {
-            Some((reservation, jobs)) => handoff.hand_over(reservation, jobs),
-            None if !pending.deliveries.is_empty() => wake.notify_one(),
-            None => {}
+impl Committer {
+    async fn run(self, mut waiting: mpsc::Receiver<Pending>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
+            let rows: Vec<_> = group
+                .iter()
+                .map(|p| (p.insert.clone(), p.deliveries.clone()))
+                .collect();
+            match self.store.insert_events(&rows).await {
+                Ok(results) => {
+                    self.health.store_ok();
+                    for (pending, result) in group.drain(..).zip(results) {
+                        self.finish(pending, Ok(result));
+                    }
+                }
+                // One bad event must not fail the others: commit them one by one.
+                Err(error) if group.len() > 1 && error.is_data_error() => {
+                    for pending in group.drain(..) {
+                        let row = [(pending.insert.clone(), pending.deliveries.clone())];
+                        let result = self
+                            .store
+                            .insert_events(&row)
+                            .await
+                            .map(|mut results| results.remove(0));
+                        self.finish(pending, result.map_err(IngestError::from));
+                    }
+                }
+                Err(error) => {
+                    self.health.store_failed(&error, "storing events");
+                    let error = Arc::new(error);
+                    for pending in group.drain(..) {
+                        self.finish(pending, Err(IngestError::Store(error.clone())));
+                    }
+                }
+            }
         }
     }
-    let _ = pending.reply.send(result);
+
+    /// After a commit (or its failure): start fresh deliveries on their workers and wake the
+    /// workers for the rest, then answer the request. Nothing is acknowledged that was not
+    /// committed, and a client that hangs up cannot strand its deliveries.
+    fn finish(&self, pending: Pending, result: Result<InsertedEvent, IngestError>) {
+        if let Ok(InsertedEvent::Created) = result {
+            let handed = pending.handoff.len();
+            let returned = self.handoff.hand_over(pending.handoff);
+            if handed < pending.deliveries.len() || !returned.is_empty() {
+                self.wake.notify_one();
+            }
+            if !returned.is_empty() {
+                // The workers stopped between admission and commit: give the leases back.
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    let now = chrono::Utc::now();
+                    let records: Vec<_> = returned.iter().map(|job| released(job, now)).collect();
+                    let _ = store.record_results(&records).await;
+                });
+            }
+        }
+        let _ = pending.reply.send(result);
+    }
 }
 
 impl Engine {
@@ -160,36 +169,49 @@ impl Engine {
                     .map(|to| (row, to, carrier.clone())),
             );
         }
-        // While this process's workers run, fresh deliveries are written already leased to them.
-        // Not those of a correlated event: only the store's claim knows whether an earlier
-        // delivery of the same chain is still unfinished.
-        let reservation = match event.correlation_key {
-            Some(_) => None,
-            None => self.handoff.reserve(routed.len()),
-        };
-        let lease = reservation.as_ref().map(|_| Lease {
+        // While this process's workers run, a fresh delivery that a worker can start now is
+        // written already leased to it; the others are left for a claim. Not those of a
+        // correlated event: only the store's claim knows whether an earlier delivery of the same
+        // chain is still unfinished.
+        let handing_over = event.correlation_key.is_none() && self.handoff.is_active();
+        let lease = Lease {
             token: lease_token(&self.config.owner),
             until: received_at
                 + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX),
-        });
+        };
+        let admissions: Vec<Option<Admission>> = routed
+            .iter()
+            .map(|(row, destination, _)| {
+                let key = DestinationKey {
+                    integration: row.integration.id.clone(),
+                    destination: destination.clone(),
+                };
+                handing_over
+                    .then(|| self.capacity.admit(org, &key, Share::Fair))
+                    .flatten()
+            })
+            .collect();
         let deliveries: Vec<NewDelivery> = routed
             .iter()
-            .map(|(row, destination, carried_by)| NewDelivery {
+            .zip(&admissions)
+            .map(|((row, destination, carried_by), admission)| NewDelivery {
                 id: DeliveryId::generate(),
                 integration_id: row.integration.id.clone(),
                 integration_name: row.integration.name.clone(),
                 kind: row.integration.kind,
                 destination: destination.clone(),
-                lease: lease.clone(),
+                lease: admission.as_ref().map(|_| lease.clone()),
                 carried_by: carried_by.clone(),
             })
             .collect();
         let count = deliveries.len();
-        let handoff = reservation.zip(lease).map(|(reservation, lease)| {
-            let jobs = deliveries
-                .iter()
-                .zip(&routed)
-                .map(|(delivery, (row, _, _))| Job {
+        let handoff: Vec<(Job, Admission)> = deliveries
+            .iter()
+            .zip(&routed)
+            .zip(admissions)
+            .filter_map(|((delivery, (row, _, _)), admission)| {
+                let admission = admission?;
+                let job = Job {
                     delivery: ClaimedDelivery {
                         id: delivery.id.clone(),
                         org_id: org.clone(),
@@ -207,11 +229,10 @@ impl Engine {
                     },
                     event: Some(event.clone()),
                     integration: Some((*row).clone()),
-                    lease_until: Some(lease.until),
-                })
-                .collect();
-            (reservation, jobs)
-        });
+                };
+                Some((job, admission))
+            })
+            .collect();
         let insert = EventInsert {
             id: id.clone(),
             org_id: org.clone(),

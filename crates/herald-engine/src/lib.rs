@@ -2,12 +2,15 @@
 //! and runs the workers that claim due deliveries, send them and record every attempt.
 
 mod attempt;
+mod capacity;
 mod change_listener;
 mod config;
 mod credential_cache;
 mod handoff;
+mod health;
 mod ingest;
 mod limiter;
+mod results;
 mod retry;
 mod routing;
 mod routing_cache;
@@ -23,7 +26,8 @@ use herald_providers::{Registry, Sender};
 use herald_store::{Backend, Store};
 use tokio::sync::Notify;
 
-pub use config::EngineConfig;
+pub use config::{default_destination_workers, default_org_workers, EngineConfig};
+pub use health::{Check, Readiness, WorkerCheck};
 pub use ingest::{Accepted, IngestError};
 pub use routing::{load_catalogue, Explanation, OrgRouting};
 pub use test_send::{TestError, TestResult};
@@ -52,6 +56,8 @@ pub struct Engine {
     routing: Arc<routing_cache::RoutingCache<routing::OrgRouting>>,
     credentials: Arc<credential_cache::CredentialCache>,
     limiter: Arc<limiter::Limiter>,
+    capacity: Arc<capacity::Capacity>,
+    health: Arc<health::Health>,
     clock: Clock,
 }
 
@@ -66,7 +72,13 @@ impl Engine {
         config: EngineConfig,
     ) -> Self {
         let wake = Arc::new(Notify::new());
-        let handoff = Arc::new(handoff::Handoff::new(config.concurrency.max(1) * 4));
+        let handoff = Arc::new(handoff::Handoff::default());
+        let health = Arc::new(health::Health::default());
+        let capacity = Arc::new(capacity::Capacity::new(
+            config.concurrency,
+            config.destination_workers,
+            config.org_workers,
+        ));
         let routing = Arc::new(match store.backend() {
             Backend::Sqlite => routing_cache::RoutingCache::new(None),
             Backend::Postgres => routing_cache::RoutingCache::new(Some(ROUTING_CACHE_TTL))
@@ -86,7 +98,12 @@ impl Engine {
             );
         }
         Self {
-            ingest: ingest::IngestQueue::start(store.clone(), wake.clone(), handoff.clone()),
+            ingest: ingest::IngestQueue::start(ingest::Committer {
+                store: store.clone(),
+                wake: wake.clone(),
+                handoff: handoff.clone(),
+                health: health.clone(),
+            }),
             handoff,
             routing,
             credentials,
@@ -97,6 +114,8 @@ impl Engine {
             config: Arc::new(config),
             wake,
             limiter: Arc::default(),
+            capacity,
+            health,
             clock: Arc::new(Utc::now),
         }
     }

@@ -1,161 +1,262 @@
-//! The worker loop: claim as many due deliveries as there are free slots, send each in its own
-//! task, and commit results in batches. New events wake it in-process; a poll catches the rest.
+//! The worker loop. Each round claims only what free workers can start now, fair shares first
+//! (see [`crate::capacity`]), and starts every claimed delivery at once in its own task; what
+//! it cannot start goes back to the store due now. Results are committed in batches (see
+//! [`crate::results`]). New events wake the loop in-process; a poll catches the rest.
+//!
+//! Shutdown: stop claiming, let attempts run for the grace period, then cancel the rest and
+//! give their deliveries back, so another instance (or the next start) takes them at once.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use herald_store::{AttemptRecord, ClaimedDelivery, ResultKind, StoreError};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use herald_domain::error::error_chain;
 
-use crate::attempt::Job;
-use crate::handoff::HandedJob;
+use crate::attempt::{release_record, Job};
+use crate::capacity::{Admission, DestinationKey, Share};
+use crate::handoff::Dispatch;
 use crate::Engine;
 
-/// Results committed in one transaction at most.
-const COMMIT_BATCH: usize = 256;
 /// Never spin faster than this when work is due but another instance holds it.
 const MIN_IDLE: Duration = Duration::from_millis(5);
+/// After the grace period: how long cancelled attempts get to hand their deliveries back, and
+/// the committer to write that down.
+const RELEASE_TIME: Duration = Duration::from_millis(1500);
+
+/// What one claim round found.
+struct Round {
+    /// More may be due than free workers could take, or some destination or organisation is
+    /// at its share: claim again as soon as a worker comes free.
+    backlog: bool,
+}
 
 impl Engine {
     /// Claims what is due now, sends it all and records the results; returns how many attempts
     /// were recorded. Tests step the engine with this instead of sleeping.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let jobs = self.claim_jobs(self.config.concurrency).await?;
-        let mut tasks = JoinSet::new();
-        for job in jobs {
+        let claimed = self
+            .store
+            .claim_due_except(
+                &self.config.owner,
+                self.now(),
+                self.config.lease,
+                u32::try_from(self.capacity.free()).unwrap_or(u32::MAX),
+                &self.capacity.skip(Share::Fair),
+            )
+            .await?;
+        let (admitted, refused) = self.admit(claimed);
+        let mut records: Vec<AttemptRecord> = refused
+            .iter()
+            .map(|d| release_record(d, self.now()))
+            .collect();
+        let jobs = self.load_jobs(admitted).await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (job, mut admission) in jobs {
             let engine = self.clone();
-            tasks.spawn(async move { engine.attempt(job).await });
+            tasks.spawn(async move {
+                let record = engine.attempt(job).await;
+                observe(&mut admission, &record);
+                record
+            });
         }
-        let mut records = Vec::new();
         while let Some(record) = tasks.join_next().await {
             records.push(record.expect("attempts do not panic"));
         }
         self.store.record_results(&records).await
     }
 
-    /// Runs until `shutdown` is cancelled, then lets in-flight attempts finish and commits them.
+    /// Runs until `shutdown` is cancelled, then shuts down gracefully (see the module docs).
     pub async fn run(self, shutdown: CancellationToken) {
-        let concurrency = self.config.concurrency.max(1);
-        let (results, committed) = mpsc::channel::<AttemptRecord>(concurrency * 2);
-        let committer = tokio::spawn(self.clone().commit_results(committed));
-        let slots = Arc::new(Semaphore::new(concurrency));
-        let mut handed = self.handoff.attach();
-        let mut carried: Option<Job> = None;
-        let mut last_claim = Instant::now();
+        let (results, committed) = mpsc::channel::<AttemptRecord>(self.capacity.workers() * 2);
+        let give_up = CancellationToken::new();
+        let committer = tokio::spawn(self.clone().commit_results(committed, give_up.clone()));
+        let dispatch = Dispatch {
+            engine: self.clone(),
+            results,
+            abort: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+        };
+        self.handoff.activate(dispatch.clone());
+        self.health.set_workers_running(true);
+        self.claim_until(&shutdown, &dispatch).await;
+
+        self.health.set_workers_running(false);
+        self.handoff.deactivate();
+        let grace = self.config.shutdown_grace;
+        if self.capacity.busy() > 0 {
+            tracing::info!(
+                in_flight = self.capacity.busy(),
+                grace_s = grace.as_secs_f64(),
+                "letting in-flight attempts finish"
+            );
+        }
+        self.wait_idle(grace).await;
+        if self.capacity.busy() > 0 {
+            tracing::warn!(
+                cancelled = self.capacity.busy(),
+                "shutdown grace is over: cancelling the attempts still running and releasing their deliveries"
+            );
+            dispatch.abort.cancel();
+            self.wait_idle(RELEASE_TIME).await;
+        }
+        dispatch.abandon.cancel();
+        drop(dispatch);
+        // The committer ends once every attempt's sender is gone; if the database is away it
+        // stops retrying, and the leases of what it could not write run out as usual.
+        let mut committer = committer;
+        if tokio::time::timeout(RELEASE_TIME, &mut committer)
+            .await
+            .is_err()
+        {
+            give_up.cancel();
+            let _ = committer.await;
+        }
+    }
+
+    async fn claim_until(&self, shutdown: &CancellationToken, dispatch: &Dispatch) {
+        let poll = self.config.poll_interval;
+        let mut backlog = false;
+        let mut wait = Duration::ZERO;
         loop {
-            let first = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-            };
-            // Fresh deliveries handed over in memory go first, as they need no query; but the
-            // store is asked at least every poll interval, so retries and re-queued deliveries
-            // are not starved by a steady stream of new events.
-            // A carried job may have waited; it is sent only if its lease still outlasts a request.
-            let next = carried
-                .take()
-                .filter(|job| self.lease_is_fresh(job))
-                .or_else(|| self.next_handed(handed.as_mut()));
-            let store_overdue = last_claim.elapsed() >= self.config.poll_interval;
-            if let Some(job) = next {
-                if !store_overdue {
-                    self.spawn_attempt(job, first, &results);
-                    continue;
+            if !wait.is_zero() {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return,
+                    _ = self.capacity.freed(), if backlog => {}
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
-                carried = Some(job);
             }
-            last_claim = Instant::now();
-            let free = 1 + slots.available_permits();
-            let jobs = match self.claim_jobs(free).await {
-                Ok(jobs) => jobs,
+            if shutdown.is_cancelled() {
+                return;
+            }
+            if self.capacity.free() == 0 {
+                backlog = true;
+                wait = poll;
+                continue;
+            }
+            match self.claim_round(dispatch).await {
+                Ok(round) => {
+                    backlog = round.backlog;
+                    wait = match backlog {
+                        true => poll,
+                        false => self.time_until_due().await,
+                    };
+                }
                 Err(error) => {
-                    tracing::error!(error = %error_chain(&error), "claiming deliveries failed");
-                    drop(first);
-                    if carried.is_none() {
-                        carried = self
-                            .idle(&shutdown, self.config.poll_interval, handed.as_mut())
-                            .await;
+                    self.health.store_failed(&error, "claiming deliveries");
+                    if !error.is_unavailable() {
+                        tracing::error!(error = %error_chain(&error), "claiming deliveries failed");
                     }
-                    continue;
+                    backlog = false;
+                    wait = poll;
                 }
-            };
-            let drained = jobs.len() < free;
-            let mut first = Some(first);
-            for job in jobs {
-                let slot = match first.take() {
-                    Some(slot) => slot,
-                    None => slots
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("the semaphore is never closed"),
+            }
+        }
+    }
+
+    /// Claims for the free workers, fair shares first, then (if workers are still free) for
+    /// healthy destinations beyond their share; starts all it admits and gives back the rest.
+    async fn claim_round(&self, dispatch: &Dispatch) -> Result<Round, StoreError> {
+        let mut backlog = false;
+        for share in [Share::Fair, Share::Borrowed] {
+            let free = self.capacity.free();
+            if free == 0 {
+                return Ok(Round { backlog: true });
+            }
+            if share == Share::Borrowed && !self.capacity.may_lend() {
+                break;
+            }
+            let skip = self.capacity.skip(share);
+            let claimed = self
+                .store
+                .claim_due_except(
+                    &self.config.owner,
+                    self.now(),
+                    self.config.lease,
+                    u32::try_from(free).unwrap_or(u32::MAX),
+                    &skip,
+                )
+                .await?;
+            self.health.store_ok();
+            let filled = claimed.len() >= free;
+            let (admitted, refused) = self.admit(claimed);
+            self.release(&refused).await;
+            backlog = filled || !refused.is_empty() || !self.capacity.skip(Share::Fair).is_empty();
+            if !admitted.is_empty() {
+                let jobs = match self.load_jobs_or_release(admitted).await {
+                    Ok(jobs) => jobs,
+                    Err(error) => return Err(error),
                 };
-                self.spawn_attempt(job, slot, &results);
+                for (job, admission) in jobs {
+                    self.spawn_attempt(job, admission, dispatch);
+                }
             }
-            drop(first);
-            if drained && carried.is_none() {
-                let wait = self.time_until_due().await;
-                carried = self.idle(&shutdown, wait, handed.as_mut()).await;
+            if filled {
+                break;
             }
         }
-        // Jobs still queued in memory keep their leases and are claimed again when those expire.
-        self.handoff.detach(handed);
-        // Let in-flight attempts finish (bounded by the sender's timeout, so by the lease).
-        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-        let _ = tokio::time::timeout(self.config.lease, slots.acquire_many(all)).await;
-        drop(results);
-        let _ = committer.await;
+        Ok(Round { backlog })
     }
 
-    fn spawn_attempt(
+    /// Admits what it can: fair first, else borrowed for a healthy destination.
+    fn admit(
         &self,
-        job: Job,
-        slot: OwnedSemaphorePermit,
-        results: &mpsc::Sender<AttemptRecord>,
-    ) {
-        let (engine, results) = (self.clone(), results.clone());
-        tokio::spawn(async move {
-            let record = engine.attempt(job).await;
-            let _ = results.send(record).await;
-            drop(slot);
-        });
-    }
-
-    /// The next handed-over job worth sending: one whose lease still outlasts a request.
-    /// Others are dropped here and claimed again from the store when their lease runs out.
-    fn next_handed(&self, handed: Option<&mut mpsc::UnboundedReceiver<HandedJob>>) -> Option<Job> {
-        let handed = handed?;
-        while let Ok(HandedJob { job, .. }) = handed.try_recv() {
-            if self.lease_is_fresh(&job) {
-                return Some(job);
+        claimed: Vec<ClaimedDelivery>,
+    ) -> (Vec<(ClaimedDelivery, Admission)>, Vec<ClaimedDelivery>) {
+        let mut admitted = Vec::with_capacity(claimed.len());
+        let mut refused = Vec::new();
+        for delivery in claimed {
+            let key = DestinationKey::of(&delivery);
+            match self.capacity.admit(&delivery.org_id, &key, Share::Borrowed) {
+                Some(admission) => admitted.push((delivery, admission)),
+                None => refused.push(delivery),
             }
         }
-        None
+        (admitted, refused)
     }
 
-    fn lease_is_fresh(&self, job: &Job) -> bool {
-        let min_left =
-            chrono::Duration::from_std(self.config.min_lease_left).unwrap_or(chrono::Duration::MAX);
-        job.lease_until
-            .is_none_or(|until| until - self.now() >= min_left)
+    /// Gives claimed deliveries back, due now. If that fails the database is away, and their
+    /// leases run out as for a crashed process.
+    async fn release(&self, deliveries: &[ClaimedDelivery]) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let records: Vec<_> = deliveries.iter().map(|d| release_record(d, now)).collect();
+        if let Err(error) = self.store.record_results(&records).await {
+            self.health.store_failed(&error, "releasing deliveries");
+        }
     }
 
-    async fn claim_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let claimed = self
-            .store
-            .claim_due(&self.config.owner, self.now(), self.config.lease, limit)
-            .await?;
-        if claimed.is_empty() {
+    async fn load_jobs_or_release(
+        &self,
+        admitted: Vec<(ClaimedDelivery, Admission)>,
+    ) -> Result<Vec<(Job, Admission)>, StoreError> {
+        let deliveries: Vec<ClaimedDelivery> = admitted.iter().map(|(d, _)| d.clone()).collect();
+        match self.load_jobs(admitted).await {
+            Ok(jobs) => Ok(jobs),
+            Err(error) => {
+                self.release(&deliveries).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Loads the events and integrations of claimed deliveries, one query each for the batch.
+    async fn load_jobs(
+        &self,
+        admitted: Vec<(ClaimedDelivery, Admission)>,
+    ) -> Result<Vec<(Job, Admission)>, StoreError> {
+        if admitted.is_empty() {
             return Ok(Vec::new());
         }
-        let event_ids = unique(claimed.iter().map(|d| d.event_id.to_string()));
-        let integration_ids = unique(claimed.iter().map(|d| d.integration_id.to_string()));
+        let event_ids = unique(admitted.iter().map(|(d, _)| d.event_id.to_string()));
+        let integration_ids = unique(admitted.iter().map(|(d, _)| d.integration_id.to_string()));
         let events = self.store.get_envelopes(&event_ids).await?;
         let integrations: HashMap<String, _> = self
             .store
@@ -164,98 +265,89 @@ impl Engine {
             .into_iter()
             .map(|row| (row.integration.id.to_string(), row))
             .collect();
-        Ok(claimed
+        Ok(admitted
             .into_iter()
-            .map(|delivery: ClaimedDelivery| Job {
-                lease_until: None,
-                event: events.get(delivery.event_id.as_str()).cloned(),
-                integration: integrations.get(delivery.integration_id.as_str()).cloned(),
-                delivery,
+            .map(|(delivery, admission)| {
+                let job = Job {
+                    event: events.get(delivery.event_id.as_str()).cloned(),
+                    integration: integrations.get(delivery.integration_id.as_str()).cloned(),
+                    delivery,
+                };
+                (job, admission)
             })
             .collect())
     }
 
-    /// How long until the earliest delivery is due, capped by the poll interval.
+    /// Runs one attempt in its own task, holding its worker until the result is handed to the
+    /// committer. After the grace period, an attempt still running is cancelled and its
+    /// delivery given back untouched.
+    pub(crate) fn spawn_attempt(&self, job: Job, admission: Admission, dispatch: &Dispatch) {
+        let engine = self.clone();
+        let (results, abort, abandon) = (
+            dispatch.results.clone(),
+            dispatch.abort.clone(),
+            dispatch.abandon.clone(),
+        );
+        let mut admission = admission;
+        tokio::spawn(async move {
+            let release = release_record(&job.delivery, engine.now());
+            let record = tokio::select! {
+                biased;
+                _ = abort.cancelled() => AttemptRecord {
+                    result: ResultKind::Deferred(engine.now()),
+                    ..release
+                },
+                record = engine.attempt(job) => record,
+            };
+            observe(&mut admission, &record);
+            tokio::select! {
+                biased;
+                _ = results.send(record) => {}
+                _ = abandon.cancelled() => {}
+            }
+            drop(admission);
+        });
+    }
+
+    /// Waits until no worker is busy, or `limit` has passed.
+    async fn wait_idle(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.capacity.busy() > 0 && Instant::now() < deadline {
+            tokio::select! {
+                _ = self.capacity.freed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    /// How long until the earliest delivery this process could take is due, capped by the
+    /// poll interval.
     async fn time_until_due(&self) -> Duration {
         let poll = self.config.poll_interval;
-        match self.store.next_due_at().await {
-            Ok(Some(at)) => (at - self.now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .clamp(MIN_IDLE, poll),
+        match self
+            .store
+            .next_due_at_except(&self.capacity.skip(Share::Borrowed))
+            .await
+        {
+            Ok(Some(at)) => until(at, self.now()).clamp(MIN_IDLE, poll),
             _ => poll,
-        }
-    }
-
-    /// Waits for a wake-up, a handed-over job (returned), the next due time or shutdown.
-    async fn idle(
-        &self,
-        shutdown: &CancellationToken,
-        wait: Duration,
-        handed: Option<&mut mpsc::UnboundedReceiver<HandedJob>>,
-    ) -> Option<Job> {
-        let handed_job = async {
-            match handed {
-                Some(receiver) => receiver.recv().await.map(|h| h.job),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            job = handed_job => job.filter(|job| self.lease_is_fresh(job)),
-            _ = self.wake.notified() => None,
-            _ = tokio::time::sleep(wait) => None,
-            _ = shutdown.cancelled() => None,
-        }
-    }
-
-    /// Commits results in batches. If the database stays unreachable the batch is dropped:
-    /// its deliveries become due again when their leases run out, so nothing is lost.
-    async fn commit_results(self, mut committed: mpsc::Receiver<AttemptRecord>) {
-        let mut batch = Vec::with_capacity(COMMIT_BATCH);
-        while let Some(record) = committed.recv().await {
-            batch.push(record);
-            while batch.len() < COMMIT_BATCH {
-                match committed.try_recv() {
-                    Ok(record) => batch.push(record),
-                    Err(_) => break,
-                }
-            }
-            self.commit_batch(&batch).await;
-            // A retry may now be due sooner than the loop's current sleep, and a chain's
-            // follow-up is due once the delivery before it ends.
-            if batch.iter().any(|r| {
-                r.chained || matches!(r.result, ResultKind::RetryAt(_) | ResultKind::Deferred(_))
-            }) {
-                self.wake();
-            }
-            batch.clear();
         }
     }
 }
 
-impl Engine {
-    /// Commits a batch, retrying while the database is unreachable. A batch that keeps failing
-    /// is committed record by record, so one bad record cannot hold back the others; a record
-    /// that still fails is dropped, and its delivery is retried when its lease runs out.
-    async fn commit_batch(&self, batch: &[AttemptRecord]) {
-        for retry in 0..3u32 {
-            match self.store.record_results(batch).await {
-                Ok(_) => return,
-                Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), retry, "recording attempts failed");
-                    tokio::time::sleep(Duration::from_millis(100 << retry)).await;
-                }
-            }
+fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (at - now).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Tells the destination's share how the attempt went: answered without a retry (healthy) or
+/// not. A deferral says nothing about the destination.
+fn observe(admission: &mut Admission, record: &AttemptRecord) {
+    match record.result {
+        ResultKind::Deferred(_) => {}
+        ResultKind::Delivered { .. } | ResultKind::Failed => {
+            admission.observe(record.status_code.is_some())
         }
-        for record in batch {
-            if let Err(error) = self
-                .store
-                .record_results(std::slice::from_ref(record))
-                .await
-            {
-                tracing::error!(delivery_id = %record.delivery_id, error = %error_chain(&error), "dropping an attempt result");
-            }
-        }
+        ResultKind::RetryAt(_) => admission.observe(false),
     }
 }
 

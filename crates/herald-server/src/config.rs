@@ -10,6 +10,27 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     duration::parse(raw)
 }
 
+/// What a `herald serve` process runs, so the API and the workers can scale separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The API only; events are delivered by worker processes.
+    Api,
+    /// The delivery workers only, with `/healthz` and `/readyz` on the listen address.
+    Worker,
+    /// Both (`HERALD_WORKERS=0` makes it the API only).
+    All,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Api => "api",
+            Role::Worker => "worker",
+            Role::All => "all",
+        }
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeConfig {
     /// Address to listen on.
@@ -50,9 +71,28 @@ pub struct ServeConfig {
     #[arg(long, env = "HERALD_ENABLE_SCRIPT_PROVIDER", default_value_t = false, action = clap::ArgAction::Set)]
     pub enable_script_provider: bool,
 
+    /// What this process runs: the API, the delivery workers, or both.
+    #[arg(long, env = "HERALD_ROLE", value_enum, default_value = "all")]
+    pub role: Role,
+
     /// Deliveries in flight at once in this process; 0 runs the API without workers.
     #[arg(long, env = "HERALD_WORKERS", default_value_t = 32)]
     pub workers: usize,
+
+    /// Workers one destination may hold while it is new or failing (default: an eighth of the
+    /// workers); a healthy destination may also borrow idle ones.
+    #[arg(long, env = "HERALD_DESTINATION_WORKERS")]
+    pub destination_workers: Option<usize>,
+
+    /// Workers one organisation may hold, beyond what its healthy destinations borrow
+    /// (default: half of the workers).
+    #[arg(long, env = "HERALD_ORG_WORKERS")]
+    pub org_workers: Option<usize>,
+
+    /// On SIGTERM, how long deliveries in flight may finish before they are cancelled and
+    /// released for another instance.
+    #[arg(long, env = "HERALD_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 
     /// How long a claimed delivery stays with its worker before others may take it.
     #[arg(long, env = "HERALD_DELIVERY_LEASE", default_value = "60s", value_parser = parse_duration)]
@@ -62,9 +102,13 @@ pub struct ServeConfig {
     #[arg(long, env = "HERALD_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub poll_interval: Duration,
 
-    /// Total time allowed for one outbound request.
-    #[arg(long, env = "HERALD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    /// Total time allowed for one outbound request (or e-mail, or script).
+    #[arg(long, env = "HERALD_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Time allowed to connect to a destination.
+    #[arg(long, env = "HERALD_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
 
     /// How long decrypted integration credentials stay in memory for sending; 0s turns it off.
     #[arg(long, env = "HERALD_CREDENTIAL_CACHE_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -74,6 +118,114 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub fn database_url(&self) -> String {
         database_url(self.database_url.as_deref(), &self.data_dir)
+    }
+
+    /// Delivery workers this process runs: none for `--role api`.
+    pub fn worker_count(&self) -> usize {
+        match self.role {
+            Role::Api => 0,
+            Role::Worker | Role::All => self.workers,
+        }
+    }
+
+    /// Whether this process serves the API routes.
+    pub fn serves_api(&self) -> bool {
+        self.role != Role::Worker
+    }
+}
+
+impl Default for ServeConfig {
+    /// The documented defaults, as `herald serve` with no flags and no environment.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./herald-data"),
+            database_url: None,
+            retry_schedule: RetrySchedule::default(),
+            bootstrap_token: None,
+            master_key: None,
+            outbound_allow_cidrs: String::new(),
+            provider_endpoints: String::new(),
+            enable_script_provider: false,
+            role: Role::All,
+            workers: 32,
+            destination_workers: None,
+            org_workers: None,
+            shutdown_grace: Duration::from_secs(10),
+            delivery_lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(5),
+            credential_cache_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// A database URL fit for a log: no password, no query parameters (which may carry one).
+pub fn display_database(url: &str) -> String {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        return format!("sqlite:{}", path.split('?').next().unwrap_or_default());
+    }
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.to_string()
+        }
+        Err(_) => "(an unparseable URL)".to_owned(),
+    }
+}
+
+/// `name=url,…` with any user and password taken out of the URLs.
+pub fn display_endpoints(raw: &str) -> String {
+    raw.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, url)) => format!("{}={}", name.trim(), display_database(url.trim())),
+            None => pair.trim().to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_shown_without_credentials() {
+        assert_eq!(
+            display_database(
+                "postgres://herald:s3cret@db.internal:5432/herald?sslmode=require&password=x"
+            ),
+            "postgres://herald@db.internal:5432/herald"
+        );
+        assert_eq!(
+            display_database("sqlite:///var/lib/herald/herald.db?mode=rwc"),
+            "sqlite:/var/lib/herald/herald.db"
+        );
+        assert_eq!(
+            display_endpoints(
+                "slack=http://u:p@127.0.0.1:9000/api, github=https://ghe.example/api/v3"
+            ),
+            "slack=http://u@127.0.0.1:9000/api,github=https://ghe.example/api/v3"
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_the_flags_defaults() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        let parsed = Cli::try_parse_from(["herald"]).unwrap().serve;
+        let default = ServeConfig::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
     }
 }
 

@@ -21,6 +21,9 @@ pub enum ApiError {
     Invalid(FieldError),
     #[error("{}", .0.message)]
     Conflict(FieldError),
+    /// The database cannot serve now (unreachable, full, shutting down): try again shortly.
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -33,7 +36,7 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: unauthorized, forbidden, not_found, malformed_json, payload_too_large,
-    /// invalid_field, conflict, internal.
+    /// invalid_field, conflict, unavailable, internal.
     code: &'static str,
     message: String,
     /// The offending field, as a dotted path (`config.webhook_url`, `events[1]`).
@@ -42,7 +45,13 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
+    /// A failure of the server's own; one caused by the database being unavailable becomes
+    /// [`ApiError::Unavailable`].
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if caused_by_unavailable_store(&error) {
+            tracing::warn!(error = %crate::error_chain(&error), "answering 503: the database is unavailable");
+            return ApiError::Unavailable;
+        }
         ApiError::Internal(Box::new(error))
     }
 
@@ -61,6 +70,27 @@ impl From<herald_store::StoreError> for ApiError {
     fn from(error: herald_store::StoreError) -> Self {
         ApiError::internal(error)
     }
+}
+
+/// How long a client should wait before trying again after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+fn caused_by_unavailable_store(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let store = error
+            .downcast_ref::<herald_store::StoreError>()
+            .or_else(|| {
+                error
+                    .downcast_ref::<std::sync::Arc<herald_store::StoreError>>()
+                    .map(|arc| arc.as_ref())
+            });
+        if store.is_some_and(|e| e.is_unavailable()) {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 impl IntoResponse for ApiError {
@@ -98,6 +128,12 @@ impl IntoResponse for ApiError {
                 Some(e.field.clone()),
                 e.message.clone(),
             ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+                self.to_string(),
+            ),
             ApiError::Internal(cause) => {
                 tracing::error!(error = %crate::error_chain(cause.as_ref()), "request failed");
                 (
@@ -116,6 +152,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -1,10 +1,11 @@
-//! The Herald server: the HTTP API and the delivery workers in one process.
+//! The Herald server: the HTTP API and the delivery workers, in one process or apart (roles).
 
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
 mod extract;
+mod request_id;
 mod routes;
 pub mod startup;
 
@@ -14,7 +15,7 @@ use herald_engine::Engine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::ServeConfig;
+pub use config::{Role, ServeConfig};
 pub use herald_domain::error::error_chain;
 pub use startup::{build_engine, StartupError};
 
@@ -23,33 +24,51 @@ pub struct AppState {
     pub engine: Engine,
     pub tokens: std::sync::Arc<auth::TokenCache>,
     pub grants: std::sync::Arc<auth::GrantCache>,
+    /// Whether `/readyz` requires this process's workers to run.
+    pub expect_workers: bool,
+}
+
+impl AppState {
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            tokens: Default::default(),
+            grants: Default::default(),
+            expect_workers: false,
+        }
+    }
 }
 
 pub fn router(engine: Engine) -> axum::Router {
-    routes::router(AppState {
-        engine,
-        tokens: Default::default(),
-        grants: Default::default(),
-    })
+    routes::router(AppState::new(engine))
 }
 
 /// A server bound to its port, not yet serving.
 pub struct Server {
     listener: TcpListener,
     engine: Engine,
-    run_workers: bool,
+    config: ServeConfig,
 }
 
 impl Server {
+    /// Checks the configuration, binds the port, and only then opens (or creates) the database
+    /// and makes the first token: a start that fails on a bad setting or a taken port creates
+    /// nothing and prints no token.
     pub async fn bind(config: &ServeConfig) -> Result<Self, ServeError> {
-        let engine = build_engine(config).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(ServeError::Bind)?;
+        let prepared = startup::prepare(config)?;
+        prepared.log_summary();
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    address: config.listen,
+                    source,
+                })?;
+        let engine = prepared.open().await?;
         Ok(Self {
             listener,
             engine,
-            run_workers: config.workers > 0,
+            config: config.clone(),
         })
     }
 
@@ -59,24 +78,45 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves the API and runs the workers until `shutdown` is cancelled.
+    /// Serves (the API, the workers or both, by role) until `shutdown` is cancelled, then stops
+    /// accepting and claiming, and lets in-flight work finish within the shutdown grace.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
-        let workers = self
-            .run_workers
-            .then(|| tokio::spawn(self.engine.clone().run(shutdown.clone())));
-        tracing::info!(address = %self.local_addr(), workers = self.run_workers, "herald is listening");
-        let app = router(self.engine.clone());
+        let run_workers = self.config.worker_count() > 0;
+        let workers = run_workers.then(|| tokio::spawn(self.engine.clone().run(shutdown.clone())));
+        tracing::info!(
+            address = %self.local_addr(),
+            role = self.config.role.as_str(),
+            workers = self.config.worker_count(),
+            "herald is listening"
+        );
+        let state = AppState {
+            expect_workers: run_workers,
+            ..AppState::new(self.engine.clone())
+        };
+        let app = match self.config.serves_api() {
+            true => routes::router(state),
+            false => routes::probes_only(state),
+        };
         let stop = shutdown.clone();
         // The peer address is kept for the audit log's "from where".
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .map_err(ServeError::Serve)?;
+        let serve = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await });
+        // Requests still open when the grace is over are cut off: the process must end.
+        let grace = self.config.shutdown_grace + std::time::Duration::from_secs(1);
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serve => served.map_err(ServeError::Serve)?,
+            _ = deadline => tracing::warn!("requests still open at the end of the shutdown grace were cut off"),
+        }
         if let Some(workers) = workers {
             let _ = workers.await;
         }
         self.engine.store().close().await;
+        tracing::info!("herald stopped");
         Ok(())
     }
 }
@@ -85,8 +125,11 @@ impl Server {
 pub enum ServeError {
     #[error(transparent)]
     Startup(#[from] StartupError),
-    #[error("cannot listen")]
-    Bind(#[source] std::io::Error),
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the server failed")]
     Serve(#[source] std::io::Error),
 }

@@ -3,13 +3,13 @@
 use std::path::Path;
 
 use herald_crypto::{MasterKey, SecretBox};
-use herald_engine::{Engine, EngineConfig};
+use herald_engine::{default_destination_workers, default_org_workers, Engine, EngineConfig};
 use herald_providers::{
     Endpoints, OutboundPolicy, Registry, RegistryOptions, Sender, SenderConfig,
 };
 use herald_store::{Backend, Store, StoreError};
 
-use crate::config::ServeConfig;
+use crate::config::{display_database, display_endpoints, Role, ServeConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -34,63 +34,140 @@ pub enum StartupError {
     WeakBootstrapToken,
     #[error("HERALD_DELIVERY_LEASE must be longer than HERALD_REQUEST_TIMEOUT")]
     LeaseTooShort,
+    #[error("--role worker needs HERALD_WORKERS above 0")]
+    NoWorkers,
 }
 
-/// Builds the engine from the configuration. Prints a generated owner token if it made one.
-pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> {
-    if config.delivery_lease <= config.request_timeout && config.workers > 0 {
+/// A configuration checked for everything that can be checked without touching the disk or
+/// the database, so a bad setting fails the start before anything is created or printed.
+pub struct Prepared {
+    config: ServeConfig,
+    allowed: Vec<ipnet::IpNet>,
+    endpoints: Endpoints,
+    keyring: Option<SecretBox>,
+}
+
+/// Checks the configuration (see [`Prepared`]).
+pub fn prepare(config: &ServeConfig) -> Result<Prepared, StartupError> {
+    let workers = config.worker_count();
+    if config.role == Role::Worker && workers == 0 {
+        return Err(StartupError::NoWorkers);
+    }
+    if config.delivery_lease <= config.request_timeout && workers > 0 {
         return Err(StartupError::LeaseTooShort);
+    }
+    if config
+        .bootstrap_token
+        .as_deref()
+        .is_some_and(|t| t.len() < 16)
+    {
+        return Err(StartupError::WeakBootstrapToken);
     }
     let allowed = OutboundPolicy::parse_allow_list(&config.outbound_allow_cidrs)
         .map_err(StartupError::AllowList)?;
     let endpoints = Endpoints::default()
         .with_overrides(&config.provider_endpoints)
         .map_err(StartupError::Endpoints)?;
-    let store = Store::connect(&config.database_url()).await?;
-    let keyring = load_keyring(config, store.backend())?;
-    bootstrap_token(&store, config.bootstrap_token.as_deref()).await?;
-    let sender = Sender::new(SenderConfig {
-        total_timeout: config.request_timeout,
-        policy: OutboundPolicy::new(allowed),
-        ..SenderConfig::default()
-    });
-    // A job handed over in memory must still have time for a whole request when it starts.
-    let spare = config.delivery_lease.saturating_sub(config.request_timeout);
-    let engine_config = EngineConfig {
-        retry_schedule: config.retry_schedule.clone(),
-        lease: config.delivery_lease,
-        min_lease_left: config.request_timeout + spare / 2,
-        concurrency: config.workers.max(1),
-        poll_interval: config.poll_interval,
-        endpoints,
-        credential_cache_ttl: config.credential_cache_ttl,
-        ..EngineConfig::default()
+    let backend = Store::backend_of(&config.database_url())?;
+    let keyring = match &config.master_key {
+        Some(encoded) => Some(
+            herald_crypto::parse_keyring(encoded)
+                .and_then(SecretBox::from_keys)
+                .map_err(StartupError::MasterKey)?,
+        ),
+        None if backend == Backend::Postgres => return Err(StartupError::MasterKeyRequired),
+        None => None,
     };
-    Ok(Engine::new(
-        store,
-        Registry::builtin(RegistryOptions {
-            enable_script: config.enable_script_provider,
-        }),
-        sender,
+    Ok(Prepared {
+        config: config.clone(),
+        allowed,
+        endpoints,
         keyring,
-        engine_config,
-    ))
+    })
 }
 
-/// The keys of HERALD_MASTER_KEY (the first seals, all open), or the generated key file.
-fn load_keyring(config: &ServeConfig, backend: Backend) -> Result<SecretBox, StartupError> {
-    if let Some(encoded) = &config.master_key {
-        return herald_crypto::parse_keyring(encoded)
-            .and_then(SecretBox::from_keys)
-            .map_err(StartupError::MasterKey);
-    }
-    load_key_file(config, backend).map(SecretBox::new)
+/// Builds the engine from the configuration. Prints a generated owner token if it made one.
+pub async fn build_engine(config: &ServeConfig) -> Result<Engine, StartupError> {
+    prepare(config)?.open().await
 }
 
-fn load_key_file(config: &ServeConfig, backend: Backend) -> Result<MasterKey, StartupError> {
-    if backend == Backend::Postgres {
-        return Err(StartupError::MasterKeyRequired);
+impl Prepared {
+    /// Says what this process is about to run, without any secret.
+    pub fn log_summary(&self) {
+        let config = &self.config;
+        let workers = config.worker_count();
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            database = %display_database(&config.database_url()),
+            role = config.role.as_str(),
+            workers,
+            destination_workers = Prepared::destination_workers_of(config),
+            org_workers = Prepared::org_workers_of(config),
+            outbound_allow_cidrs = %config.outbound_allow_cidrs,
+            provider_endpoints = %display_endpoints(&config.provider_endpoints),
+            "herald {} starting",
+            env!("CARGO_PKG_VERSION"),
+        );
     }
+
+    /// Opens (creating if need be) the key file and the database, makes the first token, and
+    /// wires the engine.
+    pub async fn open(self) -> Result<Engine, StartupError> {
+        let config = &self.config;
+        let keyring = match self.keyring {
+            Some(keyring) => keyring,
+            None => load_key_file(config).map(SecretBox::new)?,
+        };
+        let store = Store::connect(&config.database_url()).await?;
+        bootstrap_token(&store, config.bootstrap_token.as_deref()).await?;
+        let sender = Sender::new(SenderConfig {
+            connect_timeout: config.connect_timeout,
+            total_timeout: config.request_timeout,
+            policy: OutboundPolicy::new(self.allowed),
+            ..SenderConfig::default()
+        });
+        let (destination_workers, org_workers) = (
+            Prepared::destination_workers_of(config),
+            Prepared::org_workers_of(config),
+        );
+        let engine_config = EngineConfig {
+            retry_schedule: config.retry_schedule.clone(),
+            lease: config.delivery_lease,
+            concurrency: config.worker_count().max(1),
+            destination_workers,
+            org_workers,
+            shutdown_grace: config.shutdown_grace,
+            poll_interval: config.poll_interval,
+            endpoints: self.endpoints,
+            credential_cache_ttl: config.credential_cache_ttl,
+            ..EngineConfig::default()
+        };
+        Ok(Engine::new(
+            store,
+            Registry::builtin(RegistryOptions {
+                enable_script: config.enable_script_provider,
+            }),
+            sender,
+            keyring,
+            engine_config,
+        ))
+    }
+
+    fn destination_workers_of(config: &ServeConfig) -> usize {
+        config
+            .destination_workers
+            .unwrap_or_else(|| default_destination_workers(config.worker_count().max(1)))
+    }
+
+    fn org_workers_of(config: &ServeConfig) -> usize {
+        config
+            .org_workers
+            .unwrap_or_else(|| default_org_workers(config.worker_count().max(1)))
+    }
+}
+
+/// The generated key file of a SQLite data directory, made on the first start.
+fn load_key_file(config: &ServeConfig) -> Result<MasterKey, StartupError> {
     let path = config.data_dir.join("master.key");
     let io_error = |source| StartupError::KeyFile {
         path: path.display().to_string(),
@@ -123,30 +200,50 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(contents.as_bytes())
 }
 
-/// With no token in the store, makes the first owner token of the organisation `default`:
-/// the configured one, or a generated one printed once.
+/// Makes sure the configured bootstrap token works, or makes the first token.
+///
+/// - `HERALD_BOOTSTRAP_TOKEN` set and unknown: it becomes an owner token of the organisation
+///   `default` (user `admin`), on a fresh database or an existing one, and the log says so.
+/// - Set and known: nothing to do. Set but revoked or expired: it stays so, with a warning
+///   (a revocation is never undone by a restart).
+/// - Unset, with no token at all: one is generated and printed once.
 async fn bootstrap_token(store: &Store, configured: Option<&str>) -> Result<(), StartupError> {
+    if let Some(token) = configured {
+        let hash = herald_crypto::hash_token(token);
+        if let Some(existing) = store.find_token(&hash).await? {
+            if !existing.is_usable(chrono::Utc::now()) {
+                tracing::warn!("HERALD_BOOTSTRAP_TOKEN names a token that was revoked or has expired; it stays unusable. Unset it, or set a new value to add a new owner token");
+            }
+            return Ok(());
+        }
+        let fresh = store.count_tokens().await? == 0;
+        let org = store.ensure_org("default").await?;
+        match store.create_owner_token(&org, "admin", &hash).await {
+            // Another instance added the same token at the same moment.
+            Err(StoreError::Conflict(_)) => return Ok(()),
+            other => other?,
+        };
+        if fresh {
+            tracing::info!("HERALD_BOOTSTRAP_TOKEN is the owner token of organisation `default` (user `admin`)");
+        } else {
+            tracing::warn!("HERALD_BOOTSTRAP_TOKEN was not a known token: added it as an owner token of organisation `default` (user `admin`). Revoke it with DELETE /v1/tokens/{{id}} once you have your own");
+        }
+        return Ok(());
+    }
     if store.count_tokens().await? > 0 {
         return Ok(());
     }
-    if configured.is_some_and(|t| t.len() < 16) {
-        return Err(StartupError::WeakBootstrapToken);
-    }
     let org = store.ensure_org("default").await?;
-    let token = configured
-        .map(str::to_owned)
-        .unwrap_or_else(herald_crypto::generate_token);
+    let token = herald_crypto::generate_token();
     match store
         .create_owner_token(&org, "admin", &herald_crypto::hash_token(&token))
         .await
     {
-        // Another instance bootstrapped the same token at the same moment.
+        // Another instance bootstrapped at the same moment; its token is the one printed.
         Err(StoreError::Conflict(_)) => return Ok(()),
         other => other?,
     };
-    if configured.is_none() {
-        // Printed, not logged: it must reach the operator once and stay out of log pipelines.
-        println!("Herald generated an owner API token for organisation `default`. It is shown only this once:\n\n    {token}\n");
-    }
+    // Printed, not logged: it must reach the operator once and stay out of log pipelines.
+    println!("Herald generated an owner API token for organisation `default`. It is shown only this once:\n\n    {token}\n");
     Ok(())
 }

@@ -47,6 +47,56 @@ pub struct ClaimedDelivery {
     pub external_id: Option<String>,
 }
 
+/// Deliveries a claim passes over: those of busy destinations (an integration and its
+/// resolved destination, `''` for its own) and of busy organisations.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFilter {
+    pub destinations: Vec<(IntegrationId, String)>,
+    pub orgs: Vec<OrgId>,
+}
+
+impl ClaimFilter {
+    pub fn is_empty(&self) -> bool {
+        self.destinations.is_empty() && self.orgs.is_empty()
+    }
+
+    /// The conditions on `d`, numbering their parameters from `$first`.
+    fn sql(&self, first: usize) -> String {
+        let mut sql = String::new();
+        let mut next = first;
+        for _ in &self.destinations {
+            sql.push_str(&format!(
+                " AND NOT (d.integration_id = ${} AND d.destination = ${})",
+                next,
+                next + 1
+            ));
+            next += 2;
+        }
+        if !self.orgs.is_empty() {
+            sql.push_str(&format!(
+                " AND d.org_id NOT IN ({})",
+                crate::placeholders(next, self.orgs.len())
+            ));
+        }
+        sql
+    }
+
+    fn bind<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for (integration, destination) in &self.destinations {
+            query = query
+                .bind(integration.to_string())
+                .bind(destination.clone());
+        }
+        for org in &self.orgs {
+            query = query.bind(org.to_string());
+        }
+        query
+    }
+}
+
 /// How an attempt ended, as the engine decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultKind {
@@ -110,27 +160,42 @@ impl Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>> {
+        self.claim_due_except(owner, now, lease, limit, &ClaimFilter::default())
+            .await
+    }
+
+    /// As [`Store::claim_due`], passing over the destinations and organisations in `skip`
+    /// (those already at their share of this process's workers), so their backlog is neither
+    /// claimed nor left waiting under a lease.
+    pub async fn claim_due_except(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        skip: &ClaimFilter,
+    ) -> Result<Vec<ClaimedDelivery>> {
         // SQLite runs one writer at a time, so the sub-select cannot race; PostgreSQL needs the
         // row locks, skipping rows another instance is claiming right now.
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         };
+        let skipped = skip.sql(5);
         let sql = format!(
             "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
                SELECT d.id FROM deliveries d WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $3 \
-               AND {CHAIN_HEAD} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
+               AND {CHAIN_HEAD}{skipped} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
              RETURNING {COLUMNS}, lease_owner"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let _turn = self.write_turn().await;
-        let rows = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(to_millis(lease_end))
             .bind(lease_token(owner))
             .bind(to_millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(i64::from(limit));
+        let rows = skip.bind(query).fetch_all(&self.pool).await?;
         rows.iter().map(claimed_row).collect()
     }
 
@@ -198,11 +263,17 @@ impl Store {
 
     /// When the earliest unfinished delivery is due, if any.
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.next_due_at_except(&ClaimFilter::default()).await
+    }
+
+    /// When the earliest unfinished delivery outside `skip` is due, if any.
+    pub async fn next_due_at_except(&self, skip: &ClaimFilter) -> Result<Option<DateTime<Utc>>> {
         let sql = format!(
             "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d \
-             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD}"
+             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD}{}",
+            skip.sql(1)
         );
-        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        let row = skip.bind(sqlx::query(&sql)).fetch_one(&self.pool).await?;
         opt_from_millis(row.try_get("due")?)
     }
 

@@ -22,7 +22,8 @@ use sqlx::{AnyPool, ConnectOptions};
 
 pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssignment};
 pub use deliveries::{
-    lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
+    lease_token, AttemptRecord, ClaimFilter, ClaimedDelivery, DeliveryFilter, RequeueError,
+    ResultKind,
 };
 pub use demands::{DemandFilter, EventTypeRow};
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
@@ -31,6 +32,10 @@ pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
+
+/// How long a statement waits for a pooled connection before the store reports itself
+/// unavailable.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -60,11 +65,71 @@ impl From<sqlx::Error> for StoreError {
 
 impl StoreError {
     /// An error about the data of a statement (a constraint, a value the database refuses),
-    /// as opposed to the database being unreachable: retrying other rows alone may succeed.
+    /// as opposed to the database being unreachable or full: retrying other rows alone may
+    /// succeed.
     pub fn is_data_error(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(_)))
+        matches!(self, StoreError::Database(sqlx::Error::Database(_))) && !self.is_unavailable()
+    }
+
+    /// The database cannot serve now, whatever the statement: unreachable, shutting down, out
+    /// of disk, memory or connections, or busy. The same request may succeed later, so the API
+    /// answers 503 and the engine retries, rather than treating it as a fault of the data.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::BeginFailed => true,
+            sqlx::Error::Database(db) => {
+                if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                    use sqlx::error::DatabaseError;
+                    let code = sqlite.code().and_then(|c| c.parse::<i32>().ok());
+                    // The primary code is the low byte of the extended one.
+                    matches!(
+                        code.map(|c| c & 0xff),
+                        Some(
+                            SQLITE_BUSY
+                                | SQLITE_LOCKED
+                                | SQLITE_NOMEM
+                                | SQLITE_READONLY
+                                | SQLITE_IOERR
+                                | SQLITE_FULL
+                                | SQLITE_CANTOPEN
+                                | SQLITE_PROTOCOL
+                        )
+                    )
+                } else {
+                    // PostgreSQL's SQLSTATE classes: connection exceptions, insufficient
+                    // resources (disk full, out of memory, too many connections), operator
+                    // intervention (shutdown, cannot connect now), system errors, and
+                    // serialization failures and deadlocks, which a retry resolves.
+                    db.code().is_some_and(|code| {
+                        ["08", "53", "57P", "58", "40001", "40P01"]
+                            .iter()
+                            .any(|prefix| code.starts_with(prefix))
+                    })
+                }
+            }
+            _ => false,
+        }
     }
 }
+
+// SQLite's primary result codes that mean "not now" rather than "not this".
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_NOMEM: i32 = 7;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
+const SQLITE_PROTOCOL: i32 = 15;
 
 /// Turns a unique violation into `Conflict(what)`; any other error stays a database error.
 pub(crate) fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -122,16 +187,21 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 impl Store {
+    /// Which back-end a database URL names, without connecting.
+    pub fn backend_of(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
     /// Connects and runs the migrations. For SQLite the file and its folder are created.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl);
-        };
+        let backend = Self::backend_of(url)?;
         let url = match backend {
             Backend::Sqlite => {
                 create_sqlite_parent(url);
@@ -147,6 +217,25 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // Waiting longer for a connection only hangs clients: an API call gets a quick 503
+            // with Retry-After instead, and the workers try again on their next round.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection whose transaction could neither commit nor roll back (SQLite rolls
+            // back by itself on a full disk, so the driver's ROLLBACK fails and it still counts
+            // the transaction open) would refuse every later BEGIN. Such a connection is closed
+            // here, before anyone gets it; the idle check before it has drained its queue.
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    let clean = !conn.is_in_transaction();
+                    if !clean {
+                        tracing::warn!(
+                            "closing a database connection left inside a failed transaction"
+                        );
+                    }
+                    Ok(clean)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -278,5 +367,16 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// A small durable write, for readiness: on a full disk SQLite still reads (and so answers
+    /// a ping) while every commit fails.
+    pub async fn probe_write(&self, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE health_probe SET probed_at = $1 WHERE id = 1")
+            .bind(time::to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 }

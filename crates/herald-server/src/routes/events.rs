@@ -26,6 +26,7 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 #[utoipa::path(post, path = "/v1/events", tag = "events", security(("bearer" = ["event.publish"])), request_body = EventInput,
     responses((status = 202, body = EventAccepted, description = "Stored durably with all its deliveries"),
               (status = 400, body = ErrorBody),
+              (status = 503, body = ErrorBody, description = "The database is unavailable (full, unreachable); nothing was stored. Retry after the `Retry-After` seconds"),
               (status = 422, body = ErrorBody, description = "Invalid, of a type not in the catalogue (field `type`), or `data` breaking the type's schema (field `data.…`)")))]
 pub async fn emit(
     State(state): State<AppState>,
@@ -40,6 +41,7 @@ pub async fn emit(
         .await
         .map_err(|error| match error {
             IngestError::Refused(field) => ApiError::Invalid(field),
+            IngestError::Stopped => ApiError::Unavailable,
             other => ApiError::internal(other),
         })?;
     tracing::info!(event_id = %accepted.id, deliveries = accepted.deliveries, replayed = accepted.replayed, "event accepted");

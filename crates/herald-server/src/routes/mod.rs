@@ -132,18 +132,45 @@ pub fn router(state: AppState) -> Router {
     ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/openapi.json", get(move || async move { Json(openapi) }))
         .merge(v1)
+        .fallback(|| async { ApiError::NotFound("route") })
+        .layer(middleware::from_fn(crate::request_id::with_request_id))
+        .with_state(state)
+}
+
+/// A worker process's routes: the probes only.
+pub fn probes_only(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
 }
 
-/// Ready when the database answers.
-async fn healthz(
+/// Liveness: the process serves HTTP. It does not touch the database, so an outage there
+/// does not get the process restarted (that is what `/readyz` is for).
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the database commits a write within a second and, where this process runs
+/// workers, they run. 503 otherwise (and from the moment shutdown begins).
+async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    state.engine.store().ping().await?;
-    Ok(Json(serde_json::json!({"status": "ok"})))
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let readiness = state.engine.readiness(state.expect_workers).await;
+    let status = match readiness.ready {
+        true => axum::http::StatusCode::OK,
+        false => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let body = serde_json::json!({
+        "status": if readiness.ready { "ready" } else { "unready" },
+        "checks": readiness,
+    });
+    (status, Json(body)).into_response()
 }
 
 /// Page sizes: 1 to 250, 50 by default.

@@ -66,6 +66,7 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> ServeConfig {
         poll_interval: Duration::from_millis(50),
         request_timeout: Duration::from_secs(5),
         credential_cache_ttl: Duration::from_secs(15 * 60),
+        ..herald_server::ServeConfig::default()
     }
 }
 

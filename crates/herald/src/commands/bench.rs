@@ -251,6 +251,7 @@ async fn start_herald(
         poll_interval: Duration::from_secs(1),
         request_timeout: Duration::from_secs(30),
         credential_cache_ttl: Duration::from_secs(15 * 60),
+        ..herald_server::ServeConfig::default()
     };
     let server = herald_server::Server::bind(&config)
         .await

@@ -81,6 +81,7 @@ pub async fn run(args: &RoutingArgs, database_url: Option<&str>) -> Result<(), S
         poll_interval: Duration::from_secs(1),
         request_timeout: Duration::from_secs(30),
         credential_cache_ttl: Duration::from_secs(15 * 60),
+        ..herald_server::ServeConfig::default()
     };
     let engine = herald_server::build_engine(&config)
         .await
