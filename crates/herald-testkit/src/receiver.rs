@@ -20,6 +20,8 @@ pub struct Reply {
     /// Appends everything the request carried (path, header values, body) to the body, as a
     /// careless service quoting a bad request back would.
     pub echo: bool,
+    /// Answers only after this long, as a slow service would; see [`Reply::hang`].
+    pub delay: Option<Duration>,
 }
 
 impl Reply {
@@ -29,7 +31,19 @@ impl Reply {
             headers: Vec::new(),
             body: String::new(),
             echo: false,
+            delay: None,
         }
+    }
+
+    /// Accepts the request and never answers (within any test's lifetime), as a hung service.
+    pub fn hang() -> Self {
+        Self::status(200).after(Duration::from_secs(3600))
+    }
+
+    /// Answers after `delay`.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
     }
 
     pub fn echoing(mut self) -> Self {
@@ -55,6 +69,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -105,6 +121,7 @@ impl Receiver {
                                 .unwrap_or_default(),
                             headers,
                             body: body.to_vec(),
+                            at: std::time::Instant::now(),
                         });
                         state
                             .script
@@ -113,6 +130,9 @@ impl Receiver {
                             .unwrap_or_else(|| Reply::status(200))
                     };
                     arrived.notify_waiters();
+                    if let Some(delay) = reply.delay {
+                        tokio::time::sleep(delay).await;
+                    }
                     let mut reply = reply;
                     if reply.echo {
                         let state = state.lock().unwrap();
