@@ -12,7 +12,8 @@ use serde::Serialize;
 
 /// A readiness probe never waits longer than this for the database.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-/// Probes closer together than this share one database write.
+/// Probes closer together than this share one successful database write (a failure is
+/// probed again at once, so recovery shows without delay).
 const PROBE_REUSE: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
@@ -20,7 +21,7 @@ pub(crate) struct Health {
     /// Set while the database is known to be unavailable (since the first failure).
     unavailable: Mutex<Option<Instant>>,
     workers_running: AtomicBool,
-    last_probe: Mutex<Option<(Instant, Result<(), String>)>>,
+    last_success: Mutex<Option<Instant>>,
 }
 
 impl Health {
@@ -56,16 +57,15 @@ impl Health {
         self.workers_running.load(Ordering::Acquire)
     }
 
-    /// The last probe's result if it is recent enough to reuse.
-    fn recent_probe(&self) -> Option<Result<(), String>> {
-        let last = self.last_probe.lock().expect("not poisoned");
-        last.as_ref()
-            .filter(|(at, _)| at.elapsed() < PROBE_REUSE)
-            .map(|(_, result)| result.clone())
+    /// Whether a probe succeeded recently enough to reuse.
+    fn probed_recently(&self) -> bool {
+        let last = self.last_success.lock().expect("not poisoned");
+        last.is_some_and(|at| at.elapsed() < PROBE_REUSE)
     }
 
     fn remember_probe(&self, result: &Result<(), String>) {
-        *self.last_probe.lock().expect("not poisoned") = Some((Instant::now(), result.clone()));
+        let mut last = self.last_success.lock().expect("not poisoned");
+        *last = result.is_ok().then(Instant::now);
     }
 }
 
@@ -98,9 +98,9 @@ impl crate::Engine {
     /// Whether this process can take work now: the database commits a write within a second,
     /// and (if `expect_workers`) the worker loop runs.
     pub async fn readiness(&self, expect_workers: bool) -> Readiness {
-        let database = match self.health.recent_probe() {
-            Some(result) => result,
-            None => {
+        let database = match self.health.probed_recently() {
+            true => Ok(()),
+            false => {
                 let result =
                     match tokio::time::timeout(PROBE_TIMEOUT, self.store.probe_write(self.now()))
                         .await

@@ -308,12 +308,15 @@ pub async fn post_event(client: &reqwest::Client, base: &str, event: &Value) -> 
     })
 }
 
-/// `GET /readyz`'s status.
+/// `GET /readyz`'s status (its body is printed, for a failing test's output).
 pub async fn readyz(client: &reqwest::Client, base: &str) -> u16 {
-    client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
+    let Ok(response) = client.get(format!("{base}/readyz")).send().await else {
+        return 0;
+    };
+    let status = response.status().as_u16();
+    println!(
+        "/readyz {status}: {}",
+        response.text().await.unwrap_or_default()
+    );
+    status
 }
