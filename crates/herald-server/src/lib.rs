@@ -85,7 +85,7 @@ impl Server {
         let workers = run_workers.then(|| tokio::spawn(self.engine.clone().run(shutdown.clone())));
         tracing::info!(
             address = %self.local_addr(),
-            role = self.config.role.as_str(),
+            role = %self.config.role.as_str(),
             workers = self.config.worker_count(),
             "herald is listening"
         );

@@ -97,9 +97,9 @@ impl Prepared {
         let config = &self.config;
         let workers = config.worker_count();
         tracing::info!(
-            version = env!("CARGO_PKG_VERSION"),
+            version = %env!("CARGO_PKG_VERSION"),
             database = %display_database(&config.database_url()),
-            role = config.role.as_str(),
+            role = %config.role.as_str(),
             workers,
             destination_workers = Prepared::destination_workers_of(config),
             org_workers = Prepared::org_workers_of(config),
