@@ -53,6 +53,9 @@ pub(crate) struct Capacity {
     org_share: usize,
     state: Mutex<State>,
     freed: Notify,
+    /// The last claim left due work in the store: fresh deliveries then take only fair shares,
+    /// so they cannot overtake it by borrowing.
+    backlog: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -77,7 +80,22 @@ impl Capacity {
             org_share: org_share.clamp(1, workers),
             state: Mutex::default(),
             freed: Notify::new(),
+            backlog: Default::default(),
         }
+    }
+
+    /// How fresh deliveries handed over by ingest may be admitted: like claims (borrowing for
+    /// healthy destinations) unless due work waits in the store.
+    pub(crate) fn share_for_fresh(&self) -> Share {
+        match self.backlog.load(std::sync::atomic::Ordering::Acquire) {
+            true => Share::Fair,
+            false => Share::Borrowed,
+        }
+    }
+
+    pub(crate) fn set_backlog(&self, backlog: bool) {
+        self.backlog
+            .store(backlog, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn workers(&self) -> usize {

@@ -15,7 +15,7 @@ use herald_store::{
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::attempt::{released, Job};
-use crate::capacity::{Admission, DestinationKey, Share};
+use crate::capacity::{Admission, DestinationKey};
 use crate::handoff::Handoff;
 use crate::health::Health;
 use crate::Engine;
@@ -179,6 +179,7 @@ impl Engine {
             until: received_at
                 + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX),
         };
+        let share = self.capacity.share_for_fresh();
         let admissions: Vec<Option<Admission>> = routed
             .iter()
             .map(|(row, destination, _)| {
@@ -187,7 +188,7 @@ impl Engine {
                     destination: destination.clone(),
                 };
                 handing_over
-                    .then(|| self.capacity.admit(org, &key, Share::Fair))
+                    .then(|| self.capacity.admit(org, &key, share))
                     .flatten()
             })
             .collect();

@@ -162,16 +162,16 @@ impl Engine {
     /// Claims for the free workers, fair shares first, then (if workers are still free) for
     /// healthy destinations beyond their share; starts all it admits and gives back the rest.
     async fn claim_round(&self, dispatch: &Dispatch) -> Result<Round, StoreError> {
-        let mut backlog = false;
+        let mut more_due = false;
         for share in [Share::Fair, Share::Borrowed] {
             let free = self.capacity.free();
             if free == 0 {
-                return Ok(Round { backlog: true });
+                more_due = true;
+                break;
             }
             if share == Share::Borrowed && !self.capacity.may_lend() {
                 break;
             }
-            let skip = self.capacity.skip(share);
             let claimed = self
                 .store
                 .claim_due_except(
@@ -179,28 +179,25 @@ impl Engine {
                     self.now(),
                     self.config.lease,
                     u32::try_from(free).unwrap_or(u32::MAX),
-                    &skip,
+                    &self.capacity.skip(share),
                 )
                 .await?;
             self.health.store_ok();
             let filled = claimed.len() >= free;
             let (admitted, refused) = self.admit(claimed);
             self.release(&refused).await;
-            backlog = filled || !refused.is_empty() || !self.capacity.skip(Share::Fair).is_empty();
-            if !admitted.is_empty() {
-                let jobs = match self.load_jobs_or_release(admitted).await {
-                    Ok(jobs) => jobs,
-                    Err(error) => return Err(error),
-                };
-                for (job, admission) in jobs {
-                    self.spawn_attempt(job, admission, dispatch);
-                }
+            more_due |= filled || !refused.is_empty();
+            for (job, admission) in self.load_jobs_or_release(admitted).await? {
+                self.spawn_attempt(job, admission, dispatch);
             }
             if filled {
                 break;
             }
         }
-        Ok(Round { backlog })
+        self.capacity.set_backlog(more_due);
+        Ok(Round {
+            backlog: more_due || !self.capacity.skip(Share::Fair).is_empty(),
+        })
     }
 
     /// Admits what it can: fair first, else borrowed for a healthy destination.
@@ -237,6 +234,9 @@ impl Engine {
         &self,
         admitted: Vec<(ClaimedDelivery, Admission)>,
     ) -> Result<Vec<(Job, Admission)>, StoreError> {
+        if admitted.is_empty() {
+            return Ok(Vec::new());
+        }
         let deliveries: Vec<ClaimedDelivery> = admitted.iter().map(|(d, _)| d.clone()).collect();
         match self.load_jobs(admitted).await {
             Ok(jobs) => Ok(jobs),

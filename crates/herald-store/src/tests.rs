@@ -495,3 +495,130 @@ async fn deleting_an_integration_deletes_its_sealed_config() {
         assert!(!store.delete_integration(&org, &hook.id).await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn a_claim_passes_over_busy_destinations_and_organisations() {
+    let (stores, _dir) = stores().await;
+    for store in stores {
+        let (busy_org, quiet_org) = (
+            store.ensure_org("busy").await.unwrap(),
+            store.ensure_org("quiet").await.unwrap(),
+        );
+        let (hanging, healthy, elsewhere) = (
+            integration(&store, &busy_org).await,
+            integration(&store, &busy_org).await,
+            integration(&store, &quiet_org).await,
+        );
+        let t0 = Utc::now();
+        // The busy destination's backlog is the oldest.
+        for _ in 0..3 {
+            emit(&store, &busy_org, &hanging, None, t0).await;
+        }
+        emit(
+            &store,
+            &busy_org,
+            &healthy,
+            None,
+            t0 + chrono::Duration::seconds(1),
+        )
+        .await;
+        emit(
+            &store,
+            &quiet_org,
+            &elsewhere,
+            None,
+            t0 + chrono::Duration::seconds(2),
+        )
+        .await;
+        let now = t0 + chrono::Duration::seconds(5);
+
+        let skip = ClaimFilter {
+            destinations: vec![(hanging.id.clone(), String::new())],
+            orgs: vec![],
+        };
+        assert_eq!(
+            store.next_due_at_except(&skip).await.unwrap(),
+            Some(
+                crate::time::from_millis(crate::time::to_millis(t0 + chrono::Duration::seconds(1)))
+                    .unwrap()
+            )
+        );
+        let claimed = store
+            .claim_due_except("w", now, LEASE, 1, &skip)
+            .await
+            .unwrap();
+        assert_eq!(claimed[0].integration_id, healthy.id);
+        let skip = ClaimFilter {
+            destinations: vec![],
+            orgs: vec![busy_org.clone()],
+        };
+        let claimed = store
+            .claim_due_except("w", now, LEASE, 10, &skip)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].integration_id, elsewhere.id);
+
+        // Released at once: due now, untouched, claimable by anyone.
+        let released = store.claim_due("w", now, LEASE, 10).await.unwrap();
+        assert_eq!(released.len(), 3);
+        let records: Vec<_> = released
+            .iter()
+            .map(|c| AttemptRecord {
+                status_code: None,
+                response_excerpt: None,
+                ..record(c, c.attempt_count, now, ResultKind::Deferred(now))
+            })
+            .collect();
+        assert_eq!(store.record_results(&records).await.unwrap(), 3);
+        let again = store.claim_due("other", now, LEASE, 10).await.unwrap();
+        assert_eq!(again.len(), 3);
+        assert!(again.iter().all(|c| c.attempt_count == 0));
+    }
+}
+
+#[tokio::test]
+async fn a_full_or_unreachable_database_is_unavailable_not_a_data_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&sqlite_url(dir.path())).await.unwrap();
+    // A unique violation is about the data.
+    let org = store.ensure_org("default").await.unwrap();
+    let hook = integration(&store, &org).await;
+    let error = store
+        .insert_integration(&IntegrationRow {
+            integration: hook,
+            config_sealed: "sealed".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(!error.is_unavailable());
+    // SQLite's "disk full" (13), here from a database capped at its current size.
+    let mut conn = store.pool().acquire().await.unwrap();
+    let page_count: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("PRAGMA max_page_count = {page_count}"))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let full = sqlx::query("CREATE TABLE filler (x TEXT)")
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::from)
+        .unwrap_err();
+    assert!(full.is_unavailable(), "{full:?}");
+    assert!(!full.is_data_error());
+    drop(conn);
+    // An unreachable PostgreSQL: nothing listens on the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = Store::connect(&format!("postgres://postgres@127.0.0.1:{port}/x"))
+        .await
+        .err()
+        .unwrap();
+    assert!(unreachable.is_unavailable(), "{unreachable:?}");
+}
