@@ -128,7 +128,8 @@ impl Capacity {
         let healthy = destination.is_some_and(|d| d.healthy);
         let org_busy = state.orgs.get(org).copied().unwrap_or(0);
         let fair = destination_busy < self.destination_share && org_busy < self.org_share;
-        if !fair && !(share == Share::Borrowed && healthy) {
+        let may_borrow = share == Share::Borrowed && healthy;
+        if !(fair || may_borrow) {
             return None;
         }
         if !state.destinations.contains_key(key) && state.destinations.len() >= MAX_TRACKED {

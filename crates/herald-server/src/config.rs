@@ -191,6 +191,14 @@ pub fn display_endpoints(raw: &str) -> String {
         .join(",")
 }
 
+/// The configured database URL, or the embedded SQLite file in `data_dir`: what `herald serve`
+/// and the other commands that open the database use.
+pub fn database_url(configured: Option<&str>, data_dir: &std::path::Path) -> String {
+    configured
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("sqlite://{}/herald.db?mode=rwc", data_dir.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,12 +235,4 @@ mod tests {
         let default = ServeConfig::default();
         assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
     }
-}
-
-/// The configured database URL, or the embedded SQLite file in `data_dir`: what `herald serve`
-/// and the other commands that open the database use.
-pub fn database_url(configured: Option<&str>, data_dir: &std::path::Path) -> String {
-    configured
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("sqlite://{}/herald.db?mode=rwc", data_dir.display()))
 }

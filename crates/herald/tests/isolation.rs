@@ -109,10 +109,10 @@ async fn a_burst_into_a_slow_endpoint_drains_at_the_pace_of_the_pool() {
          drained after {drained:?}, {after_accepting:?} after the last was accepted (ideal {ideal:?})"
     );
     // The endpoint earns the whole pool with its first answers (one round at its share), so
-    // one round more than ideal, and some slack for a loaded machine. (Claims that waited for
-    // their lease took 21 s here.)
+    // one round more than ideal; on a loaded machine allow twice the ideal. (Claims that
+    // waited for their lease took 21 s here.)
     assert!(
-        after_accepting <= ideal + Duration::from_secs(3),
+        after_accepting <= ideal * 2,
         "drained {after_accepting:?} after the last event was accepted"
     );
 }

@@ -32,7 +32,7 @@ impl Default for SenderConfig {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
-            total_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(15),
             max_response_bytes: 64 * 1024,
             policy: OutboundPolicy::default(),
         }

@@ -106,3 +106,67 @@ async fn redirects_to_internal_addresses_are_not_followed() {
         "the redirect target was never contacted"
     );
 }
+
+/// An endpoint that answers 200 and then streams a body without end.
+async fn endless_body() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("{:x}\r\n{}\r\n", 8192, "x".repeat(8192));
+                while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[tokio::test]
+async fn a_response_body_is_read_up_to_the_cap_and_the_rest_dropped() {
+    let url = endless_body().await;
+    let sender = Sender::new(SenderConfig {
+        max_response_bytes: 10_000,
+        policy: OutboundPolicy::new(OutboundPolicy::parse_allow_list("127.0.0.0/8").unwrap()),
+        ..SenderConfig::default()
+    });
+    let started = std::time::Instant::now();
+    let response = tokio::time::timeout(Duration::from_secs(5), sender.send_http(&post(&url)))
+        .await
+        .expect("an endless body does not hold the sender")
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len(), 10_000);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_times_out() {
+    let receiver = Receiver::start().await;
+    receiver.set_fallback(Reply::hang());
+    let sender = Sender::new(SenderConfig {
+        total_timeout: Duration::from_millis(300),
+        policy: OutboundPolicy::new(OutboundPolicy::parse_allow_list("127.0.0.0/8").unwrap()),
+        ..SenderConfig::default()
+    });
+    let started = std::time::Instant::now();
+    let error = sender
+        .send_http(&post(&receiver.url("/")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SendError::Timeout), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn the_default_attempt_limits_are_5_s_to_connect_and_15_s_in_total() {
+    let config = SenderConfig::default();
+    assert_eq!(config.connect_timeout, Duration::from_secs(5));
+    assert_eq!(config.total_timeout, Duration::from_secs(15));
+}
