@@ -1,5 +1,6 @@
 //! The Herald server: the HTTP API and the delivery workers in one process.
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::ServeConfig;
 pub use herald_domain::error::error_chain;
+pub use routes::Surface;
 pub use startup::{build_engine, StartupError};
 
 #[derive(Clone)]
@@ -26,11 +28,22 @@ pub struct AppState {
 }
 
 pub fn router(engine: Engine) -> axum::Router {
-    routes::router(AppState {
+    router_with(engine, Vec::new())
+}
+
+/// Builds a [`Surface`] from the state the API handlers share (its caches included), so the
+/// surface's handlers see the same grants and invalidate the same caches.
+pub type Mount = Box<dyn FnOnce(&AppState) -> Surface + Send>;
+
+/// The API with other surfaces mounted beside it.
+pub fn router_with(engine: Engine, mounts: Vec<Mount>) -> axum::Router {
+    let state = AppState {
         engine,
         tokens: Default::default(),
         grants: Default::default(),
-    })
+    };
+    let surfaces = mounts.into_iter().map(|mount| mount(&state)).collect();
+    routes::router(state, surfaces)
 }
 
 /// A server bound to its port, not yet serving.
@@ -38,6 +51,7 @@ pub struct Server {
     listener: TcpListener,
     engine: Engine,
     run_workers: bool,
+    mounts: Vec<Mount>,
 }
 
 impl Server {
@@ -50,7 +64,19 @@ impl Server {
             listener,
             engine,
             run_workers: config.workers > 0,
+            mounts: Vec::new(),
         })
+    }
+
+    /// The engine the server runs, for surfaces that need it before serving.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves another surface beside the API (the Slack app).
+    pub fn mount(mut self, mount: impl FnOnce(&AppState) -> Surface + Send + 'static) -> Self {
+        self.mounts.push(Box::new(mount));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -65,7 +91,7 @@ impl Server {
             .run_workers
             .then(|| tokio::spawn(self.engine.clone().run(shutdown.clone())));
         tracing::info!(address = %self.local_addr(), workers = self.run_workers, "herald is listening");
-        let app = router(self.engine.clone());
+        let app = router_with(self.engine.clone(), self.mounts);
         let stop = shutdown.clone();
         // The peer address is kept for the audit log's "from where".
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

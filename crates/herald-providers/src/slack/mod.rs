@@ -7,6 +7,7 @@
 //! posts a thread reply, since an edit notifies no one. A webhook returns no id, so each event
 //! is a new message.
 
+pub mod actions;
 mod classify;
 mod config;
 mod render;
@@ -21,7 +22,7 @@ use crate::{
     Destination, Outbound, Outcome, Provider, Purpose, Rate, RenderContext, RenderError, Response,
 };
 
-pub use config::SlackConfig;
+pub use config::{AppInstall, BotToken, RefreshToken, SlackConfig};
 use render::Placement;
 
 /// chat.postMessage allows about one message per second per channel, with short bursts;
@@ -56,31 +57,22 @@ impl Provider for SlackProvider {
             (SlackConfig::Webhook { url }, _) => vec![render::webhook_message(ctx, url)],
             // auth.test proves the token. Checking the channel too (conversations.info) would
             // need read scopes beyond chat:write, so a wrong channel shows on first delivery.
-            (SlackConfig::Bot { token, .. }, Purpose::ConnectionTest) => {
+            (SlackConfig::Bot { token, .. } | SlackConfig::App { token, .. }, Purpose::ConnectionTest) => {
                 vec![render::auth_test(ctx, token)]
             }
             (SlackConfig::Bot { token, channel }, Purpose::Delivery) => {
                 // A workspace attachment's channel, when one was resolved, wins.
                 let channel = ctx.destination.unwrap_or(channel);
-                // A prior that is not `channel:ts` did not come from this mode: start afresh.
-                match ctx.prior.and_then(|p| render::parse_external_id(&p.0)) {
-                    None => vec![render::web_api_message(
-                        ctx,
-                        token,
-                        Placement::Post { channel },
-                    )],
-                    Some((channel, ts)) => {
-                        let mut requests = vec![render::web_api_message(
-                            ctx,
-                            token,
-                            Placement::Update { channel, ts },
-                        )];
-                        if Phase::of(ctx.event) != Phase::Active {
-                            requests.push(render::thread_reply(ctx, token, channel, ts));
-                        }
-                        requests
-                    }
-                }
+                web_api_delivery(ctx, token, channel, false)
+            }
+            (SlackConfig::App { token, channel, .. }, Purpose::Delivery) => {
+                // A subscribed channel or a resolved destination wins over the default.
+                let Some(channel) = ctx.destination.or(channel.as_deref()) else {
+                    return Err(RenderError::Unrenderable(
+                        "no channel to post to: subscribe one with `/herald subscribe` or set default_channel".into(),
+                    ));
+                };
+                web_api_delivery(ctx, token, channel, true)
             }
         };
         Ok(requests.into_iter().map(Outbound::from).collect())
@@ -106,10 +98,47 @@ impl Provider for SlackProvider {
             Ok(SlackConfig::Bot { channel, .. }) => {
                 Destination::new(Kind::Slack, &channel, Some(PACE))
             }
+            Ok(SlackConfig::App { channel, .. }) => Destination::new(
+                Kind::Slack,
+                channel.as_deref().unwrap_or_default(),
+                Some(PACE),
+            ),
             Ok(SlackConfig::Webhook { url }) => {
                 Destination::hashed(Kind::Slack, url.as_str(), Some(PACE))
             }
             Err(_) => Destination::new(Kind::Slack, "", None),
+        }
+    }
+}
+
+/// A post to `channel`, or, with a prior `channel:ts`, an edit of that message (and a thread
+/// reply when people should hear of it). `interactive`: an app install's message about a run
+/// waiting for approval carries Approve and Reject buttons.
+fn web_api_delivery(
+    ctx: &RenderContext<'_>,
+    token: &config::BotToken,
+    channel: &str,
+    interactive: bool,
+) -> Vec<crate::OutboundRequest> {
+    // A prior that is not `channel:ts` did not come from this mode: start afresh.
+    match ctx.prior.and_then(|p| render::parse_external_id(&p.0)) {
+        None => vec![render::web_api_message(
+            ctx,
+            token,
+            Placement::Post { channel },
+            interactive,
+        )],
+        Some((channel, ts)) => {
+            let mut requests = vec![render::web_api_message(
+                ctx,
+                token,
+                Placement::Update { channel, ts },
+                interactive,
+            )];
+            if Phase::of(ctx.event) != Phase::Active {
+                requests.push(render::thread_reply(ctx, token, channel, ts));
+            }
+            requests
         }
     }
 }

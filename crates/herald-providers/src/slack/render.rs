@@ -53,8 +53,12 @@ pub(super) fn web_api_message(
     ctx: &RenderContext<'_>,
     token: &BotToken,
     placement: Placement<'_>,
+    interactive: bool,
 ) -> OutboundRequest {
     let mut body = message_body(ctx);
+    if interactive {
+        super::actions::add_decision_buttons(ctx, &mut body);
+    }
     let method = match placement {
         Placement::Post { channel } => {
             body.insert("channel".into(), channel.into());
@@ -110,7 +114,7 @@ pub(super) fn webhook_message(ctx: &RenderContext<'_>, url: &url::Url) -> Outbou
     )
 }
 
-fn web_api(
+pub(super) fn web_api(
     ctx: &RenderContext<'_>,
     token: &BotToken,
     method: &str,
@@ -126,7 +130,7 @@ fn web_api(
 
 /// A JSON body with the `charset=utf-8` content type Slack asks for (a bare
 /// `application/json` may draw a warning).
-fn with_json(request: OutboundRequest, body: &Value) -> OutboundRequest {
+pub(super) fn with_json(request: OutboundRequest, body: &Value) -> OutboundRequest {
     let mut request = request.header("content-type", "application/json; charset=utf-8");
     request.body = serde_json::to_vec(body).expect("a JSON value serialises");
     request
