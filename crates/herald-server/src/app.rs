@@ -3,7 +3,7 @@
 //! it acts for; the request bodies are the API's own.
 
 pub use crate::audit::{record as audit, record_system as audit_system};
-pub use crate::auth::{require_token, Caller};
+pub use crate::auth::{caller_for_token, require_token, Caller};
 pub use crate::routes::integration_events::{
     create_integration_event, delete_integration_event, CreateIntegrationEvent,
 };

@@ -201,7 +201,24 @@ pub async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(ApiError::Unauthorized)?
+        .to_owned();
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let caller = caller_for_token(&state, &token, source).await?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// The caller an API token stands for, as every `/v1` request resolves it: for a surface that
+/// receives a token another way (a form on a page). 401 if it is unknown, expired or revoked.
+pub async fn caller_for_token(
+    state: &AppState,
+    token: &str,
+    source: Option<String>,
+) -> Result<Caller, ApiError> {
     let hash = herald_crypto::hash_token(token);
     let record = match state.tokens.get(&hash) {
         Some(record) => record,
@@ -220,19 +237,14 @@ pub async fn require_token(
     if !record.is_usable(Utc::now()) {
         return Err(ApiError::Unauthorized);
     }
-    let grants = grants_of(&state, &record).await?;
-    let source = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    request.extensions_mut().insert(Caller {
+    let grants = grants_of(state, &record).await?;
+    Ok(Caller {
         org_id: record.org_id,
         token_id: Some(record.id),
         principal_id: record.principal_id,
         grants,
         source,
-    });
-    Ok(next.run(request).await)
+    })
 }
 
 async fn grants_of(state: &AppState, record: &TokenRecord) -> Result<Arc<Grants>, ApiError> {

@@ -5,7 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
-mod extract;
+pub mod extract;
 mod routes;
 pub mod startup;
 

@@ -11,6 +11,7 @@ mod integrations;
 mod key_rotation;
 mod orgs;
 mod scopes;
+mod slack;
 mod time;
 mod tokens;
 
@@ -30,6 +31,10 @@ pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATION
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
+pub use slack::{
+    ApprovalDecision, SlackInstallation, SlackLinkCode, SlackOAuthState, SlackSubscription,
+    SlackUserLink,
+};
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
