@@ -31,8 +31,8 @@ const CODE_TTL: Duration = Duration::minutes(10);
 /// Who a Slack user acts as.
 pub(crate) enum Acting {
     Linked {
-        caller: Caller,
-        installation: SlackInstallation,
+        caller: Box<Caller>,
+        installation: Box<SlackInstallation>,
     },
     /// The workspace is connected, the user is not linked (in any organisation it is
     /// connected to).
@@ -70,8 +70,8 @@ pub(crate) async fn acting_as(
         match Caller::for_principal(&app.state, &link.org_id, &link.principal_id, source).await {
             Ok(Some(caller)) => {
                 return Ok(Acting::Linked {
-                    caller,
-                    installation: installation.clone(),
+                    caller: Box::new(caller),
+                    installation: Box::new(installation.clone()),
                 })
             }
             Ok(None) => continue,

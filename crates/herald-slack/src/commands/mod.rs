@@ -123,7 +123,7 @@ pub(crate) async fn run(app: &SlackApp, invocation: &Invocation) -> Answer {
             Ok(Acting::Linked {
                 caller,
                 installation,
-            }) => (caller, installation),
+            }) => (*caller, *installation),
             Ok(Acting::NotInstalled) => return Answer::ephemeral(NOT_INSTALLED),
             Ok(Acting::NotLinked) => return Answer::ephemeral(NOT_LINKED),
             Err(reason) => {

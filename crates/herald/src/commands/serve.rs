@@ -4,11 +4,25 @@ use tracing_subscriber::EnvFilter;
 /// Runs until SIGINT or SIGTERM, then drains in-flight deliveries and exits.
 pub async fn run(config: herald_server::ServeConfig) -> Result<(), String> {
     init_logging();
-    let server = herald_server::Server::bind(&config)
+    // Read before binding, so a half-configured Slack app stops the start with its reason.
+    let slack = herald_slack::SlackAppConfig::from_env().map_err(|e| e.to_string())?;
+    let mut server = herald_server::Server::bind(&config)
         .await
         .map_err(|e| herald_server::error_chain(&e))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    match slack {
+        Some(slack) => {
+            tracing::info!(public_url = %slack.public_url, "the Slack app is on");
+            let stop = shutdown.clone();
+            server = server.mount(move |state| {
+                let app = herald_slack::SlackApp::new(slack, state);
+                tokio::spawn(app.clone().run(stop));
+                app.surface()
+            });
+        }
+        None => tracing::info!("the Slack app is off (set SLACK_APP_CLIENT_ID, SLACK_APP_CLIENT_SECRET, SLACK_SECRET and HERALD_PUBLIC_URL to turn it on)"),
+    }
     server
         .run(shutdown)
         .await
