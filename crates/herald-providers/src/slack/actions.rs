@@ -148,6 +148,105 @@ pub fn chat_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slack::{SlackConfig, SlackProvider};
+    use crate::testing::Fixture;
+    use crate::{Outbound, Provider};
+    use herald_domain::Kind;
+
+    fn installed() -> Value {
+        json!({"bot_token": "xoxb-1-app", "team_id": "T0TEAM1", "team_name": "Acme",
+               "bot_user_id": "U0BOT1", "app_id": "A0APP1"})
+    }
+
+    fn waiting() -> Value {
+        json!({"type": "iac.run.waiting_for_approval", "title": "Apply net-prod",
+               "status": "waiting_for_approval", "url": "https://ci.example/runs/42"})
+    }
+
+    fn posted(fixture: &Fixture, config: &Value) -> Value {
+        let requests = SlackProvider.render(&fixture.ctx(), config).unwrap();
+        let Outbound::Http(request) = &requests[0] else {
+            panic!("HTTP")
+        };
+        serde_json::from_slice(&request.body).unwrap()
+    }
+
+    fn decision_block(body: &Value) -> Option<&Value> {
+        body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block_id"] == DECISION_BLOCK)
+    }
+
+    #[test]
+    fn an_app_install_parses_and_a_pasted_token_cannot_claim_to_be_one() {
+        let SlackConfig::App {
+            channel, install, ..
+        } = SlackConfig::parse(&installed()).unwrap()
+        else {
+            panic!("an app install");
+        };
+        assert_eq!((channel, install.team_id.as_str()), (None, "T0TEAM1"));
+        let mut rotating = installed();
+        rotating["refresh_token"] = "xoxe-1-refresh".into();
+        rotating["token_expires_at"] = 1_700_000_000.into();
+        assert!(SlackConfig::parse(&rotating).is_ok());
+        for (config, field) in [
+            (
+                json!({"bot_token": "xoxb-1", "default_channel": "C1", "refresh_token": "xoxe-1-r"}),
+                "refresh_token",
+            ),
+            (
+                json!({"bot_token": "xoxb-1", "team_id": "T1"}),
+                "bot_user_id",
+            ),
+            (
+                json!({"bot_token": "xoxb-1", "team_id": "T 1", "bot_user_id": "U1"}),
+                "team_id",
+            ),
+            (
+                json!({"webhook_url": "https://hooks.slack.com/services/T/B/x", "team_id": "T1"}),
+                "webhook_url",
+            ),
+        ] {
+            assert_eq!(
+                SlackConfig::parse(&config).unwrap_err().field,
+                field,
+                "{config}"
+            );
+        }
+        let refresh = format!("{:?}", SlackConfig::parse(&rotating).unwrap());
+        assert!(
+            !refresh.contains("xoxe-1-refresh") && !refresh.contains("xoxb-1-app"),
+            "{refresh}"
+        );
+    }
+
+    #[test]
+    fn only_an_app_installs_message_about_a_waiting_run_has_the_buttons() {
+        let to_channel = Fixture::new(Kind::Slack, waiting()).to("C0CHAN1");
+        let body = posted(&to_channel, &installed());
+        assert_eq!(body["channel"], "C0CHAN1");
+        let block = decision_block(&body).expect("Approve and Reject");
+        let value = DecisionValue::parse(block["elements"][0]["value"].as_str().unwrap()).unwrap();
+        assert_eq!(value.event_id, to_channel.event.id);
+        assert_eq!(block["elements"][0]["action_id"], APPROVE_ACTION);
+        assert_eq!(block["elements"][1]["action_id"], REJECT_ACTION);
+        // A pasted bot token: no buttons (clicks would reach no one).
+        let pasted = json!({"bot_token": "xoxb-1-app", "default_channel": "C0CHAN1"});
+        assert!(decision_block(&posted(&to_channel, &pasted)).is_none());
+        // A run that is not waiting: none either.
+        let running = Fixture::new(
+            Kind::Slack,
+            json!({"type": "iac.run.applying", "status": "applying"}),
+        )
+        .to("C1");
+        assert!(decision_block(&posted(&running, &installed())).is_none());
+        // No subscribed channel and no default: a clear refusal, not a post to nowhere.
+        let nowhere = Fixture::new(Kind::Slack, waiting());
+        assert!(SlackProvider.render(&nowhere.ctx(), &installed()).is_err());
+    }
 
     #[test]
     fn decision_values_round_trip_and_refuse_anything_else() {

@@ -248,3 +248,38 @@ print(verifier.is_valid(body=body, timestamp=ts, signature=ours))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+crate::on_both_backends!(
+    a_command_slower_than_the_budget_answers_through_response_url,
+    |inline: SlackTest| async move {
+        // The same app with no time at all to answer inline.
+        let mut config = support::slack_config();
+        config.ack_budget = std::time::Duration::ZERO;
+        let t = support::spawn_slack(inline.app.db, config).await;
+        t.install().await;
+        let owner = t.owner().await;
+        t.link("U0ALICE", &owner).await;
+        let answer = t.command("U0ALICE", "subscribe iac.run.*").await;
+        assert_eq!(answer["response_type"], "ephemeral");
+        assert_eq!(answer["text"], "Working on it…");
+        let late = t.fake.wait_for("/response/1", 1).await[0].json();
+        assert_eq!(late["response_type"], "in_channel", "{late}");
+        assert!(
+            late["text"]
+                .as_str()
+                .unwrap()
+                .contains("subscribed this channel"),
+            "{late}"
+        );
+    }
+);
+
+#[tokio::test]
+async fn a_body_larger_than_slack_ever_sends_is_refused_unread() {
+    let t = support::spawn_app(support::Db::Sqlite).await;
+    let body = format!("payload={}", "x".repeat(herald_slack::MAX_INBOUND_BODY + 1));
+    let (status, _) = t
+        .post_signed(&body, "application/x-www-form-urlencoded")
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
