@@ -7,6 +7,40 @@ pub struct ServeArgs {
     config: herald_server::ServeConfig,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    slack: SlackArgs,
+}
+
+/// Herald as a Slack app (all four, or none). Each also reads its `HERALD_SLACK_*` alias.
+#[derive(clap::Args)]
+struct SlackArgs {
+    /// The Slack app's Client ID (or HERALD_SLACK_CLIENT_ID).
+    #[arg(long, env = "SLACK_APP_CLIENT_ID")]
+    slack_client_id: Option<String>,
+    /// The Slack app's Client Secret (or HERALD_SLACK_CLIENT_SECRET).
+    #[arg(long, env = "SLACK_APP_CLIENT_SECRET", hide_env_values = true)]
+    slack_client_secret: Option<String>,
+    /// The Slack app's Signing Secret (or HERALD_SLACK_SIGNING_SECRET).
+    #[arg(long, env = "SLACK_SECRET", hide_env_values = true)]
+    slack_signing_secret: Option<String>,
+    /// The public base URL Slack reaches, e.g. https://herald.example.com.
+    #[arg(long, env = "HERALD_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+impl SlackArgs {
+    /// The flags (or their variables), then the aliases.
+    fn config(&self) -> Result<Option<herald_slack::SlackAppConfig>, String> {
+        let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        herald_slack::SlackAppConfig::from_lookup(|name| match name {
+            "SLACK_APP_CLIENT_ID" => given(&self.slack_client_id),
+            "SLACK_APP_CLIENT_SECRET" => given(&self.slack_client_secret),
+            "SLACK_SECRET" => given(&self.slack_signing_secret),
+            "HERALD_PUBLIC_URL" => given(&self.public_url),
+            alias => std::env::var(alias).ok().filter(|v| !v.trim().is_empty()),
+        })
+        .map_err(|e| e.to_string())
+    }
 }
 
 #[derive(clap::Args)]
@@ -25,7 +59,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(&args.log)?;
     let config = args.config;
     // Read before binding, so a half-configured Slack app stops the start with its reason.
-    let slack = herald_slack::SlackAppConfig::from_env().map_err(|e| e.to_string())?;
+    let slack = args.slack.config()?;
     let mut server = herald_server::Server::bind(&config)
         .await
         .map_err(|e| herald_server::error_chain(&e))?;
