@@ -206,6 +206,7 @@ impl Engine {
             event: &event,
             target: &target,
             prior: prior.as_ref(),
+            earlier: &[],
             now,
             purpose: Purpose::Delivery,
             endpoints: &self.config.endpoints,

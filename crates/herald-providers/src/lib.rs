@@ -5,6 +5,7 @@ mod classify;
 mod endpoints;
 pub mod examples;
 mod exchange;
+pub mod markup;
 #[cfg(test)]
 mod overrides;
 pub mod present;

@@ -259,7 +259,7 @@ fn event_text_cannot_inject_headers_or_markup() {
         "{html}"
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;"));
-    assert!(html.contains("href=\"https://ci.example.com/?a=1&amp;b=&quot;2&quot;\""));
+    assert!(html.contains("href=\"https://ci.example.com/?a=1&amp;b=%222%22\""));
 }
 
 #[test]

@@ -85,10 +85,11 @@ fn the_first_event_opens_an_issue_with_a_markdown_body() {
     let body = json_body(request);
     assert_eq!(body["title"], "[HIGH] Disk 95% on db-1");
     assert_eq!(body["labels"], json!(["herald"]));
+    // The event's own `**95%**` is shown as typed, not as bold.
     assert_eq!(
         body["body"],
-        "**Status: failed · Severity: high**\n\n\
-         Host db-1 crossed **95%**.\n\n\
+        "**Status\\: failed · Severity\\: high**\n\n\
+         Host db\\-1 crossed \\*\\*95\\%\\*\\*\\.\n\n\
          | Fact | Value |\n| --- | --- |\n| Workspace | net |\n| note | a\\|b c |\n\n\
          [View run](<https://ci.example/run/1>)"
     );
@@ -116,7 +117,7 @@ fn follow_ups_comment_and_a_resolution_also_closes() {
     );
     let comment = json_body(&requests[0])["body"].as_str().unwrap().to_owned();
     assert!(
-        comment.starts_with("### [HIGH] Disk 95% on db-1\n\n**Status: failed"),
+        comment.starts_with("### \\[HIGH\\] Disk 95\\% on db\\-1\n\n**Status\\: failed"),
         "{comment}"
     );
 
@@ -222,7 +223,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
     assert_github_request(&received[0], "POST", "/repos/acme/ops-alerts/issues");
     let issue = received[0].json();
     assert_eq!(issue["title"], "[HIGH] Disk 95% on db-1");
-    assert!(issue["body"].as_str().unwrap().contains("Host db-1"));
+    assert!(issue["body"].as_str().unwrap().contains("Host db\\-1"));
     assert_eq!(issue["labels"], json!(["herald"]));
     assert_github_request(
         &received[1],
@@ -232,7 +233,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
     assert!(received[1].json()["body"]
         .as_str()
         .unwrap()
-        .contains("Status: failed"));
+        .contains("Status\\: failed"));
     assert_github_request(
         &received[2],
         "POST",
@@ -241,7 +242,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
     assert!(received[2].json()["body"]
         .as_str()
         .unwrap()
-        .contains("Status: resolved"));
+        .contains("Status\\: resolved"));
     assert_github_request(&received[3], "PATCH", "/repos/acme/ops-alerts/issues/42");
     assert_eq!(
         received[3].json(),
