@@ -2,6 +2,8 @@
 //! They never sleep, retry or touch the database; the shared [`Sender`] does the I/O.
 
 mod classify;
+#[cfg(test)]
+mod conformance;
 mod endpoints;
 pub mod examples;
 mod exchange;
@@ -12,6 +14,8 @@ pub mod present;
 mod provider;
 mod redact;
 mod registry;
+#[cfg(test)]
+mod render_snapshots;
 pub mod sender;
 #[cfg(test)]
 pub(crate) mod testing;

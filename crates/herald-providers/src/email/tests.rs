@@ -41,13 +41,13 @@ fn render_mail(fixture: &Fixture, config: &Value) -> MailRequest {
 }
 
 /// A parsed message: unfolded headers and the decoded MIME parts by content type.
-struct Parsed {
+pub(crate) struct Parsed {
     headers: Vec<(String, String)>,
     parts: Vec<(String, String)>,
 }
 
 impl Parsed {
-    fn of(message: &[u8]) -> Self {
+    pub(crate) fn of(message: &[u8]) -> Self {
         let text = std::str::from_utf8(message).expect("ASCII message");
         let (head, body) = text.split_once("\r\n\r\n").expect("a header section");
         let headers = unfold(head);
@@ -80,11 +80,11 @@ impl Parsed {
         Self { headers, parts }
     }
 
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         find(&self.headers, name).unwrap_or_else(|| panic!("no {name} header"))
     }
 
-    fn part(&self, kind: &str) -> String {
+    pub(crate) fn part(&self, kind: &str) -> String {
         self.parts
             .iter()
             .find(|(k, _)| k.starts_with(kind))
@@ -145,7 +145,7 @@ fn quoted_printable(body: &str) -> String {
 
 /// `=?utf-8?b?...?=` words, decoded and joined as RFC 2047 says (whitespace between encoded
 /// words is dropped).
-fn decode_words(value: &str) -> String {
+pub(crate) fn decode_words(value: &str) -> String {
     let mut out = String::new();
     for word in value.split_whitespace() {
         match word
