@@ -278,20 +278,23 @@ pub fn stage_of(
     status_word(last).map(|w| w.stage)
 }
 
-/// The words for `herald emit --help` and the README: each understood status and what it
-/// means, one line per stage class.
+/// The status words by stage class, one line each ("  succeeded: applied, completed, …"),
+/// for `herald emit --help`; the README lists the same (a test keeps them in step).
 pub fn status_help() -> String {
-    let mut lines = Vec::new();
+    let mut lines: Vec<(Phase, Vec<String>)> = Vec::new();
     for word in STATUS_WORDS {
         let mut spellings = vec![word.word.replace('_', " ")];
         spellings.extend(word.aliases.iter().map(|a| a.replace('_', " ")));
-        lines.push(format!(
-            "{} ({})",
-            spellings.join(", "),
-            phase_name(word.stage.phase)
-        ));
+        match lines.iter_mut().find(|(phase, _)| *phase == word.stage.phase) {
+            Some((_, words)) => words.extend(spellings),
+            None => lines.push((word.stage.phase, spellings)),
+        }
     }
-    lines.join("; ")
+    lines
+        .into_iter()
+        .map(|(phase, words)| format!("  {}: {}", phase_name(phase), words.join(", ")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A short name of a class, for documentation.
@@ -388,10 +391,19 @@ mod tests {
     }
 
     #[test]
-    fn the_help_names_every_word() {
+    fn the_help_and_the_readme_name_every_word() {
         let help = status_help();
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
         for word in STATUS_WORDS {
-            assert!(help.contains(&word.word.replace('_', " ")), "{help}");
+            for spelling in std::iter::once(&word.word).chain(word.aliases) {
+                let spelling = spelling.replace('_', " ");
+                assert!(help.contains(&spelling), "{spelling}: {help}");
+                assert!(
+                    readme.contains(&format!("`{spelling}`")),
+                    "the README lists the status `{spelling}`"
+                );
+            }
         }
+        assert!(help.starts_with("  in progress: queued, pending"), "{help}");
     }
 }

@@ -20,6 +20,8 @@ pub struct EmitArgs {
     event_type: Option<String>,
     #[arg(long)]
     target_id: Option<String>,
+    /// info, low, medium, high or critical. While a matter is open it decides the colour;
+    /// once it is over (applied, resolved…), the outcome does.
     #[arg(long)]
     severity: Option<String>,
     #[arg(long)]
@@ -32,7 +34,8 @@ pub struct EmitArgs {
     title: Option<String>,
     #[arg(long)]
     summary: Option<String>,
-    #[arg(long)]
+    /// Where the run, scan or incident stands, e.g. applied, failed, waiting for approval.
+    #[arg(long, long_help = status_long_help())]
     status: Option<String>,
     #[arg(long)]
     url: Option<String>,
@@ -45,6 +48,16 @@ pub struct EmitArgs {
     /// Event data as a JSON object.
     #[arg(long)]
     data: Option<String>,
+}
+
+/// The status words Herald understands, from the one list in the domain.
+fn status_long_help() -> String {
+    format!(
+        "Where the run, scan or incident stands. Herald understands these words (in any case; \
+         `-`, `_` and spaces alike) and shows the stage they mean, with its colour; any other \
+         status is shown as given, and the stage comes from the event type.\n\n{}",
+        herald_domain::status::status_help()
+    )
 }
 
 fn parse_fact(raw: &str) -> Result<(String, String), String> {
