@@ -285,7 +285,10 @@ pub fn status_help() -> String {
     for word in STATUS_WORDS {
         let mut spellings = vec![word.word.replace('_', " ")];
         spellings.extend(word.aliases.iter().map(|a| a.replace('_', " ")));
-        match lines.iter_mut().find(|(phase, _)| *phase == word.stage.phase) {
+        match lines
+            .iter_mut()
+            .find(|(phase, _)| *phase == word.stage.phase)
+        {
             Some((_, words)) => words.extend(spellings),
             None => lines.push((word.stage.phase, spellings)),
         }

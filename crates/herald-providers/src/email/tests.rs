@@ -300,6 +300,33 @@ fn a_follow_up_threads_under_the_first_message() {
 }
 
 #[test]
+fn follow_ups_keep_the_threads_subject_after_re() {
+    let config = config("smtps://herald:pw@smtp.example.com");
+    let subject_of = |fixture: &Fixture| {
+        decode_words(&Parsed::of(&render_mail(fixture, &config).message).header("subject"))
+    };
+    let planning = json!({"type": "iac.run.planning", "title": "Run #44 planning",
+        "correlation_key": "run-44"});
+    let applied = json!({"type": "iac.run.applied", "title": "Run #44 applied",
+        "correlation_key": "run-44"});
+    assert_eq!(
+        subject_of(&Fixture::new(Kind::Email, planning.clone())),
+        "Run #44 planning"
+    );
+    let follow_up = Fixture::new(Kind::Email, applied.clone())
+        .with_prior("<evt_first.int_x@example.com>")
+        .after(&[
+            planning.clone(),
+            json!({"type": "iac.run.applying", "title": "Run #44 applying",
+            "correlation_key": "run-44"}),
+        ]);
+    assert_eq!(subject_of(&follow_up), "Re: Run #44 planning");
+    // Without the history (or its first event), the follow-up still says it is a reply.
+    let bare = Fixture::new(Kind::Email, applied).with_prior("<evt_first.int_x@example.com>");
+    assert_eq!(subject_of(&bare), "Re: Run #44 applied");
+}
+
+#[test]
 fn config_validation_names_the_key() {
     let with = |patch: Value| {
         let mut config = config("smtps://herald:pw@smtp.example.com");

@@ -537,3 +537,40 @@ fn the_destination_is_the_repository_at_githubs_creation_pace() {
     assert_eq!(destination.key, "github:acme/ops-alerts");
     assert_eq!(destination.rate, Some(Rate::new(80.0 / 60.0, 5)));
 }
+
+#[test]
+fn event_text_shows_as_typed_and_mentions_no_one() {
+    use pulldown_cmark::{Event, Options, Parser};
+    let fixture = Fixture::new(
+        Kind::Github,
+        json!({"type": "security.scan.finding_new", "title": "XSS",
+            "summary": "# heading\nping @alice and @org/team <script>alert(1)</script>",
+            "facts": {"file": "src/<login>.rs"}}),
+    );
+    let body = json_body(&render(&fixture, &config())[0])["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut shown = String::new();
+    let mut headings = 0;
+    for event in Parser::new_ext(&body, Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(text) => shown.push_str(&text),
+            Event::SoftBreak => shown.push('\n'),
+            Event::Start(pulldown_cmark::Tag::Heading { .. }) => headings += 1,
+            Event::Html(html) | Event::InlineHtml(html) => panic!("HTML {html} in {body}"),
+            _ => {}
+        }
+    }
+    assert_eq!(headings, 0, "{body}");
+    assert!(shown.contains("src/<login>.rs"), "{shown}");
+    assert!(shown.contains("<script>alert(1)</script>"), "{shown}");
+    // GitHub finds mentions in the rendered text: a word joiner keeps these from being one.
+    assert!(
+        !shown.contains("@alice") && !shown.contains("@org/team"),
+        "{shown}"
+    );
+    assert!(shown
+        .replace('\u{2060}', "")
+        .contains("ping @alice and @org/team"));
+}
