@@ -39,7 +39,7 @@ pub mod webhook;
 
 pub use classify::{classify_status, parse_retry_after};
 pub use endpoints::{join, Endpoints};
-pub use exchange::{exchange, Exchanged};
+pub use exchange::{exchange, Exchanged, Transport};
 pub use provider::{
     parse_config, Destination, ExecRequest, ExternalRef, Header, MailRequest, Method, Outbound,
     OutboundRequest, Outcome, Provider, Purpose, Rate, RenderContext, RenderError, Response,

@@ -10,7 +10,7 @@ use crate::conformance::hostile_event;
 use crate::examples::example_config;
 use crate::present::{Colour, Message};
 use crate::testing::Fixture;
-use crate::{Provider, Registry, RegistryOptions};
+use crate::{Registry, RegistryOptions};
 
 /// The first request's JSON body, pretty.
 fn rendered(kind: Kind, fixture: &Fixture) -> Vec<Value> {

@@ -1,9 +1,29 @@
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: herald_server::ServeConfig,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(clap::Args)]
+struct LogArgs {
+    /// Which log lines to write, in tracing's env-filter syntax: info, debug,
+    /// herald_engine=debug,info …
+    #[arg(long = "log", env = "HERALD_LOG", default_value = "info")]
+    filter: String,
+    /// text (for people) or json (one object per line, for log pipelines).
+    #[arg(long = "log-format", env = "HERALD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
 /// Runs until SIGINT or SIGTERM, then drains in-flight deliveries and exits.
-pub async fn run(config: herald_server::ServeConfig) -> Result<(), String> {
-    init_logging();
+pub async fn run(args: ServeArgs) -> Result<(), String> {
+    init_logging(&args.log)?;
+    let config = args.config;
     let server = herald_server::Server::bind(&config)
         .await
         .map_err(|e| herald_server::error_chain(&e))?;
@@ -15,17 +35,19 @@ pub async fn run(config: herald_server::ServeConfig) -> Result<(), String> {
         .map_err(|e| herald_server::error_chain(&e))
 }
 
-/// `HERALD_LOG` filters (default `info`); `HERALD_LOG_FORMAT=json` writes one JSON object a line.
-fn init_logging() {
-    let filter = EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+/// `--log` filters (default `info`); `--log-format json` writes one JSON object a line.
+fn init_logging(log: &LogArgs) -> Result<(), String> {
+    let filter = EnvFilter::try_new(&log.filter)
+        .map_err(|e| format!("--log / HERALD_LOG `{}`: {e}", log.filter))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::env::var("HERALD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if log.format == "json" {
         builder.json().init();
     } else {
         builder.init();
     }
+    Ok(())
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {
