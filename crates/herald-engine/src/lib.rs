@@ -2,6 +2,7 @@
 //! and runs the workers that claim due deliveries, send them and record every attempt.
 
 mod attempt;
+mod chain;
 mod change_listener;
 mod config;
 mod credential_cache;

@@ -2,15 +2,20 @@
 //! They never sleep, retry or touch the database; the shared [`Sender`] does the I/O.
 
 mod classify;
+#[cfg(test)]
+mod conformance;
 mod endpoints;
 pub mod examples;
 mod exchange;
+pub mod markup;
 #[cfg(test)]
 mod overrides;
 pub mod present;
 mod provider;
 mod redact;
 mod registry;
+#[cfg(test)]
+mod render_snapshots;
 pub mod sender;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -3,6 +3,7 @@
 
 mod access;
 mod attachments;
+mod chain;
 mod deliveries;
 mod demands;
 mod events;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssignment};
+pub use chain::CHAIN_HISTORY_MAX;
 pub use deliveries::{
     lease_token, AttemptRecord, ClaimedDelivery, DeliveryFilter, RequeueError, ResultKind,
 };

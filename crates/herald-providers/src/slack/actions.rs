@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::BotToken;
 use super::render::{fit, with_json};
-use crate::present::Phase;
+use crate::present::{Message, Phase};
 use crate::{join, Endpoints, Method, OutboundRequest, RenderContext};
 
 /// `action_id` of the Approve button.
@@ -82,7 +82,7 @@ impl DecisionValue {
 /// Adds Approve and Reject to a message about a run waiting for approval (never to a test
 /// message, nor once the run has moved on).
 pub(super) fn add_decision_buttons(ctx: &RenderContext<'_>, body: &mut Map<String, Value>) {
-    if ctx.is_test() || Phase::of(ctx.event) != Phase::AwaitingApproval {
+    if ctx.is_test() || Message::for_delivery(ctx).phase != Phase::AwaitingApproval {
         return;
     }
     let value = DecisionValue {

@@ -37,6 +37,8 @@ pub struct EmitArgs {
     /// The module's stack, if you know it (a registered namespace's own stack wins).
     #[arg(long)]
     stack: Option<String>,
+    /// info, low, medium, high or critical. While a matter is open it decides the colour;
+    /// once it is over (applied, resolved…), the outcome does.
     #[arg(long)]
     severity: Option<String>,
     /// The environment, e.g. production; filters and per-environment channels match it.
@@ -58,7 +60,8 @@ pub struct EmitArgs {
     /// A paragraph under the title (plain text; never markup).
     #[arg(long)]
     summary: Option<String>,
-    #[arg(long)]
+    /// Where the run, scan or incident stands, e.g. applied, failed, waiting for approval.
+    #[arg(long, long_help = status_long_help())]
     status: Option<String>,
     /// The link people follow ("View run"); http or https.
     #[arg(long)]
@@ -73,6 +76,16 @@ pub struct EmitArgs {
     /// Event-specific data as a JSON object, e.g. '{"plan": {"add": 2}}'.
     #[arg(long, value_parser = parse_data, value_name = "JSON")]
     data: Option<Value>,
+}
+
+/// The status words Herald understands, from the one list in the domain.
+fn status_long_help() -> String {
+    format!(
+        "Where the run, scan or incident stands. Herald understands these words (in any case; \
+         `-`, `_` and spaces alike) and shows the stage they mean, with its colour; any other \
+         status is shown as given, and the stage comes from the event type.\n\n{}",
+        herald_domain::status::status_help()
+    )
 }
 
 /// `name=value`, with numbers and booleans typed and a JSON string literal kept as text.

@@ -90,6 +90,7 @@ pub async fn run(args: RenderArgs) -> Result<(), String> {
         event: &event,
         target: &target,
         prior: prior.as_ref(),
+        earlier: &[],
         now: Utc::now(),
         purpose: if args.test {
             Purpose::ConnectionTest
