@@ -30,6 +30,8 @@ pub enum Permission {
     AuditRead,
     /// Register the scope tree (stacks, namespaces, modules) and event types.
     CatalogueManage,
+    /// Approve or reject a run that waits for approval (from a Slack message's buttons).
+    ApprovalDecide,
 }
 
 impl Permission {
@@ -50,6 +52,7 @@ impl Permission {
             Permission::RoleGrant => "role.grant",
             Permission::AuditRead => "audit.read",
             Permission::CatalogueManage => "catalogue.manage",
+            Permission::ApprovalDecide => "approval.decide",
         }
     }
 }
@@ -89,6 +92,8 @@ pub enum OrgRole {
     IntegrationReader,
     /// For the platform's service principals: may emit events, nothing else.
     EventPublisher,
+    /// May approve or reject runs waiting for approval, nothing else.
+    Approver,
 }
 
 /// Roles on one integration.
@@ -115,7 +120,7 @@ const INTEGRATION_CONTRIBUTOR: &[Permission] =
 const INTEGRATION_READER: &[Permission] = &[P::IntegrationRead];
 
 impl OrgRole {
-    pub const ALL: [OrgRole; 7] = [
+    pub const ALL: [OrgRole; 8] = [
         OrgRole::Owner,
         OrgRole::Contributor,
         OrgRole::Reader,
@@ -123,6 +128,7 @@ impl OrgRole {
         OrgRole::IntegrationContributor,
         OrgRole::IntegrationReader,
         OrgRole::EventPublisher,
+        OrgRole::Approver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +140,7 @@ impl OrgRole {
             OrgRole::IntegrationContributor => "IntegrationContributor",
             OrgRole::IntegrationReader => "IntegrationReader",
             OrgRole::EventPublisher => "EventPublisher",
+            OrgRole::Approver => "Approver",
         }
     }
 
@@ -160,6 +167,7 @@ impl OrgRole {
                 P::RoleGrant,
                 P::AuditRead,
                 P::CatalogueManage,
+                P::ApprovalDecide,
             ],
             // Everything but granting access, as an Azure Contributor.
             OrgRole::Contributor => &[
@@ -175,6 +183,7 @@ impl OrgRole {
                 P::PrincipalRead,
                 P::AuditRead,
                 P::CatalogueManage,
+                P::ApprovalDecide,
             ],
             OrgRole::Reader => &[
                 P::IntegrationRead,
@@ -187,6 +196,7 @@ impl OrgRole {
             OrgRole::IntegrationContributor => INTEGRATION_CONTRIBUTOR,
             OrgRole::IntegrationReader => INTEGRATION_READER,
             OrgRole::EventPublisher => &[P::EventPublish],
+            OrgRole::Approver => &[P::ApprovalDecide],
         }
     }
 }

@@ -54,6 +54,7 @@ impl Attachment {
                 min_severity: None,
                 enabled: true,
                 template: None,
+                destinations: None,
                 created_at: self.created_at,
                 updated_at: self.created_at,
             })

@@ -33,6 +33,20 @@ const PLAN_SCHEMA: &str = r#"{"type": ["object", "null"], "properties": {"plan":
 const STATE_SCHEMA: &str = r#"{"type": ["object", "null"], "properties": {
   "from": {"type": "string"}, "to": {"type": "string"}}}"#;
 
+/// A decision taken on a run that waited for approval (from Slack's Approve and Reject buttons).
+const APPROVAL_DECIDED_SCHEMA: &str = r#"{"type": "object",
+  "required": ["decision", "original_event_id", "decided_by"],
+  "properties": {
+    "decision": {"enum": ["approved", "rejected"]},
+    "original_event_id": {"type": "string"},
+    "correlation_key": {"type": ["string", "null"]},
+    "run_url": {"type": ["string", "null"]},
+    "decided_at": {"type": "string"},
+    "decided_by": {"type": "object", "required": ["principal_id"], "properties": {
+      "principal_id": {"type": "string"}, "principal_name": {"type": ["string", "null"]},
+      "slack_user_id": {"type": "string"}, "slack_user_name": {"type": ["string", "null"]},
+      "slack_team_id": {"type": "string"}}}}}"#;
+
 /// (id, alias, description, schema)
 const PRESETS: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     ("iac.run.queued", None, "An IaC run was queued.", None),
@@ -139,6 +153,12 @@ const PRESETS: &[(&str, Option<&str>, &str, Option<&str>)] = &[
         None,
         "Herald's own test event (POST /v1/integrations/{id}/test).",
         None,
+    ),
+    (
+        "herald.approval.decided",
+        None,
+        "A person approved or rejected a run that waited for approval (from Slack).",
+        Some(APPROVAL_DECIDED_SCHEMA),
     ),
 ];
 

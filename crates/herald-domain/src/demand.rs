@@ -82,6 +82,9 @@ pub struct IntegrationEvent {
     pub min_severity: Option<Severity>,
     pub enabled: bool,
     pub template: Option<MessageTemplate>,
+    /// Where the events it carries go, instead of the integration's own destinations: a Slack
+    /// channel subscribed with `/herald subscribe`, say. `None`: the integration's own.
+    pub destinations: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

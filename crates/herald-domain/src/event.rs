@@ -147,17 +147,20 @@ impl EventInput {
     }
 }
 
-/// A link for people: http or https, bounded.
+/// A link for people: http or https, bounded, and stored in its canonical encoding (see
+/// [`crate::link::normalise_link`]) so every destination gets the same safe URL.
 fn link(field: &str, value: Option<String>) -> Result<Option<String>, FieldError> {
-    let value = bounded_text(field, value, MAX_URL)?;
-    if let Some(raw) = &value {
-        let parsed = url::Url::parse(raw)
-            .map_err(|e| FieldError::new(field, format!("is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(FieldError::new(field, "must be an http or https URL"));
-        }
+    let Some(raw) = bounded_text(field, value, MAX_URL)? else {
+        return Ok(None);
+    };
+    let url = crate::link::normalise_link(&raw).map_err(|m| FieldError::new(field, m))?;
+    if url.as_str().len() > MAX_URL {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_URL} bytes once encoded"),
+        ));
     }
-    Ok(value)
+    Ok(Some(url.into()))
 }
 
 fn bounded_text(
@@ -292,6 +295,30 @@ mod tests {
         for (body, field) in cases {
             assert_eq!(input(body).parse().unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn links_are_stored_in_their_canonical_encoding() {
+        let event = input(json!({"type": "x", "url": "https://CI.example/a b/<x>|(y)",
+            "approve_url": "https://ci.example/approve?run=1|2"}))
+        .parse()
+        .unwrap();
+        assert_eq!(
+            event.url.as_deref(),
+            Some("https://ci.example/a%20b/%3Cx%3E%7C(y)")
+        );
+        assert_eq!(
+            event.approve_url.as_deref(),
+            Some("https://ci.example/approve?run=1%7C2")
+        );
+        let refused = input(json!({"type": "x", "approve_url": "javascript:alert(1)"}))
+            .parse()
+            .unwrap_err();
+        assert_eq!(refused.field, "approve_url");
+        let refused = input(json!({"type": "x", "url": "https://a:b@ci.example/"}))
+            .parse()
+            .unwrap_err();
+        assert_eq!(refused.field, "url");
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub struct Integration {
     pub kind: Kind,
     pub name: String,
     pub enabled: bool,
+    /// Why Herald disabled it on its own (the Slack app was uninstalled, its token revoked);
+    /// cleared when someone sets `enabled` again.
+    pub disabled_reason: Option<String>,
     pub filters: Filters,
     /// Supplied to every module of the organisation (supply ∩ demand model).
     pub supplied_to_all_modules: bool,

@@ -10,10 +10,12 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod link;
 pub mod retry;
 pub mod routing;
 pub mod scope;
 pub mod severity;
+pub mod status;
 pub mod template;
 
 pub use access::{Grants, IntegrationRole, OrgRole, Permission, PrincipalKind};
@@ -33,4 +35,5 @@ pub use routing::{
 };
 pub use scope::{Location, Scope, ScopeKind, ScopeTree, Supply};
 pub use severity::Severity;
+pub use status::{Phase, Stage};
 pub use template::MessageTemplate;

@@ -18,7 +18,7 @@ const DEFAULT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether a kind shows the event to people, so a message template applies. Machine payloads
 /// (a signed webhook, a script's stdin, a Splunk record) carry the event as it was sent.
-fn shows_people(kind: Kind) -> bool {
+pub(crate) fn shows_people(kind: Kind) -> bool {
     !matches!(
         kind,
         Kind::Webhook | Kind::Custom | Kind::Script | Kind::Splunk
@@ -213,6 +213,7 @@ impl Engine {
             }
             _ => event.clone(),
         };
+        let earlier = self.chain_history(&job.delivery, kind).await;
         let target = Target {
             delivery_id: job.delivery.id.to_string(),
             integration_id: job.delivery.integration_id.to_string(),
@@ -223,6 +224,7 @@ impl Engine {
             event: &event,
             target: &target,
             prior: prior.as_ref(),
+            earlier: &earlier,
             now,
             purpose: Purpose::Delivery,
             endpoints: &self.config.endpoints,

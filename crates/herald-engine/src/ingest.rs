@@ -154,19 +154,10 @@ impl Engine {
             let row = routing.row(position);
             let destinations =
                 routing.destinations(position, &carried_by, event.environment.as_deref());
-            // The carrier whose template shapes the message: the first that has one.
-            let carrier = carried_by
-                .iter()
-                .find(|id| routing.template_of(id.as_str()).is_some())
-                .or(carried_by.first())
-                .map(|id| id.to_string());
-            if destinations.is_empty() {
-                routed.push((row, String::new(), carrier.clone()));
-            }
             routed.extend(
                 destinations
                     .into_iter()
-                    .map(|to| (row, to, carrier.clone())),
+                    .map(|(to, carrier)| (row, to, carrier)),
             );
         }
         // While this process's workers run, a fresh delivery that a worker can start now is

@@ -3,6 +3,7 @@
 
 mod attempt;
 mod capacity;
+mod chain;
 mod change_listener;
 mod config;
 mod credential_cache;
@@ -154,7 +155,13 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The engine's clock: the wall clock, or a test's.
+    pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The base URLs of fixed-address services (Slack's Web API, ...).
+    pub fn endpoints(&self) -> &herald_providers::Endpoints {
+        &self.config.endpoints
     }
 }

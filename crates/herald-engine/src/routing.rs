@@ -24,6 +24,8 @@ pub struct OrgRouting {
     attachments: HashMap<String, Destinations>,
     /// The templates of integration events that have one, by integration event id.
     templates: HashMap<String, MessageTemplate>,
+    /// The destinations of integration events that name their own, by integration event id.
+    own_destinations: HashMap<String, Vec<String>>,
 }
 
 impl OrgRouting {
@@ -58,27 +60,57 @@ impl OrgRouting {
         self.templates.get(carried_by)
     }
 
-    /// Where one routed integration's deliveries go: resolved from the attachment that
-    /// carried the event (if one did) and the integration's own destinations, first match
-    /// wins. Empty: one delivery to the config's own destination.
+    /// Where one routed integration's deliveries go, each with the integration event that
+    /// sends it there (whose template shapes it). An integration event that names its own
+    /// destinations (a subscribed Slack channel) sends to those; the others resolve from the
+    /// attachment that carried the event (if one did) and the integration's own destinations,
+    /// first match wins, and an empty string stands for the config's own destination. Never
+    /// empty; each destination once.
     pub fn destinations(
         &self,
         position: usize,
         carried_by: &[IntegrationEventId],
         environment: Option<&str>,
-    ) -> Vec<String> {
-        let none = Destinations::default();
-        let workspace = carried_by
+    ) -> Vec<(String, Option<String>)> {
+        let mut resolved: Vec<(String, Option<String>)> = Vec::new();
+        let mut add = |to: &str, carrier: Option<&IntegrationEventId>| {
+            if !resolved.iter().any(|(seen, _)| seen == to) {
+                resolved.push((to.to_owned(), carrier.map(|id| id.to_string())));
+            }
+        };
+        let (own, shared): (Vec<&IntegrationEventId>, Vec<&IntegrationEventId>) = carried_by
             .iter()
-            .find_map(|id| self.attachments.get(id.as_str()))
-            .unwrap_or(&none);
-        let organisation = self.rows[position]
-            .integration
-            .destinations
-            .as_ref()
-            .unwrap_or(&none);
-        let mut resolved = resolve(workspace, organisation, environment).0.to_vec();
-        resolved.dedup();
+            .partition(|id| self.own_destinations.contains_key(id.as_str()));
+        for id in &own {
+            for to in &self.own_destinations[id.as_str()] {
+                add(to, Some(id));
+            }
+        }
+        if own.is_empty() || !shared.is_empty() {
+            let none = Destinations::default();
+            let workspace = shared
+                .iter()
+                .find_map(|id| self.attachments.get(id.as_str()))
+                .unwrap_or(&none);
+            let organisation = self.rows[position]
+                .integration
+                .destinations
+                .as_ref()
+                .unwrap_or(&none);
+            // The carrier whose template shapes the message: the first that has one.
+            let carrier = shared
+                .iter()
+                .find(|id| self.templates.contains_key(id.as_str()))
+                .or(shared.first())
+                .copied();
+            let levels = resolve(workspace, organisation, environment).0;
+            if levels.is_empty() {
+                add("", carrier);
+            }
+            for to in levels {
+                add(to, carrier);
+            }
+        }
         resolved
     }
 }
@@ -116,12 +148,19 @@ async fn build_index(
     org: &OrgId,
     integrations: Vec<Integration>,
     attachments: &[Attachment],
-) -> Result<(RoutingIndex, HashMap<String, MessageTemplate>), StoreError> {
+) -> Result<(RoutingIndex, DemandExtras), StoreError> {
     let mut demands = store.all_integration_events(org).await?;
-    let templates = demands
-        .iter()
-        .filter_map(|d| Some((d.id.to_string(), d.template.clone()?)))
-        .collect();
+    let extras = DemandExtras {
+        templates: demands
+            .iter()
+            .filter_map(|d| Some((d.id.to_string(), d.template.clone()?)))
+            .collect(),
+        own_destinations: demands
+            .iter()
+            .filter_map(|d| Some((d.id.to_string(), d.destinations.clone()?)))
+            .filter(|(_, list)| !list.is_empty())
+            .collect(),
+    };
     let mut supplies: Vec<_> = store
         .all_supplies(org)
         .await?
@@ -145,8 +184,14 @@ async fn build_index(
     }
     Ok((
         RoutingIndex::build(integrations, demands, supplies, tree),
-        templates,
+        extras,
     ))
+}
+
+/// What integration events carry beyond routing: templates and their own destinations.
+struct DemandExtras {
+    templates: HashMap<String, MessageTemplate>,
+    own_destinations: HashMap<String, Vec<String>>,
 }
 
 impl Engine {
@@ -159,10 +204,11 @@ impl Engine {
         let rows = self.store.list_enabled_integrations(org).await?;
         let integrations = rows.iter().map(|r| r.integration.clone()).collect();
         let attachments = self.store.all_attachments(org).await?;
-        let (index, templates) = build_index(&self.store, org, integrations, &attachments).await?;
+        let (index, extras) = build_index(&self.store, org, integrations, &attachments).await?;
         let loaded = Arc::new(OrgRouting {
             index,
-            templates,
+            templates: extras.templates,
+            own_destinations: extras.own_destinations,
             catalogue: load_catalogue(&self.store, org).await?,
             rows,
             attachments: attachments

@@ -53,6 +53,7 @@ impl Engine {
             event: &event,
             target: &target,
             prior: None,
+            earlier: &[],
             now: self.now(),
             purpose: Purpose::ConnectionTest,
             endpoints: &self.config.endpoints,

@@ -1,8 +1,13 @@
-//! A plausible config for every kind, for `herald render` previews and docs. None of the
-//! credentials is real.
+//! A plausible config for every kind, and plausible answers from each service, for `herald
+//! render` previews and docs. None of the credentials is real, and nothing is sent.
 
+use std::sync::Mutex;
+
+use chrono::Utc;
 use herald_domain::Kind;
 use serde_json::{json, Value};
+
+use crate::{Method, Outbound, Response, SendError, Transport};
 
 pub fn example_config(kind: Kind) -> Value {
     match kind {
@@ -43,6 +48,76 @@ pub fn example_config(kind: Kind) -> Value {
         Kind::Custom => {
             json!({"api_url": "https://api.example.com/herald", "api_key": "example-api-key"})
         }
+    }
+}
+
+/// Answers every request as the service plausibly would and records it, so a preview runs the
+/// real exchange loop and shows the requests that depend on an answer (the Jira transition
+/// looked up and then made, the GitHub issue closed) without sending anything.
+pub struct ExampleAnswers {
+    kind: Kind,
+    config: Value,
+    sent: Mutex<Vec<Outbound>>,
+}
+
+impl ExampleAnswers {
+    pub fn new(kind: Kind, config: &Value) -> Self {
+        Self {
+            kind,
+            config: config.clone(),
+            sent: Mutex::default(),
+        }
+    }
+
+    /// Every request the exchange made, in order.
+    pub fn into_sent(self) -> Vec<Outbound> {
+        self.sent.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn answer(&self, request: &Outbound) -> Response {
+        let (status, body) = match request {
+            Outbound::Mail(_) => (250, "2.0.0 Ok: queued".to_owned()),
+            Outbound::Exec(_) => (0, String::new()),
+            Outbound::Http(http) => {
+                let path = http.url.path().trim_end_matches('/');
+                let body = match (self.kind, http.method) {
+                    (Kind::Jira, Method::Post) if path.ends_with("/issue") => {
+                        json!({"id": "10001", "key": "OPS-1"})
+                    }
+                    (Kind::Jira, Method::Get) if path.ends_with("/transitions") => {
+                        let name = self.config["resolve_transition"].as_str().unwrap_or("Done");
+                        json!({"transitions": [{"id": "31", "name": name, "to": {"name": name}}]})
+                    }
+                    (Kind::Github, Method::Post) if path.ends_with("/issues") => {
+                        json!({"number": 1})
+                    }
+                    (Kind::Github, Method::Get) => json!({"permissions": {"push": true}}),
+                    (Kind::Slack, _) => {
+                        json!({"ok": true, "channel": "C0123456789", "ts": "1700000000.000100"})
+                    }
+                    (Kind::Telegram, _) => json!({"ok": true, "result": {"message_id": 1}}),
+                    _ => json!({"id": "example-id"}),
+                };
+                (200, body.to_string())
+            }
+        };
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into_bytes(),
+            received_at: Utc::now(),
+        }
+    }
+}
+
+impl Transport for ExampleAnswers {
+    async fn send(&self, request: &Outbound) -> Result<Response, SendError> {
+        let response = self.answer(request);
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request.clone());
+        Ok(response)
     }
 }
 

@@ -27,8 +27,26 @@ pub struct Exchanged {
     pub sent_credentials: Vec<String>,
 }
 
+/// What carries an exchange's requests: the guarded [`Sender`] for real deliveries, or a
+/// preview's example answers (`herald render`), so both run this one loop.
+pub trait Transport: Sync {
+    fn send(
+        &self,
+        request: &Outbound,
+    ) -> impl std::future::Future<Output = Result<Response, SendError>> + Send;
+}
+
+impl Transport for Sender {
+    fn send(
+        &self,
+        request: &Outbound,
+    ) -> impl std::future::Future<Output = Result<Response, SendError>> + Send {
+        Sender::send(self, request)
+    }
+}
+
 pub async fn exchange(
-    sender: &Sender,
+    transport: &impl Transport,
     provider: &dyn Provider,
     ctx: &RenderContext<'_>,
     config: &Value,
@@ -56,7 +74,7 @@ pub async fn exchange(
         }
         credentials_of(&request, &mut sent);
         let steps = done.len() + 1;
-        let response = match sender.send(&request).await {
+        let response = match transport.send(&request).await {
             Ok(response) => response,
             // A refused address stays refused until the operator changes the allow list.
             Err(error @ SendError::Blocked(_)) => {

@@ -2,15 +2,20 @@
 //! They never sleep, retry or touch the database; the shared [`Sender`] does the I/O.
 
 mod classify;
+#[cfg(test)]
+mod conformance;
 mod endpoints;
 pub mod examples;
 mod exchange;
+pub mod markup;
 #[cfg(test)]
 mod overrides;
 pub mod present;
 mod provider;
 mod redact;
 mod registry;
+#[cfg(test)]
+mod render_snapshots;
 pub mod sender;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -34,7 +39,7 @@ pub mod webhook;
 
 pub use classify::{classify_status, parse_retry_after};
 pub use endpoints::{join, Endpoints};
-pub use exchange::{exchange, Exchanged};
+pub use exchange::{exchange, Exchanged, Transport};
 pub use provider::{
     parse_config, Destination, ExecRequest, ExternalRef, Header, MailRequest, Method, Outbound,
     OutboundRequest, Outcome, Provider, Purpose, Rate, RenderContext, RenderError, Response,

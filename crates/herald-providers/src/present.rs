@@ -2,75 +2,12 @@
 //! run or incident, a colour, the facts in a stable order, and the links to follow. Each
 //! provider then lays this out in its own format and within its own limits.
 
-use herald_domain::{Event, Severity};
-use serde_json::Value;
+use herald_domain::status::stage_of;
+use herald_domain::{Event, Severity, Stage};
+use serde_json::{Map, Value};
+use url::Url;
 
-/// Where a run or incident stands, read from the event's status and type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// The incident is over or the run succeeded: follow-ups resolve alerts and close issues.
-    Resolved,
-    /// A run waits for a person to approve it.
-    AwaitingApproval,
-    /// Something went wrong (failed, errored, rejected, cancelled).
-    Failed,
-    /// Anything else: started, running, a finding.
-    Active,
-}
-
-/// Statuses (normalised: lower case, `-` and spaces as `_`) that mean the matter is over.
-const RESOLVED: &[&str] = &[
-    "resolved",
-    "recovered",
-    "ok",
-    "closed",
-    "succeeded",
-    "success",
-    "applied",
-    "healthy",
-    "passed",
-    "completed",
-];
-const AWAITING_APPROVAL: &[&str] = &[
-    "waiting_for_approval",
-    "awaiting_approval",
-    "pending_approval",
-    "needs_approval",
-    "unconfirmed",
-];
-const FAILED: &[&str] = &[
-    "failed",
-    "failure",
-    "error",
-    "errored",
-    "rejected",
-    "cancelled",
-    "canceled",
-    "down",
-    "unhealthy",
-    "critical",
-];
-
-fn normalise(status: &str) -> String {
-    status.trim().to_lowercase().replace(['-', ' ', '.'], "_")
-}
-
-impl Phase {
-    pub fn of(event: &Event) -> Phase {
-        let status = event.status.as_deref().map(normalise);
-        let event_type = event.event_type.to_lowercase();
-        let in_list = |list: &[&str]| status.as_deref().is_some_and(|s| list.contains(&s));
-        if in_list(RESOLVED) || event_type.ends_with("resolved") {
-            Phase::Resolved
-        } else if in_list(AWAITING_APPROVAL) || event_type.ends_with("waiting_for_approval") {
-            Phase::AwaitingApproval
-        } else if in_list(FAILED) || event_type.ends_with("failed") {
-            Phase::Failed
-        } else {
-            Phase::Active
-        }
-    }
-}
+pub use herald_domain::Phase;
 
 /// A colour in the three notations services use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,16 +60,19 @@ impl Tone {
     }
 }
 
-/// A link button.
+/// A link button. Herald builds it from a parsed URL; its label is Herald's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     pub label: &'static str,
-    pub url: String,
+    /// Parsed and in its canonical encoding (see [`herald_domain::link::normalise_link`]).
+    pub url: Url,
     /// A short stable id for services that want one per button (Slack's action_id).
     pub id: &'static str,
 }
 
-/// The event as people should read it, independent of the destination's format.
+/// The event as people should read it, independent of the destination's format. Every string
+/// in it is plain text from the event (or Herald's own words): a renderer escapes it for its
+/// format (see [`crate::markup`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// Never empty: the event's title, or its type and target.
@@ -140,10 +80,13 @@ pub struct Message {
     /// The summary; may be empty.
     pub text: String,
     pub phase: Phase,
+    /// The stage Herald read from the status or the type, if any.
+    pub stage: Option<Stage>,
     pub severity: Option<Severity>,
-    /// A human label for the status line, e.g. "waiting for approval"; empty if unknown.
+    /// The status for people, e.g. "waiting for approval" or "applied": the stage's words
+    /// for an understood status or a preset type, else the status as given; empty if unknown.
     pub status: String,
-    /// Name → value, in a stable order: the well-known facts first, then the event's own.
+    /// Name → value, in a stable order: the target, the well-known facts, then the event's own.
     pub facts: Vec<(String, String)>,
     /// View run, and approve run while the run waits for approval.
     pub links: Vec<Link>,
@@ -162,50 +105,90 @@ const FIRST_FACTS: &[&str] = &[
     "branch",
 ];
 
+/// Facts that name the target itself: left out when they repeat it, so the target is always
+/// shown the same way, as "Target".
+const TARGET_FACTS: &[&str] = &["workspace", "module", "target", "system"];
+
 impl Message {
+    /// The message for one event on its own.
     pub fn of(event: &Event) -> Message {
-        let title = match (&event.title, &event.target_id) {
+        Self::of_chain(event, &[])
+    }
+
+    /// The message for `event`, a follow-up of `earlier` (the same run or incident's earlier
+    /// events, oldest first): it shows what the run has accumulated, the latest value of each
+    /// fact, and keeps the target and the run's link when the follow-up does not repeat them.
+    pub fn of_chain(event: &Event, earlier: &[Event]) -> Message {
+        let latest = |field: fn(&Event) -> Option<&String>| {
+            field(event)
+                .or_else(|| earlier.iter().rev().find_map(field))
+                .cloned()
+        };
+        let target = latest(|e| e.target_id.as_ref());
+        let environment = latest(|e| e.environment.as_ref());
+        let mut own = Map::new();
+        for each in earlier.iter().chain(std::iter::once(event)) {
+            for (name, value) in each.facts.iter().flatten() {
+                own.insert(name.clone(), value.clone());
+            }
+        }
+        let title = match (&event.title, &target) {
             (Some(title), _) => title.clone(),
             (None, Some(target)) => format!("{} · {target}", event.event_type),
             (None, None) => event.event_type.clone(),
         };
-        let phase = Phase::of(event);
+        let stage = stage_of(
+            &event.event_type,
+            event.status.as_deref(),
+            event.data.as_ref(),
+        );
+        let phase = stage.map_or(Phase::Notice, |s| s.phase);
+        let status = match (&event.status, stage) {
+            (Some(status), _) if herald_domain::status::status_word(status).is_none() => {
+                status.trim().to_owned()
+            }
+            (_, Some(stage)) => stage.words.to_owned(),
+            (_, None) => String::new(),
+        };
+        let repeats_target = |name: &str, value: &Value| {
+            target.as_deref().is_some_and(|t| scalar(value) == t)
+                && TARGET_FACTS.contains(&name.to_lowercase().as_str())
+        };
         let mut facts: Vec<(String, String)> = Vec::new();
-        if let Some(own) = &event.facts {
-            for name in FIRST_FACTS {
-                if let Some(value) = own.get(*name) {
+        if let Some(target) = &target {
+            facts.push(("Target".into(), target.clone()));
+        }
+        for name in FIRST_FACTS {
+            if let Some(value) = own.get(*name) {
+                if !repeats_target(name, value) {
                     facts.push((label(name), scalar(value)));
                 }
             }
         }
-        if let Some(environment) = &event.environment {
+        if let Some(environment) = &environment {
             facts.push(("Environment".into(), environment.clone()));
         }
-        if let Some(target) = &event.target_id {
-            if !facts.iter().any(|(_, v)| v == target) {
-                facts.push(("Target".into(), target.clone()));
-            }
-        }
-        if let Some(own) = &event.facts {
-            for (name, value) in own {
-                if !FIRST_FACTS.contains(&name.as_str()) {
-                    facts.push((name.clone(), scalar(value)));
-                }
+        for (name, value) in &own {
+            if !FIRST_FACTS.contains(&name.as_str()) && !repeats_target(name, value) {
+                facts.push((name.clone(), scalar(value)));
             }
         }
         let mut links = Vec::new();
-        if let Some(url) = &event.url {
+        if let Some(url) = latest(|e| e.url.as_ref()).as_deref().and_then(parsed) {
             links.push(Link {
                 label: "View run",
-                url: url.clone(),
+                url,
                 id: "view_run",
             });
         }
         if phase == Phase::AwaitingApproval {
-            if let Some(url) = &event.approve_url {
+            if let Some(url) = latest(|e| e.approve_url.as_ref())
+                .as_deref()
+                .and_then(parsed)
+            {
                 links.push(Link {
                     label: "Approve run",
-                    url: url.clone(),
+                    url,
                     id: "approve_run",
                 });
             }
@@ -214,21 +197,27 @@ impl Message {
             title,
             text: event.summary.clone().unwrap_or_default(),
             phase,
+            stage,
             severity: event.severity,
-            status: event
-                .status
-                .as_deref()
-                .map(|s| normalise(s).replace('_', " "))
-                .unwrap_or_default(),
+            status,
             facts,
             links,
         }
     }
 
-    /// Severity decides the colour when there is one; otherwise the phase does.
+    /// The message for a delivery: the event as a follow-up of its chain's earlier events.
+    pub fn for_delivery(ctx: &crate::RenderContext<'_>) -> Message {
+        Self::of_chain(ctx.event, ctx.earlier)
+    }
+
+    /// While the matter is open, severity decides the colour when there is one, otherwise the
+    /// phase does; once it is over (or failed), the outcome does.
     pub fn colour(&self) -> Colour {
-        if self.phase == Phase::Resolved {
-            return Colour::GREEN;
+        match self.phase {
+            Phase::Succeeded | Phase::Resolved => return Colour::GREEN,
+            Phase::Failed => return Colour::RED,
+            Phase::Cancelled | Phase::Rejected => return Colour::ORANGE,
+            _ => {}
         }
         match self.severity {
             Some(Severity::Critical | Severity::High) => Colour::RED,
@@ -236,10 +225,10 @@ impl Message {
             Some(Severity::Low) => Colour::YELLOW,
             Some(Severity::Info) => Colour::BLUE,
             None => match self.phase {
-                Phase::Failed => Colour::RED,
                 Phase::AwaitingApproval => Colour::YELLOW,
-                Phase::Resolved => Colour::GREEN,
-                Phase::Active => Colour::GREY,
+                Phase::InProgress | Phase::Planned => Colour::BLUE,
+                Phase::Open => Colour::ORANGE,
+                _ => Colour::GREY,
             },
         }
     }
@@ -251,6 +240,16 @@ impl Message {
             Colour::ORANGE | Colour::YELLOW => Tone::Warning,
             Colour::BLUE => Tone::Accent,
             _ => Tone::Default,
+        }
+    }
+
+    /// The stage as a label of its own, e.g. "Applied", "Waiting for approval"; the status
+    /// as given when Herald does not know it; empty when nothing is known.
+    pub fn phase_label(&self) -> String {
+        let mut chars = self.status.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
         }
     }
 
@@ -297,6 +296,12 @@ impl Message {
         }
         out
     }
+}
+
+/// A stored link as Herald sends it; one that cannot be normalised (stored before links were
+/// checked as strictly) is left out rather than sent raw.
+fn parsed(raw: &str) -> Option<Url> {
+    herald_domain::link::normalise_link(raw).ok()
 }
 
 fn label(name: &str) -> String {
@@ -412,7 +417,7 @@ mod tests {
 
     #[test]
     fn phases_follow_status_and_type() {
-        let phase = |v: Value| Phase::of(&event(v));
+        let phase = |v: Value| Message::of(&event(v)).phase;
         assert_eq!(
             phase(json!({"type": "x", "status": "Waiting for approval"})),
             Phase::AwaitingApproval
@@ -426,7 +431,84 @@ mod tests {
             Phase::Resolved
         );
         assert_eq!(phase(json!({"type": "iac.run.failed"})), Phase::Failed);
-        assert_eq!(phase(json!({"type": "scan_done"})), Phase::Active);
+        assert_eq!(phase(json!({"type": "scan_done"})), Phase::Succeeded);
+        assert_eq!(phase(json!({"type": "acme.thing"})), Phase::Notice);
+    }
+
+    #[test]
+    fn finished_runs_read_as_finished() {
+        for (input, status, label, colour) in [
+            (
+                json!({"type": "iac.run.applied"}),
+                "applied",
+                "Applied",
+                Colour::GREEN,
+            ),
+            (
+                json!({"type": "iac.run.cancelled"}),
+                "cancelled",
+                "Cancelled",
+                Colour::ORANGE,
+            ),
+            (
+                json!({"type": "iac.run.rejected"}),
+                "rejected",
+                "Rejected",
+                Colour::ORANGE,
+            ),
+            (
+                json!({"type": "x", "status": "COMPLETED"}),
+                "completed",
+                "Completed",
+                Colour::GREEN,
+            ),
+            (
+                json!({"type": "iac.run.applying", "status": "applied"}),
+                "applied",
+                "Applied",
+                Colour::GREEN,
+            ),
+        ] {
+            let message = Message::of(&event(input.clone()));
+            assert_eq!(message.status, status, "{input}");
+            assert_eq!(message.phase_label(), label, "{input}");
+            assert_eq!(message.colour(), colour, "{input}");
+            assert_ne!(
+                message.phase,
+                Phase::Resolved,
+                "{input}: a run is not an incident"
+            );
+        }
+        let unknown = Message::of(&event(json!({"type": "x", "status": "Scanning 40%"})));
+        assert_eq!(
+            unknown.status, "Scanning 40%",
+            "an unknown status is shown as given"
+        );
+    }
+
+    #[test]
+    fn a_follow_up_keeps_what_the_run_accumulated() {
+        let planning = event(json!({"type": "iac.run.planning", "target_id": "net",
+            "url": "https://ci.example/runs/44",
+            "facts": {"workspace": "net", "commit": "abc123", "plan": "+2 ~1"}}));
+        let applied = event(json!({"type": "iac.run.applied", "target_id": "net",
+            "facts": {"plan": "+2 ~1 -0", "duration": "41s"}}));
+        let message = Message::of_chain(&applied, &[planning]);
+        assert_eq!(
+            message.facts,
+            vec![
+                ("Target".to_owned(), "net".to_owned()),
+                ("Commit".to_owned(), "abc123".to_owned()),
+                ("plan".to_owned(), "+2 ~1 -0".to_owned()),
+                ("duration".to_owned(), "41s".to_owned()),
+            ]
+        );
+        assert_eq!(message.links[0].url.as_str(), "https://ci.example/runs/44");
+        // The same target reads the same on its own.
+        let alone = Message::of(&event(
+            json!({"type": "iac.run.applied", "target_id": "net"}),
+        ));
+        assert_eq!(alone.facts, vec![("Target".to_owned(), "net".to_owned())]);
     }
 
     #[test]

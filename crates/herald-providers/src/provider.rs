@@ -64,6 +64,10 @@ pub struct RenderContext<'a> {
     /// delivery's own, if an earlier attempt got that far). `None` means: start a new thread,
     /// message, alert or issue.
     pub prior: Option<&'a ExternalRef>,
+    /// The earlier events of the same run or incident (same integration, destination and
+    /// correlation key), oldest first; empty for the first. A follow-up shows what the run
+    /// has accumulated from them.
+    pub earlier: &'a [Event],
     /// The time of this attempt (signatures are per attempt).
     pub now: DateTime<Utc>,
     pub purpose: Purpose,

@@ -35,6 +35,8 @@ pub struct Fixture {
     pub event: Event,
     pub target: Target,
     pub prior: Option<ExternalRef>,
+    /// The chain's earlier events, for follow-ups.
+    pub earlier: Vec<Event>,
     pub purpose: Purpose,
     pub endpoints: Endpoints,
     pub destination: Option<String>,
@@ -46,6 +48,7 @@ impl Fixture {
             event: event(event_input),
             target: target(kind),
             prior: None,
+            earlier: Vec::new(),
             purpose: Purpose::Delivery,
             endpoints: Endpoints::default(),
             destination: None,
@@ -60,6 +63,12 @@ impl Fixture {
 
     pub fn with_prior(mut self, prior: &str) -> Self {
         self.prior = Some(ExternalRef(prior.to_owned()));
+        self
+    }
+
+    /// A follow-up of these earlier events of the same run.
+    pub fn after(mut self, earlier: &[Value]) -> Self {
+        self.earlier = earlier.iter().cloned().map(event).collect();
         self
     }
 
@@ -79,6 +88,7 @@ impl Fixture {
             event: &self.event,
             target: &self.target,
             prior: self.prior.as_ref(),
+            earlier: &self.earlier,
             now: Utc.timestamp_opt(1_750_000_000, 0).unwrap(),
             purpose: self.purpose,
             endpoints: &self.endpoints,

@@ -22,7 +22,9 @@ use crate::AppState;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub org_id: OrgId,
-    pub token_id: TokenId,
+    /// The bearer token used; `None` for a principal acting through another surface (a Slack
+    /// user linked to it).
+    pub token_id: Option<TokenId>,
     /// `None` for a token from before principals existed.
     pub principal_id: Option<PrincipalId>,
     pub grants: Arc<Grants>,
@@ -61,6 +63,35 @@ impl Caller {
 }
 
 impl Caller {
+    /// A principal acting through another surface than a token (a Slack user linked to it),
+    /// with the same grants, resolved and cached as for its tokens. `source` is what the
+    /// audit log records as "from where" (e.g. `slack:T0123/U0456`). `None` if the principal
+    /// does not exist in `org`.
+    pub async fn for_principal(
+        state: &AppState,
+        org: &OrgId,
+        principal: &PrincipalId,
+        source: String,
+    ) -> Result<Option<Caller>, ApiError> {
+        if state
+            .engine
+            .store()
+            .get_principal(org, principal)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let grants = principal_grants(state, org, principal).await?;
+        Ok(Some(Caller {
+            org_id: org.clone(),
+            token_id: None,
+            principal_id: Some(principal.clone()),
+            grants,
+            source: Some(source),
+        }))
+    }
+
     /// As [`Caller::require_on`], for a resource that belongs to an integration (a supply, an
     /// integration event, an attachment): its 404 names the resource, not the integration.
     pub fn require_on_child(
@@ -170,7 +201,24 @@ pub async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(ApiError::Unauthorized)?
+        .to_owned();
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let caller = caller_for_token(&state, &token, source).await?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// The caller an API token stands for, as every `/v1` request resolves it: for a surface that
+/// receives a token another way (a form on a page). 401 if it is unknown, expired or revoked.
+pub async fn caller_for_token(
+    state: &AppState,
+    token: &str,
+    source: Option<String>,
+) -> Result<Caller, ApiError> {
     let hash = herald_crypto::hash_token(token);
     let record = match state.tokens.get(&hash) {
         Some(record) => record,
@@ -189,19 +237,14 @@ pub async fn require_token(
     if !record.is_usable(Utc::now()) {
         return Err(ApiError::Unauthorized);
     }
-    let grants = grants_of(&state, &record).await?;
-    let source = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    request.extensions_mut().insert(Caller {
+    let grants = grants_of(state, &record).await?;
+    Ok(Caller {
         org_id: record.org_id,
-        token_id: record.id,
+        token_id: Some(record.id),
         principal_id: record.principal_id,
         grants,
         source,
-    });
-    Ok(next.run(request).await)
+    })
 }
 
 async fn grants_of(state: &AppState, record: &TokenRecord) -> Result<Arc<Grants>, ApiError> {
@@ -213,18 +256,20 @@ async fn grants_of(state: &AppState, record: &TokenRecord) -> Result<Arc<Grants>
         }
         return Ok(Arc::new(grants));
     };
+    principal_grants(state, &record.org_id, principal).await
+}
+
+async fn principal_grants(
+    state: &AppState,
+    org: &OrgId,
+    principal: &PrincipalId,
+) -> Result<Arc<Grants>, ApiError> {
     if let Some(grants) = state.grants.get(principal) {
         return Ok(grants);
     }
     // Read the generation first: a change landing during the query makes this entry stale.
     let generation = state.grants.generation.load(Ordering::Acquire);
-    let grants = Arc::new(
-        state
-            .engine
-            .store()
-            .resolve_grants(&record.org_id, principal)
-            .await?,
-    );
+    let grants = Arc::new(state.engine.store().resolve_grants(org, principal).await?);
     state
         .grants
         .put(principal.clone(), grants.clone(), generation);

@@ -68,7 +68,9 @@ pub struct ServeConfig {
     pub provider_endpoints: String,
 
     /// Allows the `script` kind, which runs local programs on this machine.
-    #[arg(long, env = "HERALD_ENABLE_SCRIPT_PROVIDER", default_value_t = false, action = clap::ArgAction::Set)]
+    /// (`--enable-script-provider` alone means true.)
+    #[arg(long, env = "HERALD_ENABLE_SCRIPT_PROVIDER", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = false)]
     pub enable_script_provider: bool,
 
     /// What this process runs: the API, the delivery workers, or both.

@@ -1,10 +1,11 @@
 //! The Herald server: the HTTP API and the delivery workers, in one process or apart (roles).
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
-mod extract;
+pub mod extract;
 mod request_id;
 mod routes;
 pub mod startup;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Role, ServeConfig};
 pub use herald_domain::error::error_chain;
+pub use routes::Surface;
 pub use startup::{build_engine, StartupError};
 
 #[derive(Clone)]
@@ -40,7 +42,21 @@ impl AppState {
 }
 
 pub fn router(engine: Engine) -> axum::Router {
-    routes::router(AppState::new(engine))
+    router_with(engine, Vec::new())
+}
+
+/// Builds a [`Surface`] from the state the API handlers share (its caches included), so the
+/// surface's handlers see the same grants and invalidate the same caches.
+pub type Mount = Box<dyn FnOnce(&AppState) -> Surface + Send>;
+
+/// The API with other surfaces mounted beside it.
+pub fn router_with(engine: Engine, mounts: Vec<Mount>) -> axum::Router {
+    mounted(AppState::new(engine), mounts)
+}
+
+fn mounted(state: AppState, mounts: Vec<Mount>) -> axum::Router {
+    let surfaces = mounts.into_iter().map(|mount| mount(&state)).collect();
+    routes::router(state, surfaces)
 }
 
 /// A server bound to its port, not yet serving.
@@ -48,6 +64,7 @@ pub struct Server {
     listener: TcpListener,
     engine: Engine,
     config: ServeConfig,
+    mounts: Vec<Mount>,
 }
 
 impl Server {
@@ -69,7 +86,19 @@ impl Server {
             listener,
             engine,
             config: config.clone(),
+            mounts: Vec::new(),
         })
+    }
+
+    /// The engine the server runs, for surfaces that need it before serving.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves another surface beside the API (the Slack app).
+    pub fn mount(mut self, mount: impl FnOnce(&AppState) -> Surface + Send + 'static) -> Self {
+        self.mounts.push(Box::new(mount));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -94,7 +123,7 @@ impl Server {
             ..AppState::new(self.engine.clone())
         };
         let app = match self.config.serves_api() {
-            true => routes::router(state),
+            true => mounted(state, self.mounts),
             false => routes::probes_only(state),
         };
         let stop = shutdown.clone();

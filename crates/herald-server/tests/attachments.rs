@@ -260,3 +260,70 @@ with_a_slack_fake!(
         assert!(texts[1].contains("INTEGRATION Run 7"), "{texts:?}");
     }
 );
+
+with_a_slack_fake!(
+    integration_events_may_name_their_own_destinations,
+    |app: support::TestApp, fake: Receiver| async move {
+        let integration = slack(&app, "subscribed", json!({"default": ["#org-default"]})).await;
+        let (status, _) = app
+            .patch(
+                &format!("/v1/integrations/{integration}"),
+                json!({"is_supplied_to_all_modules": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let demand = |name: &str, trigger: &str, destinations: Value| {
+            json!({"integration_id": integration, "name": name, "trigger": trigger,
+                   "scope": {"kind": "organisation"}, "destinations": destinations})
+        };
+        // Checked like the integration's own: a Slack integration takes channels.
+        let (status, refused) = app
+            .post(
+                "/v1/integration-events",
+                demand("bad", "iac.run.*", json!(["C1", "two words"])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["error"]["field"], "destinations[1]");
+        let (status, created) = app
+            .post(
+                "/v1/integration-events",
+                demand("ops", "iac.run.*", json!(["C0OPS", "C0OPS", "#deploys"])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(
+            created["destinations"],
+            json!(["C0OPS", "#deploys"]),
+            "duplicates dropped"
+        );
+        // Its own destinations only.
+        let failed = json!({"type": "iac.run.failed", "target_id": "network", "title": "x"});
+        assert_eq!(
+            channels_of(&app, &fake, failed.clone()).await,
+            ["#deploys", "C0OPS"]
+        );
+        // Another integration event carrying the same event without destinations adds the
+        // integration's own resolution; each channel gets one delivery.
+        let (status, _) = app
+            .post("/v1/integration-events", demand("all", "*", Value::Null))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(
+            channels_of(&app, &fake, failed).await,
+            ["#deploys", "#org-default", "C0OPS"]
+        );
+        let scan = json!({"type": "scan_done", "title": "scan"});
+        assert_eq!(channels_of(&app, &fake, scan).await, ["#org-default"]);
+        // Cleared by PATCH null: back to the integration's own.
+        let id = created["id"].as_str().unwrap();
+        let (status, patched) = app
+            .patch(
+                &format!("/v1/integration-events/{id}"),
+                json!({"destinations": null}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(patched["destinations"], Value::Null);
+    }
+);

@@ -170,9 +170,14 @@ against_a_fake!(
                    "template": {"title": "{{ facts.workspace }}: {{ title }}"}}),
         )
         .await;
+        // The commit is only known at planning; the later events do not repeat it.
         let run = |status: &str| {
+            let mut facts = json!({"workspace": "network"});
+            if status == "planning" {
+                facts["commit"] = json!("abc123");
+            }
             json!({"type": "iac.run.applying", "correlation_key": "run-1", "title": "Apply", "status": status,
-                   "facts": {"workspace": "network"}, "url": "https://ci.example/runs/1"})
+                   "facts": facts, "url": "https://ci.example/runs/1"})
         };
         let events = [
             app.emit(run("planning")).await,
@@ -216,7 +221,12 @@ against_a_fake!(
                 (Some("C0999"), Some("1700000000.000100"))
             );
         }
+        // The applied card still shows the commit from planning: what the run accumulated.
+        let applied = received[2].json().to_string();
+        assert!(applied.contains("abc123"), "{applied}");
+        assert!(applied.contains("\"Applied\""), "{applied}");
         assert_eq!(received[3].json()["thread_ts"], "1700000000.000100");
+        assert_eq!(received[3].json()["text"], "Applied: network: Apply");
         for event in &events {
             let delivery = delivery_of(&app, event).await;
             assert_eq!(delivery["status"], "success", "{delivery}");
@@ -402,11 +412,13 @@ against_a_fake!(
 );
 
 against_a_fake!(
-    the_test_endpoint_proves_a_slack_token_without_posting,
+    the_test_endpoint_proves_a_slack_token_and_posting_to_its_channel,
     |app: support::TestApp, fake: Receiver| async move {
         fake.script([
             Reply::status(200).body(r#"{"ok": true, "team": "acme", "user": "herald", "team_id": "T1", "user_id": "U1"}"#),
-            Reply::status(200).body(r#"{"ok": false, "error": "invalid_auth"}"#),
+            Reply::status(200).body(r#"{"ok": true, "channel": "C1", "ts": "1700000000.000100"}"#),
+            Reply::status(200).body(r#"{"ok": true, "team": "acme", "user": "herald", "team_id": "T1", "user_id": "U1"}"#),
+            Reply::status(200).body(r#"{"ok": false, "error": "not_in_channel"}"#),
         ]);
         let id = create(&app, json!({"kind": "slack", "name": "t", "config": {"bot_token": "xoxb-9-9-secret", "default_channel": "C1"}})).await;
         let (status, ok) = app
@@ -422,7 +434,18 @@ against_a_fake!(
             .post(&format!("/v1/integrations/{id}/test"), json!({}))
             .await;
         assert_eq!(refused["ok"], false, "{refused}");
-        assert_eq!(paths(&fake), ["/auth.test", "/auth.test"]);
+        let response = refused["response"].as_str().unwrap();
+        assert!(response.contains("not_in_channel"), "{refused}");
+        assert_eq!(
+            paths(&fake),
+            [
+                "/auth.test",
+                "/chat.postMessage",
+                "/auth.test",
+                "/chat.postMessage"
+            ]
+        );
+        assert_eq!(fake.received()[1].json()["channel"], "C1");
         assert!(
             app.deliveries("").await.is_empty(),
             "a test records no delivery"

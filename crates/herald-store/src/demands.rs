@@ -16,7 +16,7 @@ use crate::time::{from_millis, to_millis};
 use crate::{conflict_as, Page, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, org_id, integration_id, name, trigger_type, scope_kind, scope_name, \
-                       environments, min_severity, enabled, template, created_at, updated_at";
+                       environments, min_severity, enabled, template, created_at, updated_at, destinations";
 
 /// A registered event type as stored; its schema is compiled by the domain's catalogue.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +51,7 @@ impl Store {
         let result = sqlx::query(
             "UPDATE integration_events SET name = $1, trigger_type = $2, scope_kind = $3, \
              scope_name = $4, environments = $5, min_severity = $6, enabled = $7, template = $8, \
-             updated_at = $9 WHERE id = $10 AND org_id = $11",
+             updated_at = $9, destinations = $10 WHERE id = $11 AND org_id = $12",
         )
         .bind(demand.name.clone())
         .bind(demand.trigger.to_string())
@@ -62,6 +62,7 @@ impl Store {
         .bind(i64::from(demand.enabled))
         .bind(template_json(&demand.template))
         .bind(to_millis(demand.updated_at))
+        .bind(json_list(&demand.destinations))
         .bind(demand.id.to_string())
         .bind(demand.org_id.to_string())
         .execute(&self.pool)
@@ -210,7 +211,7 @@ impl Store {
 pub(crate) fn insert_demand_sql() -> String {
     format!(
         "INSERT INTO integration_events ({COLUMNS}) VALUES ({})",
-        crate::placeholders(1, 13)
+        crate::placeholders(1, 14)
     )
 }
 
@@ -232,6 +233,7 @@ pub(crate) fn bind_demand<'q>(
         .bind(template_json(&demand.template))
         .bind(to_millis(demand.created_at))
         .bind(to_millis(demand.updated_at))
+        .bind(json_list(&demand.destinations))
 }
 
 fn demand_row(row: &AnyRow) -> Result<IntegrationEvent> {
@@ -266,6 +268,7 @@ fn demand_row(row: &AnyRow) -> Result<IntegrationEvent> {
                     .map_err(|e| StoreError::Corrupt(format!("template column: {e}")))
             })
             .transpose()?,
+        destinations: parse_json_list(row.try_get("destinations")?)?,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
     })

@@ -131,7 +131,7 @@ impl Store {
     }
 }
 
-fn parse_envelope(raw: String) -> Result<Event> {
+pub(crate) fn parse_envelope(raw: String) -> Result<Event> {
     serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("event envelope: {e}")))
 }
 

@@ -8,7 +8,7 @@ use crate::{conflict_as, Page, Result, Store, StoreError};
 
 const COLUMNS: &str =
     "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
-                       config_keys, created_at, updated_at, template, supplied_to_all_modules, destinations";
+                       config_keys, created_at, updated_at, template, supplied_to_all_modules, destinations, disabled_reason";
 
 /// An integration with its sealed config: what is created, updated, and opened on the send path.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl Store {
         let result = sqlx::query(
             "UPDATE integrations SET name = $1, enabled = $2, severity_filter = $3, events = $4, target_ids = $5, \
              config_sealed = $6, config_keys = $7, updated_at = $8, template = $9, supplied_to_all_modules = $10, \
-             destinations = $11 WHERE id = $12 AND org_id = $13",
+             destinations = $11, disabled_reason = $12 WHERE id = $13 AND org_id = $14",
         )
         .bind(i.name.clone())
         .bind(i64::from(i.enabled))
@@ -52,6 +52,7 @@ impl Store {
         .bind(template_json(&i.template))
         .bind(i64::from(i.supplied_to_all_modules))
         .bind(destinations_json(&i.destinations))
+        .bind(i.disabled_reason.clone())
         .bind(i.id.to_string())
         .bind(i.org_id.to_string())
         .execute(&mut *tx)
@@ -195,7 +196,7 @@ impl Store {
 pub(crate) fn insert_integration_sql() -> String {
     format!(
         "INSERT INTO integrations ({COLUMNS}) VALUES ({})",
-        crate::placeholders(1, 15)
+        crate::placeholders(1, 16)
     )
 }
 
@@ -220,6 +221,7 @@ pub(crate) fn bind_integration<'q>(
         .bind(template_json(&i.template))
         .bind(i64::from(i.supplied_to_all_modules))
         .bind(destinations_json(&i.destinations))
+        .bind(i.disabled_reason.clone())
 }
 
 /// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.
@@ -271,6 +273,7 @@ fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
         kind: Kind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
         name: row.try_get("name")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
+        disabled_reason: row.try_get("disabled_reason")?,
         filters: Filters {
             events: parse_json_list(row.try_get("events")?)?,
             target_ids: parse_json_list(row.try_get("target_ids")?)?,

@@ -3,6 +3,7 @@
 
 mod access;
 mod attachments;
+mod chain;
 mod deliveries;
 mod demands;
 mod events;
@@ -11,6 +12,7 @@ mod integrations;
 mod key_rotation;
 mod orgs;
 mod scopes;
+mod slack;
 mod time;
 mod tokens;
 
@@ -21,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssignment};
+pub use chain::CHAIN_HISTORY_MAX;
 pub use deliveries::{
     lease_token, AttemptRecord, ClaimFilter, ClaimedDelivery, DeliveryFilter, RequeueError,
     ResultKind,
@@ -31,6 +34,10 @@ pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATION
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
+pub use slack::{
+    ApprovalDecision, SlackInstallation, SlackLinkCode, SlackOAuthState, SlackSubscription,
+    SlackUserLink,
+};
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
 
 /// How long a statement waits for a pooled connection before the store reports itself

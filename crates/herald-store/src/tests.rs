@@ -29,6 +29,7 @@ pub(crate) fn new_integration(org: &OrgId) -> Integration {
         enabled: true,
         filters: Filters::default(),
         supplied_to_all_modules: false,
+        disabled_reason: None,
         destinations: None,
         config_keys: vec!["webhook_url".into()],
         template: None,

@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API and the delivery workers.
-    Serve(herald_server::ServeConfig),
+    Serve(commands::serve::ServeArgs),
     /// Post an event to a running Herald.
     Emit(commands::emit::EmitArgs),
     /// Make a running Herald match a herald.yaml: plan, then create and update (idempotent).
@@ -30,6 +30,12 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Measure end-to-end webhook throughput and latency against a bare HTTP client.
     Bench(commands::bench::BenchArgs),
+    /// List, show and test integrations.
+    #[command(subcommand)]
+    Integrations(commands::integrations::IntegrationsCommand),
+    /// The delivery log: list, show (with attempts) and retry deliveries.
+    #[command(subcommand)]
+    Deliveries(commands::deliveries::DeliveriesCommand),
     /// Print the exact request(s) a provider would send for an event, without sending.
     Render(commands::render::RenderArgs),
     /// Organisations (tenants).
@@ -51,7 +57,9 @@ fn main() -> ExitCode {
             Command::Export(args) => commands::export::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
-            Command::Render(args) => commands::render::run(args),
+            Command::Integrations(command) => commands::integrations::run(command).await,
+            Command::Deliveries(command) => commands::deliveries::run(command).await,
+            Command::Render(args) => commands::render::run(args).await,
             Command::Org(command) => commands::org::run(command).await,
         }
     });

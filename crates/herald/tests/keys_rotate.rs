@@ -35,6 +35,7 @@ async fn rotate_rewraps_every_config_under_the_first_key() {
             config_keys: vec!["webhook_url".into()],
             template: None,
             supplied_to_all_modules: false,
+            disabled_reason: None,
             destinations: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -231,6 +231,7 @@ mod tests {
             enabled,
             filters: Filters::default(),
             supplied_to_all_modules: all,
+            disabled_reason: None,
             destinations: None,
             config_keys: vec![],
             template: None,
@@ -291,6 +292,7 @@ mod tests {
                     min_severity: (rng.next(3) == 0).then_some(Severity::High),
                     enabled: rng.next(6) > 0,
                     template: None,
+                    destinations: None,
                     created_at: Utc::now(),
                     updated_at: Utc::now(),
                 });

@@ -219,6 +219,7 @@ mod tests {
             enabled: true,
             filters,
             supplied_to_all_modules: false,
+            disabled_reason: None,
             destinations: None,
             config_keys: vec![],
             template: None,

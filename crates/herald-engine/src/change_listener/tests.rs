@@ -51,6 +51,7 @@ fn sealed_row(keys: &SecretBox, org: &OrgId, token: &str) -> IntegrationRow {
             config_keys: vec!["webhook_url".into(), "token".into()],
             template: None,
             supplied_to_all_modules: false,
+            disabled_reason: None,
             destinations: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -2,8 +2,10 @@
 //! one rich embed with the whole message, within every embed limit of providers.md §4.
 
 use serde::Serialize;
+use url::Url;
 
-use crate::present::{truncate_chars, Link, Message, Phase};
+use crate::markup::{backslash_punctuation, Format, Markup};
+use crate::present::{truncate_chars, Link, Message};
 use crate::{Method, Outbound, OutboundRequest, RenderContext};
 
 use super::DiscordConfig;
@@ -30,9 +32,37 @@ pub const USER_AGENT: &str = concat!(
     ")"
 );
 
+/// Discord's Markdown (content, embed titles, descriptions and field names and values).
+pub struct DiscordMarkdown;
+
+impl Format for DiscordMarkdown {
+    /// Every ASCII punctuation character behind a backslash, which Discord reads as that
+    /// character: no emphasis, spoiler, heading, quote, masked link (`[text](url)`), `<@id>`
+    /// mention, `<t:…>` timestamp or auto-link (`https\://`) comes from the text. Pings are
+    /// also off for the whole message (`allowed_mentions`).
+    fn escape(text: &str, out: &mut String) {
+        for c in text.chars() {
+            if !backslash_punctuation(c, out) {
+                out.push(c);
+            }
+        }
+    }
+
+    /// `[label](url)` with parentheses encoded so they cannot end the destination early.
+    fn link(label: &str, url: &Url, out: &mut String) {
+        out.push('[');
+        out.push_str(label);
+        out.push_str("](");
+        out.push_str(&link_url(url));
+        out.push(')');
+    }
+}
+
+pub type Md = Markup<DiscordMarkdown>;
+
 #[derive(Debug, Serialize)]
 pub struct Payload {
-    pub content: String,
+    pub content: Md,
     /// Event text is not trusted to ping: `@everyone`, `@here` and `<@id>` stay plain text.
     pub allowed_mentions: AllowedMentions,
     pub embeds: Vec<Embed>,
@@ -45,12 +75,12 @@ pub struct AllowedMentions {
 
 #[derive(Debug, Serialize)]
 pub struct Embed {
-    pub title: String,
+    pub title: Md,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Discord refuses an empty description, so it is left out instead.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub description: String,
+    #[serde(skip_serializing_if = "Md::is_empty")]
+    pub description: Md,
     pub color: u32,
     pub timestamp: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -60,8 +90,8 @@ pub struct Embed {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Field {
-    pub name: String,
-    pub value: String,
+    pub name: Md,
+    pub value: Md,
     pub inline: bool,
 }
 
@@ -73,8 +103,8 @@ pub struct Footer {
 impl Embed {
     /// What counts towards the 6,000-character total.
     pub fn total_chars(&self) -> usize {
-        chars(&self.title)
-            + chars(&self.description)
+        self.title.chars()
+            + self.description.chars()
             + fields_chars(&self.fields)
             + chars(&self.footer.text)
     }
@@ -87,7 +117,7 @@ fn chars(text: &str) -> usize {
 fn fields_chars(fields: &[Field]) -> usize {
     fields
         .iter()
-        .map(|f| chars(&f.name) + chars(&f.value))
+        .map(|f| f.name.chars() + f.value.chars())
         .sum()
 }
 
@@ -97,7 +127,7 @@ fn fields_chars(fields: &[Field]) -> usize {
 ///   showing where it stands. Edits raise no unread badge, so while the run needs a person
 ///   (waiting for approval, failed) a new message is posted after the edit as well.
 pub(super) fn requests(ctx: &RenderContext<'_>, config: &DiscordConfig) -> Vec<Outbound> {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let body = serde_json::to_vec(&payload(ctx, &message)).expect("the payload serialises");
     let post = || {
         OutboundRequest::post_json(config.execute_url(), body.clone())
@@ -116,9 +146,10 @@ pub(super) fn requests(ctx: &RenderContext<'_>, config: &DiscordConfig) -> Vec<O
         .json_body(body.clone())
         .header("user-agent", USER_AGENT)
         .into();
-    match message.phase {
-        Phase::AwaitingApproval | Phase::Failed => vec![edit, post()],
-        Phase::Resolved | Phase::Active => vec![edit],
+    if message.phase.needs_a_person() {
+        vec![edit, post()]
+    } else {
+        vec![edit]
     }
 }
 
@@ -130,17 +161,17 @@ pub(super) fn connection_test(config: &DiscordConfig) -> Outbound {
 }
 
 pub fn payload(ctx: &RenderContext<'_>, message: &Message) -> Payload {
-    let title = truncate_chars(&message.title, TITLE_MAX);
+    let title = Md::text_within(&message.title, TITLE_MAX, chars);
     let footer = truncate_chars(&format!("Herald · {}", ctx.event.event_type), FOOTER_MAX);
-    let fixed = chars(&title) + chars(&footer);
+    let fixed = title.chars() + chars(&footer);
     let mut description = description(message, DESCRIPTION_MAX);
     // Facts give way first, then the description, so the total stays within 6,000.
     let fields = fit_fields(
         &message.facts,
-        EMBED_TOTAL_MAX.saturating_sub(fixed + chars(&description)),
+        EMBED_TOTAL_MAX.saturating_sub(fixed + description.chars()),
     );
     let left = EMBED_TOTAL_MAX.saturating_sub(fixed + fields_chars(&fields));
-    if chars(&description) > left {
+    if description.chars() > left {
         description = self::description(message, left);
     }
     let embed = Embed {
@@ -149,7 +180,7 @@ pub fn payload(ctx: &RenderContext<'_>, message: &Message) -> Payload {
             .links
             .iter()
             .find(|l| l.id == "view_run")
-            .and_then(|l| link_url(&l.url)),
+            .map(|l| l.url.to_string()),
         description,
         color: message.colour().int(),
         timestamp: ctx.event.timestamp.clone(),
@@ -158,7 +189,7 @@ pub fn payload(ctx: &RenderContext<'_>, message: &Message) -> Payload {
     };
     debug_assert!(embed.total_chars() <= EMBED_TOTAL_MAX);
     Payload {
-        content: truncate_chars(&message.headline(), CONTENT_MAX),
+        content: Md::text_within(&message.headline(), CONTENT_MAX, chars),
         allowed_mentions: AllowedMentions { parse: [] },
         embeds: vec![embed],
     }
@@ -167,43 +198,42 @@ pub fn payload(ctx: &RenderContext<'_>, message: &Message) -> Payload {
 /// Status line, summary, then the links as Markdown. Webhooks not owned by an application
 /// cannot send link buttons, so the links live here (and View run is also the title's link).
 /// The summary is cut first so the status and the links survive.
-fn description(message: &Message, max: usize) -> String {
-    let status = message.status_line();
+fn description(message: &Message, max: usize) -> Md {
+    let status = Md::text(&message.status_line());
     let links = links_line(&message.links);
-    let frame: Vec<&str> = [status.as_str(), links.as_str()]
+    let frame: Vec<&Md> = [&status, &links]
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();
-    let frame_chars: usize = frame.iter().map(|s| chars(s)).sum::<usize>() + 2 * frame.len();
-    let mut parts: Vec<String> = Vec::new();
+    let frame_chars: usize = frame.iter().map(|s| s.chars()).sum::<usize>() + 2 * frame.len();
+    let mut parts: Vec<Md> = Vec::new();
     if !status.is_empty() {
         parts.push(status.clone());
     }
     if !message.text.is_empty() && max > frame_chars {
-        let text = truncate_chars(&message.text, max - frame_chars);
+        let text = Md::text_within(&message.text, max - frame_chars, chars);
         if !text.is_empty() {
             parts.push(text);
         }
     }
     if !links.is_empty() {
-        parts.push(links);
+        parts.push(links.clone());
     }
-    // Only when the links alone are too long (two 2 KiB URLs) is the frame itself cut.
-    truncate_chars(&parts.join("\n\n"), max)
+    let whole = Md::join(parts, "\n\n");
+    if whole.chars() <= max {
+        return whole;
+    }
+    // Only when the links alone are too long (two 2 KiB URLs): the status alone, cut.
+    Md::text_within(&message.status_line(), max, chars)
 }
 
-fn links_line(links: &[Link]) -> String {
-    links
-        .iter()
-        .filter_map(|link| Some(format!("[{}]({})", link.label, link_url(&link.url)?)))
-        .collect::<Vec<_>>()
-        .join(" · ")
+fn links_line(links: &[Link]) -> Md {
+    Md::join(links.iter().map(|l| Md::link(l.label, &l.url)), " · ")
 }
 
-/// The URL normalised, with parentheses escaped so it cannot end the Markdown link early.
-fn link_url(raw: &str) -> Option<String> {
-    let url = url::Url::parse(raw).ok()?;
-    Some(url.as_str().replace('(', "%28").replace(')', "%29"))
+/// The URL with parentheses encoded so it cannot end the Markdown link early.
+fn link_url(url: &Url) -> String {
+    url.as_str().replace('(', "%28").replace(')', "%29")
 }
 
 /// Facts as fields: at most 25, each within its limits, and together within `budget`
@@ -231,15 +261,15 @@ fn field(name: &str, value: &str) -> Field {
     // Discord refuses blank names and values.
     let fill = |s: &str, max| {
         if s.trim().is_empty() {
-            "—".to_owned()
+            Md::raw("—")
         } else {
-            truncate_chars(s, max)
+            Md::text_within(s, max, chars)
         }
     };
     let value = fill(value, FIELD_VALUE_MAX);
     Field {
         name: fill(name, FIELD_NAME_MAX),
-        inline: chars(&value) <= INLINE_MAX && !value.contains('\n'),
+        inline: value.chars() <= INLINE_MAX && !value.as_str().contains('\n'),
         value,
     }
 }

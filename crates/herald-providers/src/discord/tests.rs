@@ -52,6 +52,11 @@ fn render_one(fixture: &Fixture) -> (OutboundRequest, Value) {
     (request.clone(), body)
 }
 
+/// Text as Discord Markdown shows it typed.
+fn md(text: &str) -> String {
+    super::render::Md::text(text).into_string()
+}
+
 #[test]
 fn renders_content_and_one_embed_from_the_message() {
     let (request, body) = render_one(&Fixture::new(Kind::Discord, waiting_event()));
@@ -62,19 +67,24 @@ fn renders_content_and_one_embed_from_the_message() {
     );
     assert_eq!(request.header_value("user-agent"), Some(USER_AGENT));
     assert!(USER_AGENT.starts_with("DiscordBot (https://"));
-    assert_eq!(body["content"], "[HIGH] Apply network @everyone");
+    assert_eq!(body["content"], md("[HIGH] Apply network @everyone"));
+    assert_eq!(body["content"], "\\[HIGH\\] Apply network \\@everyone");
     assert_eq!(body["allowed_mentions"], json!({"parse": []}));
     let embeds = body["embeds"].as_array().unwrap();
     assert_eq!(embeds.len(), 1);
     let embed = &embeds[0];
-    assert_eq!(embed["title"], "Apply network @everyone");
+    assert_eq!(embed["title"], md("Apply network @everyone"));
     assert_eq!(embed["url"], "https://ci.example/runs/42");
     assert_eq!(embed["color"], 0xE01E5A);
     assert_eq!(embed["timestamp"], fixture_timestamp());
     assert_eq!(
         embed["description"],
-        "Status: waiting for approval · Severity: high\n\nPlan: 3 to add, 1 to change.\n\n\
-         [View run](https://ci.example/runs/42) · [Approve run](https://ci.example/runs/42/approve)"
+        format!(
+            "{}\n\n{}\n\n\
+             [View run](https://ci.example/runs/42) · [Approve run](https://ci.example/runs/42/approve)",
+            md("Status: waiting for approval · Severity: high"),
+            md("Plan: 3 to add, 1 to change.")
+        )
     );
     assert_eq!(
         embed["fields"],
@@ -92,16 +102,16 @@ fn renders_content_and_one_embed_from_the_message() {
 
 #[test]
 fn a_minimal_event_leaves_out_what_it_does_not_have() {
-    let (_, body) = render_one(&Fixture::new(Kind::Discord, json!({"type": "scan_done"})));
+    let (_, body) = render_one(&Fixture::new(Kind::Discord, json!({"type": "acme.thing"})));
     let embed = &body["embeds"][0];
-    assert_eq!(body["content"], "scan_done");
+    assert_eq!(body["content"], md("acme.thing"));
     assert!(embed.get("url").is_none());
     assert!(
         embed.get("description").is_none(),
         "empty descriptions are refused"
     );
     assert!(embed.get("fields").is_none());
-    assert_eq!(embed["color"], 0x9E9EA6);
+    assert_eq!(embed["color"], 0x9E9EA6, "nothing known: grey");
 }
 
 #[test]
@@ -178,7 +188,7 @@ fn a_huge_event_stays_within_every_limit_and_the_total() {
     let embed = &body["embeds"][0];
     let description = embed["description"].as_str().unwrap();
     // The summary gave way, the status and the link survived.
-    assert!(description.starts_with("Status: failed\n\n"));
+    assert!(description.starts_with(&format!("{}\n\n", md("Status: failed"))));
     assert!(description.ends_with(&format!(
         "[View run](https://ci.example/{})",
         "p".repeat(1_000)

@@ -4,7 +4,7 @@
 mod config;
 mod render;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;

@@ -7,6 +7,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{MultiPart, SinglePart};
 
 use super::EmailConfig;
+use crate::markup::{self, Markup};
 use crate::present::{truncate_chars, Message};
 use crate::{MailRequest, RenderContext, RenderError};
 
@@ -19,12 +20,12 @@ pub(super) fn mail(
     ctx: &RenderContext<'_>,
     config: &EmailConfig,
 ) -> Result<MailRequest, RenderError> {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let message_id = message_id(ctx, config);
     let now: SystemTime = ctx.now.into();
     let mut builder = lettre::Message::builder()
         .from(config.from.clone())
-        .subject(subject(&message))
+        .subject(subject(ctx, &message))
         .date(now)
         .message_id(Some(message_id));
     for to in &config.to {
@@ -76,93 +77,83 @@ fn is_message_id(value: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>'))
 }
 
-/// The headline on one line. Line breaks would be encoded rather than injected anyway; they
-/// are collapsed so the subject reads as one line.
-fn subject(message: &Message) -> String {
-    let one_line = message
-        .headline()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+/// The headline on one line. A follow-up keeps the thread's subject, the first event's
+/// headline, after `Re: `, so mail clients that thread by subject (Gmail among them) keep the
+/// run in one conversation; the current status is in the body. Line breaks would be encoded
+/// rather than injected anyway; they are collapsed so the subject reads as one line.
+fn subject(ctx: &RenderContext<'_>, message: &Message) -> String {
+    let is_follow_up = ctx.prior.is_some_and(|p| is_message_id(&p.0));
+    if !is_follow_up {
+        return one_line_subject(&message.headline());
+    }
+    let thread = match ctx.earlier.first() {
+        Some(first) => Message::of(first).headline(),
+        None => message.headline(),
+    };
+    format!("Re: {}", one_line_subject(&thread))
+}
+
+fn one_line_subject(headline: &str) -> String {
+    let one_line = headline.split_whitespace().collect::<Vec<_>>().join(" ");
     let visible: String = one_line.chars().filter(|c| !c.is_control()).collect();
     truncate_chars(&visible, MAX_SUBJECT_CHARS)
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+type Html = Markup<markup::Html>;
 
 /// Escaped text with its line breaks kept.
-fn paragraph(text: &str) -> String {
-    escape(text).replace("\r\n", "\n").replace('\n', "<br>\n")
+fn paragraph(text: &str) -> Html {
+    let normalised = text.replace("\r\n", "\n");
+    let lines = normalised.split('\n').map(Html::text);
+    Html::join(lines, "<br>\n")
 }
 
 /// A plain layout that mail clients render alike: a bar in the event's colour, the headline,
 /// the status line, the text, a facts table and link buttons. Inline styles only, since many
 /// clients drop `<style>`.
 fn html(message: &Message) -> String {
-    let colour = message.colour().hex();
-    let mut out = String::new();
-    out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n");
-    out.push_str("<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1d1c1d;\">\n");
-    out.push_str(&format!(
-        "<div style=\"border-left:4px solid {colour};padding:4px 12px;\">\n"
-    ));
-    out.push_str(&format!(
-        "<h2 style=\"margin:0 0 4px 0;font-size:18px;\">{}</h2>\n",
-        escape(&message.headline())
-    ));
+    let mut out = Html::raw("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n");
+    out.push_raw("<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1d1c1d;\">\n");
+    out.push_raw("<div style=\"border-left:4px solid ")
+        .push_text(&message.colour().hex())
+        .push_raw(";padding:4px 12px;\">\n");
+    out.push_raw("<h2 style=\"margin:0 0 4px 0;font-size:18px;\">")
+        .push_text(&message.headline())
+        .push_raw("</h2>\n");
     let status = message.status_line();
     if !status.is_empty() {
-        out.push_str(&format!(
-            "<p style=\"margin:0 0 8px 0;color:#616061;\">{}</p>\n",
-            escape(&status)
-        ));
+        out.push_raw("<p style=\"margin:0 0 8px 0;color:#616061;\">")
+            .push_text(&status)
+            .push_raw("</p>\n");
     }
     if !message.text.is_empty() {
-        out.push_str(&format!(
-            "<p style=\"margin:8px 0;\">{}</p>\n",
-            paragraph(&message.text)
-        ));
+        out.push_raw("<p style=\"margin:8px 0;\">")
+            .push(&paragraph(&message.text))
+            .push_raw("</p>\n");
     }
     if !message.facts.is_empty() {
-        out.push_str("<table style=\"border-collapse:collapse;margin:8px 0;\">\n");
+        out.push_raw("<table style=\"border-collapse:collapse;margin:8px 0;\">\n");
         for (name, value) in &message.facts {
-            out.push_str(&format!(
-                "<tr><th style=\"text-align:left;padding:2px 12px 2px 0;vertical-align:top;\">{}</th><td style=\"padding:2px 0;\">{}</td></tr>\n",
-                escape(name),
-                paragraph(value)
-            ));
+            out.push_raw(
+                "<tr><th style=\"text-align:left;padding:2px 12px 2px 0;vertical-align:top;\">",
+            )
+            .push_text(name)
+            .push_raw("</th><td style=\"padding:2px 0;\">")
+            .push(&paragraph(value))
+            .push_raw("</td></tr>\n");
         }
-        out.push_str("</table>\n");
+        out.push_raw("</table>\n");
     }
-    let links: Vec<_> = message
-        .links
-        .iter()
-        .filter(|l| l.url.starts_with("https://") || l.url.starts_with("http://"))
-        .collect();
-    if !links.is_empty() {
-        out.push_str("<p style=\"margin:12px 0 4px 0;\">\n");
-        for link in links {
-            out.push_str(&format!(
-                "<a href=\"{}\" style=\"display:inline-block;padding:6px 14px;margin-right:8px;background:#1264A3;color:#ffffff;text-decoration:none;border-radius:4px;\">{}</a>\n",
-                escape(&link.url),
-                escape(link.label)
-            ));
+    if !message.links.is_empty() {
+        out.push_raw("<p style=\"margin:12px 0 4px 0;\">\n");
+        for link in &message.links {
+            // A button: the link in an outlined box (a link keeps its own colour in most clients).
+            out.push_raw("<span style=\"display:inline-block;padding:6px 14px;margin-right:8px;border:1px solid #1264A3;border-radius:4px;\">")
+                .push(&Html::link(link.label, &link.url))
+                .push_raw("</span>\n");
         }
-        out.push_str("</p>\n");
+        out.push_raw("</p>\n");
     }
-    out.push_str("</div>\n</body></html>\n");
-    out
+    out.push_raw("</div>\n</body></html>\n");
+    out.into_string()
 }

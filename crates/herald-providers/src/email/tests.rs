@@ -41,13 +41,13 @@ fn render_mail(fixture: &Fixture, config: &Value) -> MailRequest {
 }
 
 /// A parsed message: unfolded headers and the decoded MIME parts by content type.
-struct Parsed {
+pub(crate) struct Parsed {
     headers: Vec<(String, String)>,
     parts: Vec<(String, String)>,
 }
 
 impl Parsed {
-    fn of(message: &[u8]) -> Self {
+    pub(crate) fn of(message: &[u8]) -> Self {
         let text = std::str::from_utf8(message).expect("ASCII message");
         let (head, body) = text.split_once("\r\n\r\n").expect("a header section");
         let headers = unfold(head);
@@ -80,11 +80,11 @@ impl Parsed {
         Self { headers, parts }
     }
 
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         find(&self.headers, name).unwrap_or_else(|| panic!("no {name} header"))
     }
 
-    fn part(&self, kind: &str) -> String {
+    pub(crate) fn part(&self, kind: &str) -> String {
         self.parts
             .iter()
             .find(|(k, _)| k.starts_with(kind))
@@ -145,7 +145,7 @@ fn quoted_printable(body: &str) -> String {
 
 /// `=?utf-8?b?...?=` words, decoded and joined as RFC 2047 says (whitespace between encoded
 /// words is dropped).
-fn decode_words(value: &str) -> String {
+pub(crate) fn decode_words(value: &str) -> String {
     let mut out = String::new();
     for word in value.split_whitespace() {
         match word
@@ -259,7 +259,7 @@ fn event_text_cannot_inject_headers_or_markup() {
         "{html}"
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;"));
-    assert!(html.contains("href=\"https://ci.example.com/?a=1&amp;b=&quot;2&quot;\""));
+    assert!(html.contains("href=\"https://ci.example.com/?a=1&amp;b=%222%22\""));
 }
 
 #[test]
@@ -297,6 +297,33 @@ fn a_follow_up_threads_under_the_first_message() {
     let parsed = Parsed::of(&render_mail(&odd, &config("smtps://h:p@smtp.example.com")).message);
     assert!(find(&parsed.headers, "in-reply-to").is_none());
     assert!(find(&parsed.headers, "bcc").is_none());
+}
+
+#[test]
+fn follow_ups_keep_the_threads_subject_after_re() {
+    let config = config("smtps://herald:pw@smtp.example.com");
+    let subject_of = |fixture: &Fixture| {
+        decode_words(&Parsed::of(&render_mail(fixture, &config).message).header("subject"))
+    };
+    let planning = json!({"type": "iac.run.planning", "title": "Run #44 planning",
+        "correlation_key": "run-44"});
+    let applied = json!({"type": "iac.run.applied", "title": "Run #44 applied",
+        "correlation_key": "run-44"});
+    assert_eq!(
+        subject_of(&Fixture::new(Kind::Email, planning.clone())),
+        "Run #44 planning"
+    );
+    let follow_up = Fixture::new(Kind::Email, applied.clone())
+        .with_prior("<evt_first.int_x@example.com>")
+        .after(&[
+            planning.clone(),
+            json!({"type": "iac.run.applying", "title": "Run #44 applying",
+            "correlation_key": "run-44"}),
+        ]);
+    assert_eq!(subject_of(&follow_up), "Re: Run #44 planning");
+    // Without the history (or its first event), the follow-up still says it is a reply.
+    let bare = Fixture::new(Kind::Email, applied).with_prior("<evt_first.int_x@example.com>");
+    assert_eq!(subject_of(&bare), "Re: Run #44 applied");
 }
 
 #[test]

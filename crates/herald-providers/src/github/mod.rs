@@ -12,7 +12,7 @@ mod tests;
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
-use crate::present::{Message, Phase};
+use crate::present::Message;
 use crate::{
     Destination, Outbound, Outcome, Provider, Rate, RenderContext, RenderError, Response, Step,
 };
@@ -104,7 +104,7 @@ impl Provider for GithubProvider {
 }
 
 fn resolved(ctx: &RenderContext<'_>) -> bool {
-    !ctx.is_test() && Message::of(ctx.event).phase == Phase::Resolved
+    !ctx.is_test() && Message::for_delivery(ctx).phase.is_over()
 }
 
 /// A stored external id is an issue number; anything else cannot be addressed.

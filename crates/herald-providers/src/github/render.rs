@@ -34,7 +34,7 @@ fn body(value: &Value) -> Vec<u8> {
 
 /// `POST /repos/{owner}/{repo}/issues`: the first event of a correlation key opens an issue.
 pub fn create(ctx: &RenderContext<'_>, config: &GithubConfig) -> OutboundRequest {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let title = match markdown::one_line(&message.headline()).as_str() {
         "" => ctx.event.event_type.clone(),
         headline => headline.to_owned(),
@@ -49,7 +49,7 @@ pub fn create(ctx: &RenderContext<'_>, config: &GithubConfig) -> OutboundRequest
 
 /// `POST …/issues/{number}/comments`: a follow-up of the same run or incident.
 pub fn comment(ctx: &RenderContext<'_>, config: &GithubConfig, number: u64) -> OutboundRequest {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let text = markdown::body(&message, Some(&message.headline()));
     request(
         ctx,
@@ -60,11 +60,16 @@ pub fn comment(ctx: &RenderContext<'_>, config: &GithubConfig, number: u64) -> O
     .json_body(body(&json!({"body": text})))
 }
 
-/// `PATCH …/issues/{number}`: closes the issue as completed when the matter is resolved.
+/// `PATCH …/issues/{number}`: closes the issue once the matter is over.
+/// A run cancelled or rejected is closed as "not planned" rather than "completed".
 pub fn close(ctx: &RenderContext<'_>, config: &GithubConfig, number: u64) -> OutboundRequest {
-    request(ctx, config, Method::Patch, &format!("/issues/{number}")).json_body(body(
-        &json!({"state": "closed", "state_reason": "completed"}),
-    ))
+    let reason = if Message::for_delivery(ctx).phase.ended_unfinished() {
+        "not_planned"
+    } else {
+        "completed"
+    };
+    request(ctx, config, Method::Patch, &format!("/issues/{number}"))
+        .json_body(body(&json!({"state": "closed", "state_reason": reason})))
 }
 
 /// `GET /repos/{owner}/{repo}`: the connection test. It proves the token and shows, for user

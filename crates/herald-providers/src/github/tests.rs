@@ -85,10 +85,11 @@ fn the_first_event_opens_an_issue_with_a_markdown_body() {
     let body = json_body(request);
     assert_eq!(body["title"], "[HIGH] Disk 95% on db-1");
     assert_eq!(body["labels"], json!(["herald"]));
+    // The event's own `**95%**` is shown as typed, not as bold.
     assert_eq!(
         body["body"],
-        "**Status: failed · Severity: high**\n\n\
-         Host db-1 crossed **95%**.\n\n\
+        "**Status\\: failed · Severity\\: high**\n\n\
+         Host db\\-1 crossed \\*\\*95\\%\\*\\*\\.\n\n\
          | Fact | Value |\n| --- | --- |\n| Workspace | net |\n| note | a\\|b c |\n\n\
          [View run](<https://ci.example/run/1>)"
     );
@@ -116,7 +117,7 @@ fn follow_ups_comment_and_a_resolution_also_closes() {
     );
     let comment = json_body(&requests[0])["body"].as_str().unwrap().to_owned();
     assert!(
-        comment.starts_with("### [HIGH] Disk 95% on db-1\n\n**Status: failed"),
+        comment.starts_with("### \\[HIGH\\] Disk 95\\% on db\\-1\n\n**Status\\: failed"),
         "{comment}"
     );
 
@@ -222,7 +223,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
     assert_github_request(&received[0], "POST", "/repos/acme/ops-alerts/issues");
     let issue = received[0].json();
     assert_eq!(issue["title"], "[HIGH] Disk 95% on db-1");
-    assert!(issue["body"].as_str().unwrap().contains("Host db-1"));
+    assert!(issue["body"].as_str().unwrap().contains("Host db\\-1"));
     assert_eq!(issue["labels"], json!(["herald"]));
     assert_github_request(
         &received[1],
@@ -232,7 +233,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
     assert!(received[1].json()["body"]
         .as_str()
         .unwrap()
-        .contains("Status: failed"));
+        .contains("Status\\: failed"));
     assert_github_request(
         &received[2],
         "POST",
@@ -241,7 +242,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
     assert!(received[2].json()["body"]
         .as_str()
         .unwrap()
-        .contains("Status: resolved"));
+        .contains("Status\\: resolved"));
     assert_github_request(&received[3], "PATCH", "/repos/acme/ops-alerts/issues/42");
     assert_eq!(
         received[3].json(),
@@ -535,4 +536,41 @@ fn the_destination_is_the_repository_at_githubs_creation_pace() {
     let destination = GithubProvider.destination(&config);
     assert_eq!(destination.key, "github:acme/ops-alerts");
     assert_eq!(destination.rate, Some(Rate::new(80.0 / 60.0, 5)));
+}
+
+#[test]
+fn event_text_shows_as_typed_and_mentions_no_one() {
+    use pulldown_cmark::{Event, Options, Parser};
+    let fixture = Fixture::new(
+        Kind::Github,
+        json!({"type": "security.scan.finding_new", "title": "XSS",
+            "summary": "# heading\nping @alice and @org/team <script>alert(1)</script>",
+            "facts": {"file": "src/<login>.rs"}}),
+    );
+    let body = json_body(&render(&fixture, &config())[0])["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut shown = String::new();
+    let mut headings = 0;
+    for event in Parser::new_ext(&body, Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(text) => shown.push_str(&text),
+            Event::SoftBreak => shown.push('\n'),
+            Event::Start(pulldown_cmark::Tag::Heading { .. }) => headings += 1,
+            Event::Html(html) | Event::InlineHtml(html) => panic!("HTML {html} in {body}"),
+            _ => {}
+        }
+    }
+    assert_eq!(headings, 0, "{body}");
+    assert!(shown.contains("src/<login>.rs"), "{shown}");
+    assert!(shown.contains("<script>alert(1)</script>"), "{shown}");
+    // GitHub finds mentions in the rendered text: a word joiner keeps these from being one.
+    assert!(
+        !shown.contains("@alice") && !shown.contains("@org/team"),
+        "{shown}"
+    );
+    assert!(shown
+        .replace('\u{2060}', "")
+        .contains("ping @alice and @org/team"));
 }

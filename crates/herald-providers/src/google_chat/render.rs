@@ -2,6 +2,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::GoogleChatConfig;
+use crate::markup::{Format, Markup};
 use crate::present::{truncate_chars, Message};
 use crate::teams::card::json_len;
 use crate::teams::fit::{fit, status_label};
@@ -16,7 +17,7 @@ pub(crate) const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
 
 pub(super) fn request(ctx: &RenderContext<'_>, config: &GoogleChatConfig) -> OutboundRequest {
     let thread_key = ctx.event.correlation_key.as_deref();
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let build = |m: &Message| body(m, ctx, thread_key);
     let fitted = fit(&message, MAX_BODY_BYTES, |m| json_len(&build(m)));
     let body = build(&fitted).to_string().into_bytes();
@@ -47,22 +48,51 @@ fn with_reply_option(url: &Url) -> Url {
     out
 }
 
+/// The HTML subset of card widget text (`textParagraph`, `decoratedText.text`).
+pub struct ChatCardText;
+
+impl Format for ChatCardText {
+    /// `&`, `<` and `>` as entities: no tag (`<b>`, `<a>`, `<font>`) comes from the text.
+    fn escape(text: &str, out: &mut String) {
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                c => out.push(c),
+            }
+        }
+    }
+}
+
+type Card = Markup<ChatCardText>;
+
+/// The card: the title in the header (plain text), the status in bold in the event's colour,
+/// the text, the facts and the link buttons. The message's `fallbackText` (plain text, for
+/// notifications) carries the headline: the message `text` field would read the event's
+/// `*bold*`, `<url|links>` and `<users/…>` mentions.
 fn body(message: &Message, ctx: &RenderContext<'_>, thread_key: Option<&str>) -> Value {
-    let mut header = json!({"title": message.title});
+    let header = json!({"title": message.title});
+    let mut sections = Vec::new();
     let status = status_label(message);
     if !status.is_empty() {
-        header["subtitle"] = json!(status);
+        let mut line = Card::raw("<font color=\"");
+        line.push_text(&message.colour().hex())
+            .push_raw("\"><b>")
+            .push_text(&status)
+            .push_raw("</b></font>");
+        sections.push(json!({"widgets": [{"textParagraph": {"text": line}}]}));
     }
-    let mut sections = Vec::new();
     if !message.text.is_empty() {
-        sections.push(json!({"widgets": [{"textParagraph": {"text": escape(&message.text)}}]}));
+        let text = Card::text(&message.text);
+        sections.push(json!({"widgets": [{"textParagraph": {"text": text}}]}));
     }
     if !message.facts.is_empty() {
         let widgets: Vec<Value> = message
             .facts
             .iter()
             .map(|(name, value)| {
-                json!({"decoratedText": {"topLabel": escape(name), "text": escape(value), "wrapText": true}})
+                json!({"decoratedText": {"topLabel": Card::text(name), "text": Card::text(value), "wrapText": true}})
             })
             .collect();
         sections.push(json!({"widgets": widgets}));
@@ -71,17 +101,17 @@ fn body(message: &Message, ctx: &RenderContext<'_>, thread_key: Option<&str>) ->
         let buttons: Vec<Value> = message
             .links
             .iter()
-            .map(|link| json!({"text": link.label, "onClick": {"openLink": {"url": link.url}}}))
+            .map(|link| json!({"text": link.label, "onClick": {"openLink": {"url": link.url.as_str()}}}))
             .collect();
         sections.push(json!({"widgets": [{"buttonList": {"buttons": buttons}}]}));
     }
     if sections.is_empty() {
         // A card needs a section; the event type is the one thing every event has.
-        let text = escape(&ctx.event.event_type);
+        let text = Card::text(&ctx.event.event_type);
         sections.push(json!({"widgets": [{"textParagraph": {"text": text}}]}));
     }
     let mut body = json!({
-        "text": truncate_chars(&message.headline(), MAX_TEXT_CHARS),
+        "fallbackText": truncate_chars(&message.headline(), MAX_TEXT_CHARS),
         "cardsV2": [{
             "cardId": format!("herald-{}", ctx.event.id),
             "card": {"header": header, "sections": sections},
@@ -91,11 +121,4 @@ fn body(message: &Message, ctx: &RenderContext<'_>, thread_key: Option<&str>) ->
         body["thread"] = json!({"threadKey": key});
     }
     body
-}
-
-/// Card widget text is read as Chat's HTML subset, so event text is escaped to show as typed.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -45,25 +45,30 @@ fn renders_text_and_a_card_with_header_facts_and_buttons() {
         Some("application/json; charset=UTF-8")
     );
     let body: Value = serde_json::from_slice(&request.body).unwrap();
-    assert_eq!(body["text"], "[HIGH] Apply failed: net");
+    // Plain text for notifications: the message `text` would read Chat's own formatting.
+    assert!(body.get("text").is_none());
+    assert_eq!(body["fallbackText"], "[HIGH] Apply failed: net");
     let card = &body["cardsV2"][0];
     assert_eq!(card["cardId"], format!("herald-{}", fixture.event.id));
-    assert_eq!(card["card"]["header"]["title"], "Apply failed: net");
     assert_eq!(
-        card["card"]["header"]["subtitle"],
-        "Status: failed · Severity: high"
+        card["card"]["header"],
+        json!({"title": "Apply failed: net"})
     );
     let sections = card["card"]["sections"].as_array().unwrap();
     assert_eq!(
         sections[0]["widgets"][0]["textParagraph"]["text"],
+        "<font color=\"#E01E5A\"><b>Status: failed · Severity: high</b></font>"
+    );
+    assert_eq!(
+        sections[1]["widgets"][0]["textParagraph"]["text"],
         "1 error &lt;x&gt; &amp; more"
     );
     assert_eq!(
-        sections[1]["widgets"][1]["decoratedText"],
+        sections[2]["widgets"][1]["decoratedText"],
         json!({"topLabel": "zone", "text": "&lt;b&gt;eu&lt;/b&gt;", "wrapText": true})
     );
     assert_eq!(
-        sections[2]["widgets"][0]["buttonList"]["buttons"][0],
+        sections[3]["widgets"][0]["buttonList"]["buttons"][0],
         json!({"text": "View run", "onClick": {"openLink": {"url": "https://ci.example/runs/42"}}})
     );
 }
@@ -90,7 +95,7 @@ fn a_correlated_event_goes_into_its_thread_keeping_key_and_token() {
 
 #[test]
 fn an_uncorrelated_event_starts_no_thread() {
-    let fixture = Fixture::new(Kind::GoogleChat, json!({"type": "scan_done"}));
+    let fixture = Fixture::new(Kind::GoogleChat, json!({"type": "acme.thing"}));
     let request = render(&fixture, &json!({"webhook_url": URL}));
     assert_eq!(request.url.as_str(), URL);
     let body: Value = serde_json::from_slice(&request.body).unwrap();
@@ -100,7 +105,7 @@ fn an_uncorrelated_event_starts_no_thread() {
         .is_none());
     assert_eq!(
         body["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"],
-        "scan_done",
+        "acme.thing",
         "a card always has a section"
     );
 }
@@ -127,9 +132,9 @@ fn a_huge_event_stays_within_the_limits() {
         request.body.len()
     );
     let body: Value = serde_json::from_slice(&request.body).unwrap();
-    assert!(body["text"].as_str().unwrap().chars().count() <= MAX_TEXT_CHARS);
+    assert!(body["fallbackText"].as_str().unwrap().chars().count() <= MAX_TEXT_CHARS);
     let sections = body["cardsV2"][0]["card"]["sections"].as_array().unwrap();
-    let facts = sections[1]["widgets"].as_array().unwrap();
+    let facts = sections[2]["widgets"].as_array().unwrap();
     assert_eq!(
         facts.last().unwrap()["decoratedText"]["topLabel"],
         "More facts"
@@ -280,7 +285,7 @@ async fn posts_a_thread_reply_to_a_fake_and_returns_the_message_name() {
     let body = received[0].json();
     assert_eq!(body["thread"]["threadKey"], "run-42");
     assert!(body["cardsV2"][0]["card"]["header"]["title"].is_string());
-    assert!(body["text"].is_string());
+    assert!(body["fallbackText"].is_string());
 }
 
 #[tokio::test]
@@ -303,7 +308,7 @@ async fn a_connection_test_posts_a_visible_test_message() {
     assert!(matches!(result.outcome, Outcome::Delivered { .. }));
     let received = fake.received();
     assert_eq!(received[0].path, "/v1/spaces/S1/messages?key=K1&token=T1");
-    assert_eq!(received[0].json()["text"], "Herald test event");
+    assert_eq!(received[0].json()["fallbackText"], "Herald test event");
 
     fake.script([Reply::status(403).body(
         r#"{"error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}}"#,

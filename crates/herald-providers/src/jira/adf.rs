@@ -77,9 +77,7 @@ fn build(
     }
     let mut links = Vec::new();
     for link in &message.links {
-        let Ok(href) = url::Url::parse(&link.url) else {
-            continue;
-        };
+        let href = &link.url;
         if !links.is_empty() {
             links.push(text(" · "));
         }

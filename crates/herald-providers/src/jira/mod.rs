@@ -12,7 +12,7 @@ mod tests;
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
-use crate::present::{Message, Phase};
+use crate::present::Message;
 use crate::{Destination, Outbound, Outcome, Provider, RenderContext, RenderError, Response, Step};
 
 pub use config::JiraConfig;
@@ -105,7 +105,7 @@ impl Provider for JiraProvider {
 fn resolving(ctx: &RenderContext<'_>, config: &JiraConfig) -> bool {
     !ctx.is_test()
         && config.resolve_transition.is_some()
-        && Message::of(ctx.event).phase == Phase::Resolved
+        && Message::for_delivery(ctx).phase.is_over()
 }
 
 /// The issue this exchange is about: the prior one, or the one its first step created.

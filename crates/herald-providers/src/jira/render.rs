@@ -24,7 +24,7 @@ fn body(value: &Value) -> Vec<u8> {
 
 /// `POST /rest/api/3/issue`: the first event of a correlation key opens an issue.
 pub fn create(ctx: &RenderContext<'_>, config: &JiraConfig) -> OutboundRequest {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let mut labels = vec!["herald".to_owned()];
     if let Some(severity) = message.severity {
         labels.push(format!("sev-{}", severity.as_str()));
@@ -82,7 +82,7 @@ fn summary(message: &Message, event: &Event) -> String {
 
 /// `POST /rest/api/3/issue/{key}/comment`: a follow-up of the same run or incident.
 pub fn comment(ctx: &RenderContext<'_>, config: &JiraConfig, key: &str) -> OutboundRequest {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let doc = adf::document(&message, Some(&message.headline()));
     request(config, Method::Post, &["issue", key, "comment"]).json_body(body(&json!({"body": doc})))
 }

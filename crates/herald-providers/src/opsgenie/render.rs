@@ -34,9 +34,9 @@ pub(super) fn requests(
         let request = OutboundRequest::new(Method::Get, url).header("authorization", auth);
         return Ok(vec![request.into()]);
     }
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let alias = alias(ctx);
-    let request = if message.phase == Phase::Resolved {
+    let request = if message.phase.is_over() {
         let mut url = with_segments(join(base, "/v2/alerts"), &[&alias, "close"])?;
         // Without it Opsgenie reads the alias as an alert id and answers 404.
         url.query_pairs_mut().append_pair("identifierType", "alias");
@@ -165,7 +165,7 @@ fn details(ctx: &RenderContext<'_>, message: &Message) -> Map<String, Value> {
     }
     for link in &message.links {
         // A cut URL is a broken link: leave it out instead.
-        details.add(link.label, &link.url, false);
+        details.add(link.label, link.url.as_str(), false);
     }
     for (name, value) in &message.facts {
         details.add(name, value, true);

@@ -162,7 +162,7 @@ fn aliases_that_cannot_be_a_path_segment_become_digests() {
     let long = "k".repeat(256);
     let open = fixture(json!({"type": "x", "correlation_key": long}));
     assert_eq!(body(&rendered(&open, &config())[0])["alias"], long);
-    let plain = fixture(json!({"type": "scan_done"}));
+    let plain = fixture(json!({"type": "acme.thing"}));
     assert_eq!(
         body(&rendered(&plain, &config())[0])["alias"],
         format!("herald:{}", plain.event.id)

@@ -27,7 +27,7 @@ pub(super) fn requests(ctx: &RenderContext<'_>, config: &PagerDutyConfig) -> Vec
         let bytes = serde_json::to_vec(&body).expect("a JSON value serialises");
         OutboundRequest::post_json(url.clone(), bytes).into()
     };
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     if ctx.is_test() {
         // Unique per test, so it never touches a real alert; visible to responders until the
         // resolve lands a moment later.
@@ -39,7 +39,7 @@ pub(super) fn requests(ctx: &RenderContext<'_>, config: &PagerDutyConfig) -> Vec
         ];
     }
     let dedup_key = dedup_key(ctx);
-    let body = if message.phase == Phase::Resolved {
+    let body = if message.phase.is_over() {
         resolve(config, &dedup_key)
     } else {
         trigger(ctx, config, &message, &dedup_key, severity(&message))
@@ -111,7 +111,7 @@ fn trigger(
     let links: Vec<Value> = message
         .links
         .iter()
-        .map(|link| json!({"href": link.url, "text": link.label}))
+        .map(|link| json!({"href": link.url.as_str(), "text": link.label}))
         .collect();
     let body = |facts_budget| {
         let mut payload = payload.clone();

@@ -11,12 +11,12 @@ use crate::{join, Method, OutboundRequest, RenderContext};
 
 /// `header.text`.
 const HEADER_MAX: usize = 150;
-/// `section.text`.
+/// The status and summary: `section.text`'s limit, which we keep to for rich text too.
 const SECTION_TEXT_MAX: usize = 3_000;
-/// `section.fields`: items, and characters per item.
+/// Facts shown, and characters per fact (the former `section.fields` limits).
 const FIELDS_MAX: usize = 10;
 const FIELD_MAX: usize = 2_000;
-/// Our own budget for all fields together, so the whole message stays well under the ~12-13k
+/// Our own budget for all facts together, so the whole message stays well under the ~12-13k
 /// characters at which Slack answers `msg_blocks_too_long`.
 const FIELDS_TOTAL: usize = 3_000;
 /// A fact's name inside its field.
@@ -53,8 +53,12 @@ pub(super) fn web_api_message(
     ctx: &RenderContext<'_>,
     token: &BotToken,
     placement: Placement<'_>,
+    interactive: bool,
 ) -> OutboundRequest {
     let mut body = message_body(ctx);
+    if interactive {
+        super::actions::add_decision_buttons(ctx, &mut body);
+    }
     let method = match placement {
         Placement::Post { channel } => {
             body.insert("channel".into(), channel.into());
@@ -79,17 +83,22 @@ pub(super) fn thread_reply(
     channel: &str,
     ts: &str,
 ) -> OutboundRequest {
-    let message = Message::of(ctx.event);
-    let mut text = format!("{}: {}", phase_label(message.phase), title(ctx, &message));
-    let status = message.status_line();
-    if !status.is_empty() {
-        text.push('\n');
-        text.push_str(&status);
+    let message = Message::for_delivery(ctx);
+    let title = title(ctx, &message);
+    let label = message.phase_label();
+    let mut text = if label.is_empty() {
+        title
+    } else {
+        format!("{label}: {title}")
+    };
+    if let Some(severity) = message.severity.filter(|_| !message.phase.is_over()) {
+        text.push_str(&format!("\nSeverity: {}", severity.as_str()));
     }
     let body = json!({
         "channel": channel,
         "thread_ts": ts,
         "text": fit(&text, TEXT_MAX, true),
+        "mrkdwn": false,
         "unfurl_links": false,
     });
     web_api(ctx, token, "chat.postMessage", Some(body))
@@ -110,7 +119,7 @@ pub(super) fn webhook_message(ctx: &RenderContext<'_>, url: &url::Url) -> Outbou
     )
 }
 
-fn web_api(
+pub(super) fn web_api(
     ctx: &RenderContext<'_>,
     token: &BotToken,
     method: &str,
@@ -126,22 +135,28 @@ fn web_api(
 
 /// A JSON body with the `charset=utf-8` content type Slack asks for (a bare
 /// `application/json` may draw a warning).
-fn with_json(request: OutboundRequest, body: &Value) -> OutboundRequest {
+pub(super) fn with_json(request: OutboundRequest, body: &Value) -> OutboundRequest {
     let mut request = request.header("content-type", "application/json; charset=utf-8");
     request.body = serde_json::to_vec(body).expect("a JSON value serialises");
     request
 }
 
 /// `text`, `blocks` and `attachments`: what a post, an edit and a webhook share.
+///
+/// Event text is never mrkdwn here. The header is `plain_text`; the status, summary and facts
+/// are `rich_text`, whose `text` elements Slack shows as given, styled only as Herald says (a
+/// bold label); buttons carry Herald's labels and parsed URLs. The top-level `text` and the
+/// attachment's `fallback` (what notifications show) are escaped for Slack's control
+/// sequences (`<!here>`, `<url|label>`, `<@U…>`), with mrkdwn parsing off.
 pub(super) fn message_body(ctx: &RenderContext<'_>) -> Map<String, Value> {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let headline = headline(ctx, &message);
     let mut blocks = vec![json!({
         "type": "header",
         "text": {"type": "plain_text", "text": fit(&headline, HEADER_MAX, false)},
     })];
-    if let Some(section) = summary_section(&message) {
-        blocks.push(section);
+    if let Some(block) = summary_block(&message) {
+        blocks.push(block);
     }
     blocks.extend(fact_blocks(&message.facts));
     let buttons: Vec<Value> = message.links.iter().filter_map(button).collect();
@@ -150,26 +165,31 @@ pub(super) fn message_body(ctx: &RenderContext<'_>) -> Map<String, Value> {
     }
     let mut body = Map::new();
     body.insert("text".into(), fit(&headline, TEXT_MAX, true).into());
+    body.insert("mrkdwn".into(), false.into());
     body.insert("blocks".into(), blocks.into());
     // A legacy attachment is the only way to get a colour bar beside Block Kit content.
-    body.insert(
-        "attachments".into(),
-        json!([{
-            "color": message.colour().hex(),
-            "fallback": fit(&headline, TEXT_MAX, false),
-            "text": phase_label(message.phase),
-        }]),
-    );
+    let mut bar = json!({
+        "color": message.colour().hex(),
+        "fallback": fit(&headline, TEXT_MAX, true),
+    });
+    let label = message.phase_label();
+    if !label.is_empty() {
+        bar["text"] = fit(&label, 200, true).into();
+    }
+    body.insert("attachments".into(), json!([bar]));
     body
 }
 
-/// The headline, or "Resolved: title" once it is over (a stale severity would mislead).
+/// The title, prefixed once a problem is resolved ("Resolved: db-1 down") and without the
+/// severity once the matter is over (a stale severity would mislead).
 fn headline(ctx: &RenderContext<'_>, message: &Message) -> String {
-    match message.phase {
-        Phase::Resolved => format!("Resolved: {}", title(ctx, message)),
-        _ if message.title.trim().is_empty() => ctx.event.event_type.clone(),
-        _ => message.headline(),
+    if message.phase == Phase::Resolved {
+        return format!("{}: {}", message.phase_label(), title(ctx, message));
     }
+    if message.phase.is_over() || message.title.trim().is_empty() {
+        return title(ctx, message);
+    }
+    message.headline()
 }
 
 /// Slack refuses a blank header, so a blank title falls back to the event type.
@@ -181,73 +201,86 @@ fn title(ctx: &RenderContext<'_>, message: &Message) -> String {
     }
 }
 
-fn phase_label(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Resolved => "Resolved",
-        Phase::AwaitingApproval => "Waiting for approval",
-        Phase::Failed => "Failed",
-        Phase::Active => "Open",
+/// A `text` element of a rich-text section: shown as given, never parsed.
+fn text_element(text: &str, bold: bool) -> Value {
+    let mut element = json!({"type": "text", "text": text});
+    if bold {
+        element["style"] = json!({"bold": true});
     }
+    element
+}
+
+fn rich_text(elements: Vec<Value>) -> Value {
+    json!({"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]})
 }
 
 /// The status line in bold, then the text. `None` when there is neither (Slack refuses an
 /// empty section).
-fn summary_section(message: &Message) -> Option<Value> {
+fn summary_block(message: &Message) -> Option<Value> {
     let status = message.status_line();
-    let status = if status.is_empty() {
-        String::new()
-    } else {
-        format!("*{}*", fit(&status, 200, true))
-    };
-    let text = match (status.is_empty(), message.text.trim().is_empty()) {
-        (true, true) => return None,
-        (false, true) => status,
-        (true, false) => fit(&message.text, SECTION_TEXT_MAX, true),
-        (false, false) => {
-            let room = SECTION_TEXT_MAX - units(&status) - 1;
-            format!("{status}\n{}", fit(&message.text, room, true))
+    let mut elements = Vec::new();
+    let mut used = 0;
+    if !status.is_empty() {
+        let status = fit(&status, 200, false);
+        used += units(&status) + 1;
+        elements.push(text_element(&status, true));
+    }
+    if !message.text.trim().is_empty() {
+        if !elements.is_empty() {
+            elements.push(text_element("\n", false));
         }
-    };
-    Some(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}))
+        elements.push(text_element(
+            &fit(&message.text, SECTION_TEXT_MAX - used, false),
+            false,
+        ));
+    }
+    (!elements.is_empty()).then(|| rich_text(elements))
 }
 
-/// Up to ten facts as section fields, sharing one budget; a note for any left out.
+/// Up to ten facts, a bold name and its value on each line, sharing one budget; a note for
+/// any left out.
 fn fact_blocks(facts: &[(String, String)]) -> Vec<Value> {
     if facts.is_empty() {
         return Vec::new();
     }
     let shown = &facts[..facts.len().min(FIELDS_MAX)];
     let per_field = (FIELDS_TOTAL / shown.len()).min(FIELD_MAX);
-    let fields: Vec<Value> = shown
-        .iter()
-        .map(|(name, value)| {
-            let name = format!("*{}*", fit(name, FACT_NAME_MAX.min(per_field / 2), true));
-            let room = per_field.saturating_sub(units(&name) + 1);
-            let text = format!("{name}\n{}", fit(value, room, true));
-            json!({"type": "mrkdwn", "text": text})
-        })
-        .collect();
-    let mut blocks = vec![json!({"type": "section", "fields": fields})];
+    let mut elements = Vec::new();
+    for (i, (name, value)) in shown.iter().enumerate() {
+        let name = format!("{}: ", fit(name, FACT_NAME_MAX.min(per_field / 2), false));
+        let room = per_field.saturating_sub(units(&name)).max(1);
+        if i > 0 {
+            elements.push(text_element("\n", false));
+        }
+        elements.push(text_element(&name, true));
+        let value = if value.is_empty() {
+            " "
+        } else {
+            value.as_str()
+        };
+        elements.push(text_element(&fit(value, room, false), false));
+    }
+    let mut blocks = vec![rich_text(elements)];
     let hidden = facts.len() - shown.len();
     if hidden > 0 {
         let note = match hidden {
             1 => "1 more fact not shown".to_owned(),
             n => format!("{n} more facts not shown"),
         };
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}));
+        blocks.push(json!({"type": "context", "elements": [{"type": "plain_text", "text": note}]}));
     }
     blocks
 }
 
 /// A link button; a URL too long for Slack is left out rather than cut into a broken link.
 fn button(link: &Link) -> Option<Value> {
-    if units(&link.url) > BUTTON_URL_MAX {
+    if units(link.url.as_str()) > BUTTON_URL_MAX {
         return None;
     }
     let mut button = json!({
         "type": "button",
         "text": {"type": "plain_text", "text": fit(link.label, BUTTON_TEXT_MAX, false)},
-        "url": link.url,
+        "url": link.url.as_str(),
         "action_id": link.id,
     });
     if link.id == "approve_run" {
@@ -261,9 +294,10 @@ pub(super) fn units(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
-/// `text` cut to at most `max` UTF-16 units, ending with `…` when cut. With `escape`, `&`, `<`
-/// and `>` become the entities mrkdwn requires (so no one is pinged and no link is forged),
-/// counted after escaping and never split.
+/// `text` cut to at most `max` UTF-16 units, ending with `…` when cut. With `escape`, the
+/// result is for Slack's text fields, where `&`, `<` and `>` start control sequences: they
+/// become the entities Slack asks for (so no one is pinged and no link is forged), counted
+/// after escaping and never split. This is Slack's one escaping function for event text.
 pub(super) fn fit(text: &str, max: usize, escape: bool) -> String {
     let width = |c: char| match c {
         '&' if escape => 5,

@@ -49,6 +49,24 @@ fn body(request: &OutboundRequest) -> Value {
     serde_json::from_slice(&request.body).unwrap()
 }
 
+/// A rich-text block as shown: its text elements joined, bold ones between `*`.
+fn shown(block: &Value) -> String {
+    assert_eq!(block["type"], "rich_text", "{block}");
+    let mut out = String::new();
+    for section in block["elements"].as_array().unwrap() {
+        for element in section["elements"].as_array().unwrap() {
+            assert_eq!(element["type"], "text", "event text only in text elements");
+            let text = element["text"].as_str().unwrap();
+            if element["style"]["bold"] == true {
+                out.push_str(&format!("*{text}*"));
+            } else {
+                out.push_str(text);
+            }
+        }
+    }
+    out
+}
+
 fn blocks_of<'a>(body: &'a Value, kind: &str) -> Vec<&'a Value> {
     body["blocks"]
         .as_array()
@@ -203,18 +221,16 @@ fn a_bot_post_is_block_kit_with_fallback_text_and_colour() {
         json!({"type": "header", "text": {"type": "plain_text", "text": "[HIGH] Apply net-prod"}})
     );
     assert_eq!(
-        body["blocks"][1]["text"],
-        json!({"type": "mrkdwn", "text": "*Status: running · Severity: high*\nPlan: 3 to add, 1 to change"})
+        body["mrkdwn"], false,
+        "the fallback text is not parsed for formatting"
     );
-    let fields: Vec<&str> = body["blocks"][2]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        fields,
-        ["*Workspace*\nnet-prod", "*Job*\napply", "*Commit*\nabc123"]
+        shown(&body["blocks"][1]),
+        "*Status: running · Severity: high*\nPlan: 3 to add, 1 to change"
+    );
+    assert_eq!(
+        shown(&body["blocks"][2]),
+        "*Workspace: *net-prod\n*Job: *apply\n*Commit: *abc123"
     );
     assert_eq!(
         blocks_of(&body, "actions")[0]["elements"],
@@ -251,11 +267,10 @@ fn approve_button_only_while_waiting_and_resolved_turns_green() {
         1
     );
     assert_eq!(resolved["attachments"][0]["color"], "#2EB67D");
-    assert_eq!(
-        resolved["blocks"][0]["text"]["text"],
-        "Resolved: Apply net-prod"
-    );
-    assert_eq!(resolved["text"], "Resolved: Apply net-prod");
+    assert_eq!(resolved["attachments"][0]["text"], "Applied");
+    // A run applied is not an incident resolved, and its stale severity is dropped.
+    assert_eq!(resolved["blocks"][0]["text"]["text"], "Apply net-prod");
+    assert_eq!(resolved["text"], "Apply net-prod");
 }
 
 fn body_of_render(event: Value) -> Value {
@@ -263,19 +278,21 @@ fn body_of_render(event: Value) -> Value {
 }
 
 #[test]
-fn mrkdwn_is_escaped_so_text_cannot_ping_or_forge_links() {
+fn event_text_cannot_ping_format_or_forge_links() {
     let body = body_of_render(json!({"type": "x", "title": "<!channel> A & B",
-        "summary": "<!here> see <https://evil.example|docs> & more",
+        "summary": "<!here> see <https://evil.example|docs> & *more*",
         "facts": {"owner": "<@U123>"}}));
-    let section = body["blocks"][1]["text"]["text"].as_str().unwrap();
+    // Rich text shows text elements as given; only Herald's labels are styled.
     assert_eq!(
-        section,
-        "&lt;!here&gt; see &lt;https://evil.example|docs&gt; &amp; more"
+        shown(&body["blocks"][1]),
+        "<!here> see <https://evil.example|docs> & *more*"
     );
+    assert_eq!(shown(&body["blocks"][2]), "*owner: *<@U123>");
+    // The fallback text is escaped for Slack's control sequences.
     assert_eq!(body["text"], "&lt;!channel&gt; A &amp; B");
     assert_eq!(
-        body["blocks"][2]["fields"][0]["text"],
-        "*owner*\n&lt;@U123&gt;"
+        body["attachments"][0]["fallback"],
+        "&lt;!channel&gt; A &amp; B"
     );
     // The header is plain_text, which Slack never parses: it stays as written.
     assert_eq!(body["blocks"][0]["text"]["text"], "<!channel> A & B");
@@ -337,16 +354,8 @@ fn huge_events_stay_within_block_kit_limits() {
                     assert_eq!(block["text"]["type"], "plain_text");
                     assert!(units(block["text"]["text"].as_str().unwrap()) <= 150);
                 }
-                "section" => {
-                    if let Some(text) = block["text"]["text"].as_str() {
-                        assert!(units(text) <= 3_000);
-                    }
-                    if let Some(fields) = block["fields"].as_array() {
-                        assert!(fields.len() <= 10);
-                        for field in fields {
-                            assert!(units(field["text"].as_str().unwrap()) <= 2_000);
-                        }
-                    }
+                "rich_text" => {
+                    assert!(text_units(block) <= 3_200, "{}", text_units(block));
                 }
                 "actions" => {
                     let elements = block["elements"].as_array().unwrap();
@@ -364,11 +373,8 @@ fn huge_events_stay_within_block_kit_limits() {
             }
         }
         // Something of each part survives the cuts.
-        assert!(blocks[1]["text"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("S&amp;&lt;&gt;"));
-        assert_eq!(blocks[2]["fields"].as_array().unwrap().len(), 10);
+        assert!(shown(&blocks[1]).contains("S&<>"));
+        assert_eq!(shown(&blocks[2]).matches(": *").count(), 10);
     }
 }
 
@@ -397,10 +403,8 @@ fn follow_ups_edit_the_first_message_and_reply_in_its_thread_when_it_matters() {
     let reply = self::body(requests[1].http().unwrap());
     assert_eq!(reply["channel"], "C0123456789");
     assert_eq!(reply["thread_ts"], "1503435956.000247");
-    assert_eq!(
-        reply["text"],
-        "Resolved: Apply net-prod\nStatus: applied · Severity: high"
-    );
+    assert_eq!(reply["text"], "Applied: Apply net-prod");
+    assert_eq!(reply["mrkdwn"], false);
 
     // Not a `channel:ts`: start a new message rather than edit something unknown.
     let odd = Fixture::new(Kind::Slack, running()).with_prior("ABC-7");
@@ -801,18 +805,13 @@ async fn a_run_shares_one_message_from_trigger_to_resolve() {
     );
     assert_eq!(
         received[2].json()["text"],
-        "Waiting for approval: Apply net-prod\nStatus: waiting for approval"
+        "Waiting for approval: Apply net-prod"
     );
-    let resolved = received[3].json();
-    assert_eq!(resolved["attachments"][0]["color"], "#2EB67D");
-    assert_eq!(
-        resolved["blocks"][0]["text"]["text"],
-        "Resolved: Apply net-prod"
-    );
-    assert!(received[4].json()["text"]
-        .as_str()
-        .unwrap()
-        .starts_with("Resolved: "));
+    let applied = received[3].json();
+    assert_eq!(applied["attachments"][0]["color"], "#2EB67D");
+    assert_eq!(applied["attachments"][0]["text"], "Applied");
+    assert_eq!(applied["blocks"][0]["text"]["text"], "Apply net-prod");
+    assert_eq!(received[4].json()["text"], "Applied: Apply net-prod");
 }
 
 #[tokio::test]
@@ -867,11 +866,14 @@ async fn slack_errors_through_the_fake_fail_or_retry() {
 }
 
 #[tokio::test]
-async fn the_bot_connection_test_calls_auth_test_and_posts_nothing() {
+async fn the_bot_connection_test_proves_the_token_and_posting_to_the_channel() {
     let fake = Receiver::start().await;
-    fake.script([Reply::status(200).body(
-        r#"{"ok": true, "url": "https://x.slack.com/", "team": "X", "user": "herald", "team_id": "T1", "user_id": "U1", "bot_id": "B1"}"#,
-    )]);
+    fake.script([
+        Reply::status(200).body(
+            r#"{"ok": true, "url": "https://x.slack.com/", "team": "X", "user": "herald", "team_id": "T1", "user_id": "U1", "bot_id": "B1"}"#,
+        ),
+        Reply::status(200).body(POSTED),
+    ]);
     let fixture = Fixture::new(
         Kind::Slack,
         json!({"type": "herald.test", "title": "Herald test event"}),
@@ -879,10 +881,27 @@ async fn the_bot_connection_test_calls_auth_test_and_posts_nothing() {
     .for_test()
     .at(&fake.url("/api"));
     let result = exchange(&loopback_sender(), &SlackProvider, &fixture.ctx(), &bot()).await;
-    assert_eq!(result.outcome, Outcome::Delivered { external_id: None });
+    assert!(matches!(result.outcome, Outcome::Delivered { .. }));
     let received = fake.received();
-    assert_eq!(received.len(), 1);
+    assert_eq!(received.len(), 2);
     assert_web_api_call(&received[0], "/api/auth.test");
+    assert_web_api_call(&received[1], "/api/chat.postMessage");
+    assert_eq!(received[1].json()["channel"], "#deploys");
+    assert_eq!(received[1].json()["text"], "Herald test event");
+
+    // A channel the bot is not in: Slack's code, and what to do.
+    fake.script([
+        Reply::status(200).body(r#"{"ok": true, "user_id": "U1", "bot_id": "B1"}"#),
+        Reply::status(200).body(r#"{"ok": false, "error": "not_in_channel"}"#),
+    ]);
+    let outside = exchange(&loopback_sender(), &SlackProvider, &fixture.ctx(), &bot()).await;
+    let Outcome::Failed { reason } = outside.outcome else {
+        panic!("{:?}", outside.outcome)
+    };
+    assert!(
+        reason.contains("not_in_channel") && reason.contains("invite"),
+        "{reason}"
+    );
 
     fake.script([Reply::status(200).body(r#"{"ok": false, "error": "invalid_auth"}"#)]);
     let refused = exchange(&loopback_sender(), &SlackProvider, &fixture.ctx(), &bot()).await;
@@ -922,7 +941,7 @@ async fn a_webhook_posts_each_event_and_its_test_is_a_visible_message() {
         assert!(request.json().get("channel").is_none());
     }
     assert_eq!(received[0].json()["text"], "Herald test event");
-    assert_eq!(received[1].json()["text"], "Resolved: Apply net-prod");
+    assert_eq!(received[1].json()["text"], "Apply net-prod");
 
     fake.script([Reply::status(404).body("channel_not_found")]);
     let gone = exchange(&sender, &SlackProvider, &test.ctx(), &config).await;

@@ -1,6 +1,9 @@
 //! The Adaptive Card Herald posts to Teams (1.4) and Webex (1.3): a bold title, a status line
-//! coloured by status and severity, the text, a FactSet and one Action.OpenUrl per link. Only
-//! elements of schema 1.0 are used, so one builder serves every version a service renders.
+//! coloured by status and severity, the text, the facts and one Action.OpenUrl per link.
+//!
+//! Event text goes only into `TextRun`s of `RichTextBlock`s (schema 1.2), which the schema
+//! defines as plain text: unlike a `TextBlock` or a `FactSet`, whose text is Markdown, nothing
+//! in a `TextRun` becomes emphasis, a list or a link. So event text cannot format the card.
 
 use serde_json::{json, Value};
 
@@ -11,36 +14,46 @@ pub(crate) const SCHEMA: &str = "http://adaptivecards.io/schemas/adaptive-card.j
 /// The attachment content type both Teams and Webex expect for a card.
 pub(crate) const CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 
+/// One run of plain text, with Herald's own styling.
+fn run(text: &str, style: &[(&str, &str)]) -> Value {
+    let mut run = json!({"type": "TextRun", "text": text});
+    for (name, value) in style {
+        run[*name] = json!(value);
+    }
+    run
+}
+
+fn rich(inlines: Vec<Value>) -> Value {
+    json!({"type": "RichTextBlock", "inlines": inlines})
+}
+
 /// The card for `message`, declared as schema `version`.
 pub(crate) fn adaptive_card(message: &Message, version: &str) -> Value {
-    let mut body = vec![json!({
-        "type": "TextBlock",
-        "text": message.title,
-        "weight": "Bolder",
-        "size": "Medium",
-        "wrap": true,
-    })];
+    let mut body = vec![rich(vec![run(
+        &message.title,
+        &[("weight", "Bolder"), ("size", "Medium")],
+    )])];
     let status = status_label(message);
     if !status.is_empty() {
-        body.push(json!({
-            "type": "TextBlock",
-            "text": status,
-            "color": message.tone().adaptive(),
-            "weight": "Bolder",
-            "spacing": "None",
-            "wrap": true,
-        }));
+        let mut line = rich(vec![run(
+            &status,
+            &[("color", message.tone().adaptive()), ("weight", "Bolder")],
+        )]);
+        line["spacing"] = json!("None");
+        body.push(line);
     }
     if !message.text.is_empty() {
-        body.push(json!({"type": "TextBlock", "text": message.text, "wrap": true}));
+        body.push(rich(vec![run(&message.text, &[])]));
     }
-    if !message.facts.is_empty() {
-        let facts: Vec<Value> = message
-            .facts
-            .iter()
-            .map(|(name, value)| json!({"title": name, "value": value}))
-            .collect();
-        body.push(json!({"type": "FactSet", "facts": facts}));
+    for (i, (name, value)) in message.facts.iter().enumerate() {
+        let mut fact = rich(vec![
+            run(&format!("{name}: "), &[("weight", "Bolder")]),
+            run(value, &[]),
+        ]);
+        if i > 0 {
+            fact["spacing"] = json!("None");
+        }
+        body.push(fact);
     }
     let mut card = json!({
         "$schema": SCHEMA,
@@ -52,10 +65,27 @@ pub(crate) fn adaptive_card(message: &Message, version: &str) -> Value {
         card["actions"] = message
             .links
             .iter()
-            .map(|link| json!({"type": "Action.OpenUrl", "title": link.label, "url": link.url}))
+            .map(|link| {
+                json!({"type": "Action.OpenUrl", "title": link.label, "url": link.url.as_str()})
+            })
             .collect();
     }
     card
+}
+
+/// The text of a card element as shown: a RichTextBlock's runs joined. For tests.
+#[cfg(test)]
+pub(crate) fn shown_text(element: &Value) -> String {
+    element["inlines"]
+        .as_array()
+        .map(|runs| runs.iter().filter_map(|r| r["text"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The colour of a card element's first run. For tests.
+#[cfg(test)]
+pub(crate) fn shown_colour(element: &Value) -> Value {
+    element["inlines"][0]["color"].clone()
 }
 
 /// The card for `message`, its text and facts cut until `size` of the card (the caller adds
@@ -86,6 +116,8 @@ mod tests {
         Message::of(&Fixture::new(Kind::Teams, input).event)
     }
 
+    use super::shown_text as text_of;
+
     #[test]
     fn the_card_has_the_required_fields_and_every_part() {
         let m = message(
@@ -99,20 +131,17 @@ mod tests {
         assert_eq!(card["version"], "1.4");
         assert_eq!(card["$schema"], SCHEMA);
         let body = card["body"].as_array().unwrap();
-        assert_eq!(body[0]["text"], "Plan ready");
-        assert_eq!(body[0]["weight"], "Bolder");
-        assert_eq!(body[0]["wrap"], true);
+        assert!(body.iter().all(|b| b["type"] == "RichTextBlock"));
+        assert_eq!(text_of(&body[0]), "Plan ready");
+        assert_eq!(body[0]["inlines"][0]["weight"], "Bolder");
         assert_eq!(
-            body[1]["text"],
+            text_of(&body[1]),
             "Status: waiting for approval · Severity: high"
         );
-        assert_eq!(body[1]["color"], "Attention");
-        assert_eq!(body[2]["text"], "2 to add");
-        assert_eq!(body[3]["type"], "FactSet");
-        assert_eq!(
-            body[3]["facts"][0],
-            json!({"title": "Workspace", "value": "net"})
-        );
+        assert_eq!(body[1]["inlines"][0]["color"], "Attention");
+        assert_eq!(text_of(&body[2]), "2 to add");
+        assert_eq!(text_of(&body[3]), "Workspace: net");
+        assert_eq!(body[3]["inlines"][0]["weight"], "Bolder");
         let actions = card["actions"].as_array().unwrap();
         assert_eq!(
             actions[1],
@@ -126,7 +155,7 @@ mod tests {
         let card = adaptive_card(&message(json!({"type": "x", "status": "resolved"})), "1.3");
         let body = card["body"].as_array().unwrap();
         assert_eq!(body.len(), 2);
-        assert_eq!(body[1]["color"], "Good");
+        assert_eq!(body[1]["inlines"][0]["color"], "Good");
         assert!(card.get("actions").is_none());
     }
 

@@ -2,7 +2,7 @@
 //! Webex, Google Chat) limit the whole serialised body, not single fields, so the only honest
 //! measure is the rendered bytes themselves: cut, render, measure, repeat.
 
-use crate::present::{truncate_bytes, truncate_chars, Message, Phase};
+use crate::present::{truncate_bytes, truncate_chars, Message};
 
 /// Caps applied before any budget: a chat card shows no more than this usefully.
 const MAX_FACTS: usize = 40;
@@ -70,20 +70,10 @@ fn with_hidden_count(message: &Message, hidden: usize) -> Message {
     out
 }
 
-/// The status line, or a word for the phase when the event gave neither status nor severity
-/// (a `*.failed` type alone still deserves a red "Failed").
+/// The status line: the stage Herald read from the status or the type (a `*.failed` type
+/// alone still says "failed"), and the severity.
 pub(crate) fn status_label(message: &Message) -> String {
-    let line = message.status_line();
-    if !line.is_empty() {
-        return line;
-    }
-    match message.phase {
-        Phase::Resolved => "Resolved",
-        Phase::AwaitingApproval => "Waiting for approval",
-        Phase::Failed => "Failed",
-        Phase::Active => "",
-    }
-    .to_owned()
+    message.status_line()
 }
 
 #[cfg(test)]
@@ -99,7 +89,7 @@ mod tests {
     }
 
     fn size(m: &Message) -> usize {
-        serde_json::to_vec(&json!({"t": m.title, "x": m.text, "f": m.facts, "l": m.links.iter().map(|l| &l.url).collect::<Vec<_>>()}))
+        serde_json::to_vec(&json!({"t": m.title, "x": m.text, "f": m.facts, "l": m.links.iter().map(|l| l.url.as_str()).collect::<Vec<_>>()}))
             .map(|v| v.len())
             .unwrap_or(usize::MAX)
     }
@@ -142,17 +132,21 @@ mod tests {
     }
 
     #[test]
-    fn the_status_label_falls_back_to_the_phase() {
+    fn the_status_label_comes_from_the_stage() {
         assert_eq!(
             status_label(&message(json!({"type": "iac.run.failed"}))),
-            "Failed"
+            "Status: failed"
         );
-        assert_eq!(status_label(&message(json!({"type": "scan_done"}))), "");
+        assert_eq!(
+            status_label(&message(json!({"type": "scan_done"}))),
+            "Status: scan done"
+        );
+        assert_eq!(status_label(&message(json!({"type": "acme.x"}))), "");
         assert_eq!(
             status_label(&message(
                 json!({"type": "x", "status": "ok", "severity": "low"})
             )),
-            "Status: ok · Severity: low"
+            "Status: healthy · Severity: low"
         );
     }
 }

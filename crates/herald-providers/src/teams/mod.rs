@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use crate::present::Message;
 use crate::{
-    Destination, Outbound, OutboundRequest, Outcome, Provider, Rate, RenderContext, RenderError,
-    Response,
+    Destination, Method, Outbound, OutboundRequest, Outcome, Provider, Rate, RenderContext,
+    RenderError, Response,
 };
 
 pub use config::TeamsConfig;
@@ -49,7 +49,7 @@ impl Provider for TeamsProvider {
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
         let config = TeamsConfig::parse(config).map_err(RenderError::InvalidConfig)?;
-        let body = body(&Message::of(ctx.event)).to_string().into_bytes();
+        let body = body(&Message::for_delivery(ctx)).to_string().into_bytes();
         // A workspace attachment's URL, when one was resolved, replaces the configured ones.
         let urls = match ctx.destination_url()? {
             Some(url) => vec![url],
@@ -57,7 +57,13 @@ impl Provider for TeamsProvider {
         };
         Ok(urls
             .into_iter()
-            .map(|url| OutboundRequest::post_json(url, body.clone()).into())
+            .map(|url| {
+                // Teams reads the body as UTF-8 only when told (issue 9): say so.
+                let mut request = OutboundRequest::new(Method::Post, url)
+                    .header("content-type", "application/json; charset=utf-8");
+                request.body = body.clone();
+                request.into()
+            })
             .collect())
     }
 

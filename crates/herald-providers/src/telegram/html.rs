@@ -2,25 +2,53 @@
 //! after tags and entities are parsed, which is what the 4,096 limit counts) fits a budget.
 //! Cuts happen in the visible text before escaping, so never inside a tag or an entity.
 
-/// Text outside tags: `&` first, so the entities added next stay intact.
-pub fn escape_text(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+use crate::markup::{Format, Markup, WORD_JOINER};
+
+/// Telegram's HTML parse mode.
+pub struct TelegramHtml;
+
+impl Format for TelegramHtml {
+    /// `&`, `<` and `>` as entities (`&` first, so no entity of the text survives), and a word
+    /// joiner after `@`: Telegram finds `@username` in the visible text and makes it a mention.
+    fn escape(text: &str, out: &mut String) {
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '@' => {
+                    out.push('@');
+                    out.push(WORD_JOINER);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+
+    fn link(label: &str, url: &url::Url, out: &mut String) {
+        out.push_str("<a href=\"");
+        Self::escape(url.as_str(), out);
+        out.push_str("\">");
+        out.push_str(label);
+        out.push_str("</a>");
+    }
 }
 
-/// An attribute value in double quotes.
-pub fn escape_attr(text: &str) -> String {
-    escape_text(text).replace('"', "&quot;")
-}
+type Tg = Markup<TelegramHtml>;
 
 /// Visible length as Telegram's entity offsets count it, in UTF-16 code units. Never less
 /// than the count of characters, so it is safe whichever of the two the limit means.
 pub fn visible_len(text: &str) -> usize {
-    text.encode_utf16().count()
+    text.chars().map(shown_units).sum()
 }
 
-/// `text` cut to at most `max` UTF-16 units, ending with `…` when cut; never splits a
+/// What one character of event text takes once shown (`@` gains its word joiner).
+fn shown_units(c: char) -> usize {
+    c.len_utf16() + usize::from(c == '@')
+}
+
+/// `text` cut to at most `max` shown UTF-16 units, ending with `…` when cut; never splits a
 /// character.
 pub fn cut(text: &str, max: usize) -> String {
     if visible_len(text) <= max {
@@ -32,10 +60,10 @@ pub fn cut(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut used = 0;
     for c in text.chars() {
-        if used + c.len_utf16() > max - 1 {
+        if used + shown_units(c) > max - 1 {
             break;
         }
-        used += c.len_utf16();
+        used += shown_units(c);
         out.push(c);
     }
     out.push('…');
@@ -45,7 +73,7 @@ pub fn cut(text: &str, max: usize) -> String {
 /// HTML built piece by piece within a visible budget. Once a piece had to be cut, the rest is
 /// dropped, so the reader sees where the message ends.
 pub struct Html {
-    out: String,
+    out: Tg,
     left: usize,
     full: bool,
 }
@@ -53,7 +81,7 @@ pub struct Html {
 impl Html {
     pub fn with_budget(visible: usize) -> Self {
         Self {
-            out: String::new(),
+            out: Tg::new(),
             left: visible,
             full: false,
         }
@@ -61,35 +89,30 @@ impl Html {
 
     pub fn text(&mut self, text: &str) -> &mut Self {
         if let Some(fitted) = self.fit(text) {
-            self.out.push_str(&escape_text(&fitted));
+            self.out.push_text(&fitted);
         }
         self
     }
 
     pub fn bold(&mut self, text: &str) -> &mut Self {
         if let Some(fitted) = self.fit(text) {
-            self.out.push_str("<b>");
-            self.out.push_str(&escape_text(&fitted));
-            self.out.push_str("</b>");
+            self.out
+                .push(&Tg::wrapped("<b>", &Tg::text(&fitted), "</b>"));
         }
         self
     }
 
     /// A link, whole or not at all: its label is short and a cut URL would mislead.
-    pub fn link(&mut self, label: &str, href: &str) -> &mut Self {
+    pub fn link(&mut self, label: &str, href: &url::Url) -> &mut Self {
         if !self.full && visible_len(label) <= self.left {
             self.left -= visible_len(label);
-            self.out.push_str(&format!(
-                "<a href=\"{}\">{}</a>",
-                escape_attr(href),
-                escape_text(label)
-            ));
+            self.out.push(&Tg::link(label, href));
         }
         self
     }
 
     pub fn finish(self) -> String {
-        self.out
+        self.out.into_string()
     }
 
     fn fit(&mut self, text: &str) -> Option<String> {
@@ -119,7 +142,8 @@ pub fn visible_text(html: &str) -> String {
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
-    out.replace("&lt;", "<")
+    out.replace(WORD_JOINER, "")
+        .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&amp;", "&")

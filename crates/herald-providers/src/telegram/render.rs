@@ -24,7 +24,7 @@ fn method_url(ctx: &RenderContext<'_>, config: &TelegramConfig, method: &str) ->
 pub(super) fn send_message(ctx: &RenderContext<'_>, config: &TelegramConfig) -> Outbound {
     let mut body = json!({
         "chat_id": config.chat_id.json(),
-        "text": text(&Message::of(ctx.event), &ctx.event.event_type),
+        "text": text(&Message::for_delivery(ctx), &ctx.event.event_type),
         "parse_mode": "HTML",
         "link_preview_options": {"is_disabled": true},
     });

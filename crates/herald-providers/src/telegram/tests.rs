@@ -4,9 +4,10 @@ use herald_domain::Kind;
 use herald_testkit::{Receiver, Reply};
 use serde_json::{json, Value};
 
-use super::html::{cut, escape_attr, escape_text, visible_len, visible_text};
+use super::html::{cut, visible_len, visible_text, TelegramHtml};
 use super::render::TEXT_MAX;
 use super::TelegramProvider;
+use crate::markup::Markup;
 use crate::testing::{loopback_sender, response, Fixture};
 use crate::{exchange, Method, Outbound, OutboundRequest, Outcome, Provider, Rate, Redactor};
 
@@ -58,16 +59,17 @@ fn renders_send_message_in_escaped_html() {
          Plan: 3 to add, 1 to change.\n\n\
          <b>Workspace:</b> net\n\
          <b>cost:</b> &lt;$5 &amp; &gt;$1\n\n\
-         <a href=\"https://ci.example/runs/42?a=1&amp;b=&quot;2&quot;\">View run</a> · \
+         <a href=\"https://ci.example/runs/42?a=1&amp;b=%222%22\">View run</a> · \
          <a href=\"https://ci.example/runs/42/approve\">Approve run</a>"
     );
 }
 
 #[test]
-fn escaping_does_ampersands_first() {
-    assert_eq!(escape_text("a & <b> &lt;"), "a &amp; &lt;b&gt; &amp;lt;");
-    assert_eq!(escape_attr("x\"y&z<"), "x&quot;y&amp;z&lt;");
-    assert_eq!(escape_text("\"quoted\""), "\"quoted\"");
+fn escaping_does_ampersands_first_and_disarms_mentions() {
+    let escape = |t: &str| Markup::<TelegramHtml>::text(t).into_string();
+    assert_eq!(escape("a & <b> &lt;"), "a &amp; &lt;b&gt; &amp;lt;");
+    assert_eq!(escape("x\"y&z<"), "x&quot;y&amp;z&lt;");
+    assert_eq!(escape("ask @alice"), "ask @\u{2060}alice");
 }
 
 #[test]
@@ -134,7 +136,7 @@ fn a_huge_event_full_of_markup_characters_stays_within_4096_visible() {
         );
         // The links survive the cut, whole.
         assert!(html.ends_with(
-            "\n\n<a href=\"https://ci.example/runs/1?x=&lt;&amp;&gt;\">View run</a> · \
+            "\n\n<a href=\"https://ci.example/runs/1?x=%3C&amp;%3E\">View run</a> · \
              <a href=\"https://ci.example/runs/1/approve\">Approve run</a>"
         ));
         assert!(visible.contains('…'));

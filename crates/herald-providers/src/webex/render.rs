@@ -1,6 +1,8 @@
 use serde_json::{json, Value};
+use url::Url;
 
 use super::WebexConfig;
+use crate::markup::{backslash_punctuation, Format, Markup};
 use crate::present::{truncate_bytes, Message};
 use crate::teams::card::{fitted_card, json_len, CONTENT_TYPE};
 use crate::teams::fit::{fit, status_label};
@@ -20,7 +22,7 @@ pub(super) fn message(
     ctx: &RenderContext<'_>,
     config: &WebexConfig,
 ) -> Result<OutboundRequest, RenderError> {
-    let message = Message::of(ctx.event);
+    let message = Message::for_delivery(ctx);
     let markdown = within_limit(markdown(&fit(&message, MAX_TEXT_BYTES, |m| {
         markdown(m).len()
     })));
@@ -56,33 +58,68 @@ pub(super) fn room_check(
         .header("authorization", format!("Bearer {}", config.bot_token)))
 }
 
+/// Webex's Markdown (the `markdown` field).
+pub struct WebexMarkdown;
+
+impl Format for WebexMarkdown {
+    /// `&`, `<` and `>` as entities, so no HTML tag (`<script>`, `<bob>`) and no `<@…>`
+    /// mention comes from the text; every other ASCII punctuation character behind a
+    /// backslash, so no emphasis, heading, list or link does either.
+    /// Leading spaces become no-break spaces (four would start a code block).
+    fn escape(text: &str, out: &mut String) {
+        let mut line_start = true;
+        for c in text.chars() {
+            let at_start = line_start;
+            line_start = c == '\n' || (line_start && matches!(c, ' ' | '\t'));
+            match c {
+                ' ' | '\t' if at_start => out.push('\u{a0}'),
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                c => {
+                    if !backslash_punctuation(c, out) {
+                        out.push(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `[label](url)`, parentheses encoded so they cannot end the destination early.
+    fn link(label: &str, url: &Url, out: &mut String) {
+        out.push('[');
+        out.push_str(label);
+        out.push_str("](");
+        out.push_str(&url.as_str().replace('(', "%28").replace(')', "%29"));
+        out.push(')');
+    }
+}
+
+type Md = Markup<WebexMarkdown>;
+
 fn markdown(message: &Message) -> String {
-    let mut out = format!("**{}**", message.headline());
+    let mut out = Md::wrapped("**", &Md::text(&message.headline()), "**");
     let status = status_label(message);
     if !status.is_empty() {
-        out.push('\n');
-        out.push_str(&status);
+        out.push_raw("\n").push_text(&status);
     }
     if !message.text.is_empty() {
-        out.push_str("\n\n");
-        out.push_str(&message.text);
+        out.push_raw("\n\n").push_text(&message.text);
     }
     if !message.facts.is_empty() {
-        out.push('\n');
+        out.push_raw("\n");
         for (name, value) in &message.facts {
-            out.push_str(&format!("\n- **{name}:** {value}"));
+            out.push_raw("\n- **")
+                .push_text(&format!("{name}:"))
+                .push_raw("** ")
+                .push_text(value);
         }
     }
     if !message.links.is_empty() {
-        let links: Vec<String> = message
-            .links
-            .iter()
-            .map(|link| format!("[{}]({})", link.label, link.url))
-            .collect();
-        out.push_str("\n\n");
-        out.push_str(&links.join(" · "));
+        let links = message.links.iter().map(|l| Md::link(l.label, &l.url));
+        out.push_raw("\n\n").push(&Md::join(links, " · "));
     }
-    out
+    out.into_string()
 }
 
 /// A last guard: `fit` always gets there for budgets this large, but the limit is a hard one.

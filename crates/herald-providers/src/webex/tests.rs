@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::render::{MAX_CARD_BYTES, MAX_TEXT_BYTES};
 use super::{WebexConfig, WebexProvider};
+use crate::teams::card::{shown_colour, shown_text};
 use crate::testing::{loopback_sender, response, Fixture};
 use crate::{exchange, Method, Outbound, OutboundRequest, Outcome, Provider, Rate, Redactor};
 
@@ -54,8 +55,9 @@ fn renders_markdown_text_and_one_adaptive_card() {
     assert!(body.get("parentId").is_none());
     assert_eq!(
         body["markdown"],
-        "**[MEDIUM] Plan ready: net**\nStatus: waiting for approval · Severity: medium\n\n2 to add\n\n\
-         - **Workspace:** net\n\n[View run](https://ci.example/runs/7) · [Approve run](https://ci.example/runs/7/approve)"
+        "**\\[MEDIUM\\] Plan ready\\: net**\nStatus\\: waiting for approval · Severity\\: medium\n\n\
+         2 to add\n\n- **Workspace\\:** net\n\n\
+         [View run](https://ci.example/runs/7) · [Approve run](https://ci.example/runs/7/approve)"
     );
     assert!(body["text"]
         .as_str()
@@ -74,8 +76,8 @@ fn renders_markdown_text_and_one_adaptive_card() {
         card["$schema"],
         "http://adaptivecards.io/schemas/adaptive-card.json"
     );
-    assert_eq!(card["body"][0]["text"], "Plan ready: net");
-    assert_eq!(card["body"][1]["color"], "Warning");
+    assert_eq!(shown_text(&card["body"][0]), "Plan ready: net");
+    assert_eq!(shown_colour(&card["body"][1]), "Warning");
     assert_eq!(card["actions"][1]["type"], "Action.OpenUrl");
     assert_eq!(card["actions"][1]["title"], "Approve run");
 }
@@ -87,7 +89,7 @@ fn a_follow_up_replies_in_the_thread_of_the_prior() {
     assert_eq!(body["parentId"], "MSG-FIRST");
     assert_eq!(body["roomId"], ROOM);
     assert_eq!(
-        body["attachments"][0]["content"]["body"][1]["color"],
+        shown_colour(&body["attachments"][0]["content"]["body"][1]),
         "Good"
     );
 }
@@ -326,7 +328,7 @@ async fn a_correlated_run_threads_every_follow_up_under_the_first_message() {
     assert_eq!(received[1].json()["parentId"], "MSG-1");
     assert_eq!(received[2].json()["parentId"], "MSG-1");
     assert_eq!(
-        received[2].json()["attachments"][0]["content"]["body"][1]["text"],
+        shown_text(&received[2].json()["attachments"][0]["content"]["body"][1]),
         "Status: applied · Severity: medium"
     );
 }

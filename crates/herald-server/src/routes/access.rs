@@ -273,7 +273,7 @@ pub async fn remove_member(
 pub struct CreateRoleAssignment {
     principal_id: String,
     /// Organisation roles: Owner, Contributor, Reader, IntegrationCreator,
-    /// IntegrationContributor, IntegrationReader, EventPublisher. With `integration_id`:
+    /// IntegrationContributor, IntegrationReader, EventPublisher, Approver. With `integration_id`:
     /// Owner, Contributor, Reader, IdentityAccessManager.
     role: String,
     /// The integration the role is on; absent for an organisation role.
@@ -697,7 +697,8 @@ pub async fn list_audit(
 pub struct Me {
     org_id: String,
     principal_id: Option<String>,
-    token_id: String,
+    /// The token used; null for a caller that acts through another surface (the Slack app).
+    token_id: Option<String>,
     /// Organisation roles held directly or through groups.
     roles: Vec<&'static str>,
     /// What those roles allow organisation-wide.
@@ -712,7 +713,7 @@ pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
     Json(Me {
         org_id: caller.org_id.to_string(),
         principal_id: caller.principal_id.as_ref().map(|p| p.to_string()),
-        token_id: caller.token_id.to_string(),
+        token_id: caller.token_id.as_ref().map(|t| t.to_string()),
         roles,
         permissions: caller.grants.org_permissions(),
     })

@@ -19,7 +19,7 @@ use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::integrations::checked_template;
+use crate::routes::integrations::{check_destination, checked_template};
 use crate::routes::supplies::integration_to_change;
 use crate::AppState;
 
@@ -79,6 +79,9 @@ pub struct CreateIntegrationEvent {
     enabled: Option<bool>,
     /// Stored and validated like an integration's template.
     template: Option<MessageTemplate>,
+    /// Where the events it carries go instead of the integration's own destinations: Slack
+    /// channels, or URLs for Teams, webhook and custom. Empty or null: the integration's own.
+    destinations: Option<Vec<String>>,
 }
 
 /// Absent fields stay; `null` clears environments, min_severity and template.
@@ -98,6 +101,10 @@ pub struct UpdateIntegrationEvent {
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
+    /// Replaces its own destinations; null (or empty) goes back to the integration's own.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    destinations: Option<Option<Vec<String>>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -111,6 +118,8 @@ pub struct IntegrationEventView {
     min_severity: Option<Severity>,
     enabled: bool,
     template: Option<MessageTemplate>,
+    /// Its own destinations; null: the integration's own.
+    destinations: Option<Vec<String>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -127,6 +136,7 @@ impl From<IntegrationEvent> for IntegrationEventView {
             min_severity: d.min_severity,
             enabled: d.enabled,
             template: d.template,
+            destinations: d.destinations,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -170,6 +180,34 @@ fn parse_environments(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, F
     Ok((!kept.is_empty()).then_some(kept))
 }
 
+/// Destinations checked for the integration's kind; empty means none (the integration's own).
+async fn checked_destinations(
+    state: &AppState,
+    caller: &Caller,
+    integration: &IntegrationId,
+    raw: Option<Vec<String>>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(items) = raw.filter(|items| !items.is_empty()) else {
+        return Ok(None);
+    };
+    let kind = state
+        .engine
+        .store()
+        .get_integration(&caller.org_id, integration)
+        .await?
+        .ok_or_else(|| ApiError::invalid("integration_id", "no such integration"))?
+        .integration
+        .kind;
+    let mut kept: Vec<String> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        check_destination(state, kind, &item, &format!("destinations[{i}]"))?;
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    Ok(Some(kept))
+}
+
 /// A trigger naming one type must name one the catalogue knows.
 async fn parse_trigger(state: &AppState, caller: &Caller, raw: &str) -> Result<Trigger, ApiError> {
     let trigger = Trigger::parse(raw)?;
@@ -204,7 +242,21 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateIntegrationEvent>,
 ) -> Result<(StatusCode, Json<IntegrationEventView>), ApiError> {
+    let demand = create_integration_event(&state, &caller, body).await?;
+    Ok((StatusCode::CREATED, Json(demand.into())))
+}
+
+/// Creates an integration event as `POST /v1/integration-events` does: the caller needs
+/// `integration.update` on the integration; the change is in the audit log.
+pub async fn create_integration_event(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateIntegrationEvent,
+) -> Result<IntegrationEvent, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
     let integration_id = integration_to_change(&state, &caller, &body.integration_id).await?;
+    let destinations =
+        checked_destinations(&state, &caller, &integration_id, body.destinations).await?;
     let now = Utc::now();
     let demand = IntegrationEvent {
         id: IntegrationEventId::generate(),
@@ -217,6 +269,7 @@ pub async fn create(
         min_severity: body.min_severity,
         enabled: body.enabled.unwrap_or(true),
         template: checked_template(body.template)?,
+        destinations,
         created_at: now,
         updated_at: now,
     };
@@ -238,7 +291,7 @@ pub async fn create(
         ),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(demand.into())))
+    Ok(demand)
 }
 
 #[utoipa::path(get, path = "/v1/integration-events", tag = "integration events", security(("bearer" = ["integration.read"])),
@@ -346,6 +399,11 @@ pub async fn update(
         demand.template = checked_template(template)?;
         changed.push("template");
     }
+    if let Some(destinations) = body.destinations {
+        demand.destinations =
+            checked_destinations(&state, &caller, &demand.integration_id, destinations).await?;
+        changed.push("destinations");
+    }
     demand.updated_at = Utc::now();
     let updated = state
         .engine
@@ -375,7 +433,18 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let demand = load(&state, &caller, &id, Permission::IntegrationUpdate).await?;
+    delete_integration_event(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes an integration event as `DELETE /v1/integration-events/{id}` does; returns it.
+pub async fn delete_integration_event(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<IntegrationEvent, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
+    let demand = load(&state, &caller, id, Permission::IntegrationUpdate).await?;
     if !state
         .engine
         .store()
@@ -393,5 +462,5 @@ pub async fn delete(
         Some(json!({"integration_id": demand.integration_id, "name": demand.name})),
     )
     .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(demand)
 }

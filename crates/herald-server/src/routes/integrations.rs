@@ -116,6 +116,9 @@ pub struct IntegrationView {
     name: String,
     severity_filter: Option<Severity>,
     enabled: bool,
+    /// Why Herald disabled it on its own, e.g. "the Slack app was uninstalled from Acme
+    /// (T0123)"; null once someone sets `enabled` again.
+    disabled_reason: Option<String>,
     target_ids: Option<Vec<String>>,
     events: Option<Vec<String>>,
     /// Which config keys are set. Their values are write-only.
@@ -141,6 +144,7 @@ impl IntegrationView {
             name: i.name,
             severity_filter: i.filters.severity_filter,
             enabled: i.enabled,
+            disabled_reason: i.disabled_reason,
             target_ids: i.filters.target_ids,
             events: i.filters.events,
             config_keys: i.config_keys,
@@ -190,6 +194,21 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateIntegration>,
 ) -> Result<(StatusCode, Json<IntegrationView>), ApiError> {
+    let created = create_integration(&state, &caller, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IntegrationView::new(created, false)),
+    ))
+}
+
+/// Creates an integration as `POST /v1/integrations` does: checks, stores, makes the caller
+/// its owner, records it in the audit log.
+pub async fn create_integration(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateIntegration,
+) -> Result<Integration, ApiError> {
+    let state = state.clone();
     caller.require(Permission::IntegrationCreate)?;
     let kind = parse_kind(&state, &body.kind)?;
     let name = IntegrationName::parse(&body.name)?;
@@ -210,6 +229,7 @@ pub async fn create(
         kind,
         name: name.as_str().to_owned(),
         enabled: body.enabled.unwrap_or(true),
+        disabled_reason: None,
         filters,
         supplied_to_all_modules: body.is_supplied_to_all_modules.unwrap_or(false),
         config_keys,
@@ -246,17 +266,14 @@ pub async fn create(
     let details = json!({"kind": kind.as_str(), "name": new.integration.name, "config_keys": new.integration.config_keys});
     audit::record(
         &state,
-        &caller,
+        caller,
         "integration.create",
         ("integration", &id),
         Some(details),
     )
     .await;
     tracing::info!(integration_id = %new.integration.id, kind = kind.as_str(), "integration created");
-    Ok((
-        StatusCode::CREATED,
-        Json(IntegrationView::new(new.integration, false)),
-    ))
+    Ok(new.integration)
 }
 
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", security(("bearer" = ["integration.read"])), params(ListQuery),
@@ -319,7 +336,20 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> Result<Json<IntegrationView>, ApiError> {
-    let mut row = load(&state, &caller, &id, Permission::IntegrationUpdate).await?;
+    let updated = update_integration(&state, &caller, &id, body).await?;
+    Ok(Json(view(&state, updated).await?))
+}
+
+/// Updates an integration as `PATCH /v1/integrations/{id}` does: the same checks, the config
+/// merged and sealed, the change in the audit log.
+pub async fn update_integration(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: UpdateIntegration,
+) -> Result<Integration, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
+    let mut row = load(&state, &caller, id, Permission::IntegrationUpdate).await?;
     let changed = body.changed_fields();
     let integration = &mut row.integration;
     if let Some(name) = body.name {
@@ -327,6 +357,8 @@ pub async fn update(
     }
     if let Some(enabled) = body.enabled {
         integration.enabled = enabled;
+        // Whoever sets it again has seen why Herald turned it off.
+        integration.disabled_reason = None;
     }
     if let Some(all) = body.is_supplied_to_all_modules {
         integration.supplied_to_all_modules = all;
@@ -394,7 +426,7 @@ pub async fn update(
     )
     .await;
     tracing::info!(integration_id = %row.integration.id, "integration updated");
-    Ok(Json(view(&state, row.integration).await?))
+    Ok(row.integration)
 }
 
 #[utoipa::path(delete, path = "/v1/integrations/{id}", tag = "integrations", security(("bearer" = ["integration.delete"])),
@@ -566,6 +598,18 @@ fn check_literal_address(state: &AppState, url: &url::Url, field: &str) -> Resul
     }
 }
 
+/// Checks `config` for the row's kind and seals it into the row (which is not stored yet):
+/// for surfaces that replace a config themselves (the Slack app storing a refreshed token).
+pub fn set_config(
+    state: &AppState,
+    row: &mut IntegrationRow,
+    config: &Value,
+) -> Result<(), ApiError> {
+    validate_config(state, row.integration.kind, config)?;
+    (row.config_sealed, row.integration.config_keys) = seal(state, &row.integration.id, config);
+    Ok(())
+}
+
 /// Seals a validated config; returns the sealed blob and the names of its keys.
 fn seal(state: &AppState, id: &IntegrationId, config: &Value) -> (String, Vec<String>) {
     let keys = config
@@ -616,46 +660,54 @@ pub(crate) fn checked_destinations(
         return Ok(None);
     };
     for (path, value) in destinations.all() {
-        let field = format!("{field}.{path}");
-        match kind {
-            Kind::Slack => {
-                let channel = value.trim_start_matches('#');
-                if channel.is_empty()
-                    || channel.len() > 100
-                    || channel.contains(char::is_whitespace)
-                    || channel.contains(':')
-                {
-                    return Err(ApiError::invalid(
-                        field,
-                        "must be a Slack channel id or name",
-                    ));
-                }
-            }
-            Kind::Teams | Kind::Webhook | Kind::Custom => {
-                let url = url::Url::parse(value)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                    .filter(|u| u.username().is_empty() && u.password().is_none())
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            field.clone(),
-                            "must be an http or https URL without credentials",
-                        )
-                    })?;
-                check_literal_address(state, &url, &field)?;
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!(
-                        "a {} integration takes no per-workspace destinations",
-                        other.as_str()
-                    ),
-                ))
-            }
-        }
+        check_destination(state, kind, value, &format!("{field}.{path}"))?;
     }
     Ok(Some(destinations))
+}
+
+/// One destination a kind can take: a Slack channel, or an http(s) URL (refused addresses
+/// refused now, as for configs) for Teams, webhook and custom.
+pub(crate) fn check_destination(
+    state: &AppState,
+    kind: Kind,
+    value: &str,
+    field: &str,
+) -> Result<(), ApiError> {
+    match kind {
+        Kind::Slack => {
+            let channel = value.trim_start_matches('#');
+            if channel.is_empty()
+                || channel.len() > 100
+                || channel.contains(char::is_whitespace)
+                || channel.contains(':')
+            {
+                return Err(ApiError::invalid(
+                    field,
+                    "must be a Slack channel id or name",
+                ));
+            }
+        }
+        Kind::Teams | Kind::Webhook | Kind::Custom => {
+            let url = url::Url::parse(value)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .filter(|u| u.username().is_empty() && u.password().is_none())
+                .ok_or_else(|| {
+                    ApiError::invalid(field, "must be an http or https URL without credentials")
+                })?;
+            check_literal_address(state, &url, field)?;
+        }
+        other => {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "a {} integration takes no per-workspace destinations",
+                    other.as_str()
+                ),
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// A template that compiles and renders a sample event; an empty one means none.

@@ -6,11 +6,11 @@ mod attachments;
 mod deliveries;
 mod event_types;
 mod events;
-mod integration_events;
+pub(crate) mod integration_events;
 pub(crate) mod integrations;
 mod routing;
 mod scopes;
-mod supplies;
+pub(crate) mod supplies;
 
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -48,8 +48,23 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let (v1, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Routes another crate adds to the server (the Slack app, the console). They call the same
+/// application code and permission checks as the API's own handlers, in-process.
+pub struct Surface {
+    /// Served behind the bearer-token check like `/v1`, and documented in `/openapi.json`.
+    pub api: OpenApiRouter<AppState>,
+    /// Served as they are: inbound webhooks, browser redirects, pages.
+    pub public: Router,
+}
+
+pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    let mut public = Vec::new();
+    for surface in surfaces {
+        api = api.merge(surface.api);
+        public.push(surface.public);
+    }
+    let (v1, openapi) = api
         .routes(routes!(integrations::create, integrations::list))
         .routes(routes!(
             integrations::get_one,
@@ -130,14 +145,17 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         crate::auth::require_token,
     ));
-    Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(move || async move { Json(openapi) }))
         .merge(v1)
-        .fallback(|| async { ApiError::NotFound("route") })
+        .with_state(state);
+    for routes in public {
+        app = app.merge(routes);
+    }
+    app.fallback(|| async { ApiError::NotFound("route") })
         .layer(middleware::from_fn(crate::request_id::with_request_id))
-        .with_state(state)
 }
 
 /// A worker process's routes: the probes only.

@@ -119,6 +119,19 @@ async fn create(
     integration_id: &str,
     name: &str,
 ) -> Result<(StatusCode, Json<SupplyView>), ApiError> {
+    let row = create_supply(state, caller, kind, integration_id, name).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Supplies an integration to a stack, namespace or module as `POST /v1/{kind}-supplies`
+/// does: the caller needs `integration.update` on it; 409 if it already is.
+pub async fn create_supply(
+    state: &AppState,
+    caller: &Caller,
+    kind: ScopeKind,
+    integration_id: &str,
+    name: &str,
+) -> Result<SupplyRow, ApiError> {
     let scope_name = parse_scope_name(kind.as_str(), name)?;
     let integration_id = integration_to_change(state, caller, integration_id).await?;
     let row = SupplyRow {
@@ -150,7 +163,7 @@ async fn create(
         Some(json!({"integration_id": row.integration_id, "kind": kind.as_str(), "name": row.scope_name})),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok(row)
 }
 
 async fn list(
@@ -226,6 +239,17 @@ async fn delete(
     kind: ScopeKind,
     id: &str,
 ) -> Result<StatusCode, ApiError> {
+    delete_supply(state, caller, kind, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a supply as `DELETE /v1/{kind}-supplies/{id}` does.
+pub async fn delete_supply(
+    state: &AppState,
+    caller: &Caller,
+    kind: ScopeKind,
+    id: &str,
+) -> Result<(), ApiError> {
     let row = load(state, caller, kind, id, Permission::IntegrationUpdate).await?;
     if !state
         .engine
@@ -244,7 +268,7 @@ async fn delete(
         Some(json!({"integration_id": row.integration_id, "name": row.scope_name})),
     )
     .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// The four endpoints of one kind of supply.

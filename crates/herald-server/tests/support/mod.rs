@@ -86,6 +86,15 @@ pub async fn spawn_app(db: Db) -> TestApp {
 
 /// Like [`spawn_app`], with the config adjusted first (provider endpoints, say).
 pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    spawn_app_mounted(db, adjust, Vec::new()).await
+}
+
+/// Like [`spawn_app_with`], with other surfaces (the Slack app) mounted beside the API.
+pub async fn spawn_app_mounted(
+    db: Db,
+    adjust: impl FnOnce(&mut ServeConfig),
+    mounts: Vec<herald_server::Mount>,
+) -> TestApp {
     capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let url = match db {
@@ -101,7 +110,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeConfig)) -> Te
         .with_clock(clock.source());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = herald_server::router(engine.clone());
+    let app = herald_server::router_with(engine.clone(), mounts);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestApp {

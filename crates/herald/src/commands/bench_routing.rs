@@ -209,6 +209,7 @@ async fn seed(store: &Store, org: &OrgId, count: usize, per: usize) -> Result<()
             enabled: true,
             filters: Filters::default(),
             supplied_to_all_modules: core && i % 10 == 0,
+            disabled_reason: None,
             destinations: None,
             config_keys: vec!["webhook_url".into()],
             template: None,
@@ -255,6 +256,7 @@ async fn seed(store: &Store, org: &OrgId, count: usize, per: usize) -> Result<()
                 min_severity: None,
                 enabled: true,
                 template: None,
+                destinations: None,
                 created_at: now,
                 updated_at: now,
             });

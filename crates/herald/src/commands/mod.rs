@@ -1,10 +1,13 @@
 pub mod apply;
 pub mod bench;
 pub mod bench_routing;
+pub mod deliveries;
 pub mod emit;
 pub mod export;
+pub mod integrations;
 pub mod keys;
 pub mod manifest;
 pub mod org;
 pub mod render;
 pub mod serve;
+mod table;

@@ -6,35 +6,45 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use herald_domain::{DeliveryId, Event, EventId, EventInput, IntegrationId, Kind, MessageTemplate};
-use herald_providers::examples::example_config;
+use herald_providers::examples::{example_config, ExampleAnswers};
 use herald_providers::{
-    Endpoints, ExternalRef, Outbound, Purpose, Registry, RegistryOptions, RenderContext, Target,
+    Endpoints, ExternalRef, Outbound, Outcome, Purpose, Registry, RegistryOptions, RenderContext,
+    Target,
 };
 use serde_json::Value;
 
 #[derive(clap::Args)]
+#[command(long_about = ABOUT)]
 pub struct RenderArgs {
     /// The integration kind, e.g. slack, teams, pagerduty.
     #[arg(long)]
     kind: String,
     /// A JSON file holding the event as it would be posted to /v1/events; `-` reads stdin.
-    #[arg(long)]
-    event: PathBuf,
+    /// Required unless --test, which renders the connection test's own event.
+    #[arg(long, required_unless_present = "test")]
+    event: Option<PathBuf>,
     /// A JSON file with the integration's config; an example config is used without it.
     #[arg(long)]
     config: Option<PathBuf>,
     /// A JSON file with a message template: {"title": "...", "text": "..."}.
     #[arg(long)]
     template: Option<PathBuf>,
-    /// Render as a follow-up of this external id (a Slack "channel:ts", a Jira key).
-    #[arg(long)]
+    /// Render as a follow-up of this external id (a Slack "channel:ts", a Jira key, a Telegram
+    /// "-100123:42").
+    #[arg(long, allow_hyphen_values = true)]
     prior: Option<String>,
     /// Render the connection test instead of a delivery.
     #[arg(long)]
     test: bool,
 }
 
-pub fn run(args: RenderArgs) -> Result<(), String> {
+const ABOUT: &str = "\
+Prints the exact request(s) a provider would send for an event, without sending anything. Each
+request is answered with a plausible example answer from the service, so the requests that
+depend on an answer appear too (a Jira issue's transition looked up and then made, a GitHub
+issue closed), in order, separated by ---.";
+
+pub async fn run(args: RenderArgs) -> Result<(), String> {
     let kind = Kind::parse(&args.kind).ok_or_else(|| {
         let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
         format!("unknown kind `{}`; one of: {}", args.kind, kinds.join(", "))
@@ -52,8 +62,14 @@ pub fn run(args: RenderArgs) -> Result<(), String> {
     provider
         .validate(&config)
         .map_err(|e| e.under("config").to_string())?;
-    let input: EventInput =
-        serde_json::from_value(read_json(&args.event)?).map_err(|e| format!("event: {e}"))?;
+    // The connection test renders a synthetic event of its own.
+    let input: EventInput = match &args.event {
+        Some(path) => {
+            serde_json::from_value(read_json(path)?).map_err(|e| format!("event: {e}"))?
+        }
+        None => serde_json::from_value(serde_json::json!({"type": "herald.test"}))
+            .map_err(|e| format!("event: {e}"))?,
+    };
     let new = input.parse().map_err(|e| format!("event: {e}"))?;
     let mut event = Event::from_new(&EventId::generate(), &new, Utc::now());
     if let Some(path) = &args.template {
@@ -74,6 +90,7 @@ pub fn run(args: RenderArgs) -> Result<(), String> {
         event: &event,
         target: &target,
         prior: prior.as_ref(),
+        earlier: &[],
         now: Utc::now(),
         purpose: if args.test {
             Purpose::ConnectionTest
@@ -83,10 +100,16 @@ pub fn run(args: RenderArgs) -> Result<(), String> {
         endpoints: &endpoints,
         destination: None,
     };
-    let requests = provider
+    // Rendering errors surface here with their reason; the exchange would only record them.
+    provider
         .render(&ctx, &config)
         .map_err(|e| format!("render: {e}"))?;
-    let printed: Vec<String> = requests.iter().map(describe).collect();
+    let answers = ExampleAnswers::new(kind, &config);
+    let exchanged = herald_providers::exchange(&answers, provider, &ctx, &config).await;
+    if let Outcome::Failed { reason } = &exchanged.outcome {
+        return Err(format!("render: {reason}"));
+    }
+    let printed: Vec<String> = answers.into_sent().iter().map(describe).collect();
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout().lock(), "{}", printed.join("\n\n---\n\n"));
     Ok(())

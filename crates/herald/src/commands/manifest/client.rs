@@ -12,7 +12,7 @@ pub struct ServerArgs {
     /// Herald's base URL.
     #[arg(long, env = "HERALD_URL", default_value = "http://127.0.0.1:8080")]
     pub server: String,
-    /// An API token; the changes are made, and audited, as its principal.
+    /// An API token; every call is made, and audited, as its principal.
     #[arg(long, env = "HERALD_TOKEN", hide_env_values = true)]
     pub token: String,
 }

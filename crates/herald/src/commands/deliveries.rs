@@ -1,0 +1,205 @@
+//! `herald deliveries`: the delivery log from the command line: list, show with attempts,
+//! retry.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::integrations::{encode, resolve};
+use super::manifest::client::{Client, ServerArgs};
+use super::table;
+
+#[derive(clap::Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Only this integration's (id or exact name).
+        #[arg(long)]
+        integration: Option<String>,
+        /// Only this event's.
+        #[arg(long)]
+        event: Option<String>,
+        /// Only those in this state: pending, retrying, success or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many (1 to 250).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one delivery with every attempt: when, how long, the answer or the error.
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The delivery's id (dlv_…).
+        delivery: String,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again: a failed one with a fresh retry budget, one waiting between
+    /// retries at once.
+    Retry {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The delivery's id (dlv_…).
+        delivery: String,
+    },
+}
+
+pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
+    match command {
+        DeliveriesCommand::List {
+            server,
+            integration,
+            event,
+            status,
+            limit,
+            json,
+        } => {
+            let client = Client::new(&server);
+            let mut query = vec![format!("limit={limit}")];
+            if let Some(integration) = integration {
+                let id = resolve(&client, &integration).await?;
+                query.push(format!("integration_id={}", encode(&id)));
+            }
+            if let Some(event) = event {
+                query.push(format!("event_id={}", encode(&event)));
+            }
+            if let Some(status) = status {
+                query.push(format!("status={}", encode(&status)));
+            }
+            let page = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/deliveries?{}", query.join("&")),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let items = page["data"].as_array().cloned().unwrap_or_default();
+            if json {
+                table::print_json(&Value::Array(items));
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+            table::print(
+                &[
+                    "ID",
+                    "STATUS",
+                    "ATTEMPTS",
+                    "INTEGRATION",
+                    "UPDATED",
+                    "LAST ERROR",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        DeliveriesCommand::Show {
+            server,
+            delivery,
+            json,
+        } => {
+            let client = Client::new(&server);
+            let found = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/deliveries/{}", encode(&delivery)),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                table::print_json(&found);
+            } else {
+                print_detail(&found);
+            }
+            Ok(())
+        }
+        DeliveriesCommand::Retry { server, delivery } => {
+            let client = Client::new(&server);
+            let found = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/deliveries/{}/retry", encode(&delivery)),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} is {} (due {})",
+                table::cell(&found["id"]),
+                table::cell(&found["status"]),
+                table::cell(&found["next_attempt_at"])
+            );
+            Ok(())
+        }
+    }
+}
+
+fn row(delivery: &Value) -> Vec<String> {
+    vec![
+        table::cell(&delivery["id"]),
+        table::cell(&delivery["status"]),
+        table::cell(&delivery["attempt_count"]),
+        table::cell(&delivery["integration_name"]),
+        table::cell(&delivery["updated_at"]),
+        table::short(&table::cell(&delivery["last_error"]), 60),
+    ]
+}
+
+fn print_detail(delivery: &Value) {
+    for field in [
+        "id",
+        "status",
+        "integration_name",
+        "integration_id",
+        "event_id",
+        "kind",
+        "attempt_count",
+        "next_attempt_at",
+        "external_id",
+        "created_at",
+        "updated_at",
+    ] {
+        println!("{field:<17} {}", table::cell(&delivery[field]));
+    }
+    let attempts = delivery["attempts"].as_array().cloned().unwrap_or_default();
+    if attempts.is_empty() {
+        println!("\nno attempts yet");
+        return;
+    }
+    println!();
+    let rows: Vec<Vec<String>> = attempts
+        .iter()
+        .map(|a| {
+            let answer = match (&a["error"], &a["response_excerpt"]) {
+                (Value::String(error), _) => error.clone(),
+                (_, excerpt) => table::cell(excerpt),
+            };
+            vec![
+                table::cell(&a["number"]),
+                table::cell(&a["started_at"]),
+                format!("{} ms", table::cell(&a["duration_ms"])),
+                table::cell(&a["outcome"]),
+                table::cell(&a["status_code"]),
+                table::short(&answer, 80),
+            ]
+        })
+        .collect();
+    table::print(
+        &[
+            "#",
+            "STARTED",
+            "TOOK",
+            "OUTCOME",
+            "STATUS",
+            "ANSWER OR ERROR",
+        ],
+        &rows,
+    );
+}
