@@ -29,7 +29,7 @@ const RELEASE_TIME: Duration = Duration::from_millis(1500);
 
 /// What one claim round found.
 struct Round {
-    /// More may be due than free workers could take, or some destination or organisation is
+    /// More may be due than free workers could take, or a destination that may not borrow is
     /// at its share: claim again as soon as a worker comes free.
     backlog: bool,
 }
@@ -195,8 +195,10 @@ impl Engine {
             }
         }
         self.capacity.set_backlog(more_due);
+        // A destination passed over even for borrowed workers may have due work that a freed
+        // worker of its share can take; a healthy borrower's was just looked for.
         Ok(Round {
-            backlog: more_due || !self.capacity.skip(Share::Fair).is_empty(),
+            backlog: more_due || !self.capacity.skip(Share::Borrowed).is_empty(),
         })
     }
 
