@@ -78,7 +78,10 @@ async fn secrets_never_reach_logs_answers_or_the_delivery_log() {
     );
     answers.push(detail);
     let log = herald.log.lock().unwrap().join("\n");
-    assert!(log.contains("\"delivery_id\""), "the attempts' log was captured");
+    assert!(
+        log.contains("\"delivery_id\""),
+        "the attempts' log was captured"
+    );
     for secret in [SECRET_PATH, "xoxSECRETPATH", "C2FVsBQIhrscChlQIMV", TOKEN] {
         assert!(!log.contains(secret), "{secret} leaked into the log");
         for answer in &answers {
@@ -235,7 +238,10 @@ async fn no_credential_of_any_kind_leaks_anywhere() {
     let log_lines = herald.log.clone();
     herald.kill_9();
     let log = log_lines.lock().unwrap().join("\n");
-    assert!(log.contains("\"delivery_id\""), "the attempts' log was captured");
+    assert!(
+        log.contains("\"delivery_id\""),
+        "the attempts' log was captured"
+    );
     let mut database = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
