@@ -6,6 +6,7 @@ mod attachments;
 mod chain;
 mod deliveries;
 mod demands;
+mod event_log;
 mod events;
 mod integration_changes;
 mod integrations;
@@ -29,6 +30,7 @@ pub use deliveries::{
     ResultKind,
 };
 pub use demands::{DemandFilter, EventTypeRow};
+pub use event_log::EventFilter;
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
