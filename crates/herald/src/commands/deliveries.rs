@@ -23,6 +23,9 @@ pub enum DeliveriesCommand {
         /// Only those in this state: pending, retrying, success or failed.
         #[arg(long)]
         status: Option<String>,
+        /// Only this run's (or incident's): the events' correlation key.
+        #[arg(long)]
+        correlation_key: Option<String>,
         /// At most this many (1 to 250).
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -57,6 +60,7 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             integration,
             event,
             status,
+            correlation_key,
             limit,
             json,
         } => {
@@ -71,6 +75,9 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             }
             if let Some(status) = status {
                 query.push(format!("status={}", encode(&status)));
+            }
+            if let Some(key) = correlation_key {
+                query.push(format!("correlation_key={}", encode(&key)));
             }
             let page = client
                 .call(
@@ -92,6 +99,7 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
                     "STATUS",
                     "ATTEMPTS",
                     "INTEGRATION",
+                    "EVENT",
                     "UPDATED",
                     "LAST ERROR",
                 ],
@@ -147,6 +155,7 @@ fn row(delivery: &Value) -> Vec<String> {
         table::cell(&delivery["status"]),
         table::cell(&delivery["attempt_count"]),
         table::cell(&delivery["integration_name"]),
+        table::cell(&delivery["event_type"]),
         table::cell(&delivery["updated_at"]),
         table::short(&table::cell(&delivery["last_error"]), 60),
     ]
