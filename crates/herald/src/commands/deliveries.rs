@@ -65,35 +65,26 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             json,
         } => {
             let client = Client::new(&server);
-            let mut query = vec![format!("limit={limit}")];
-            if let Some(integration) = integration {
-                let id = resolve(&client, &integration).await?;
-                query.push(format!("integration_id={}", encode(&id)));
-            }
-            if let Some(event) = event {
-                query.push(format!("event_id={}", encode(&event)));
-            }
-            if let Some(status) = status {
-                query.push(format!("status={}", encode(&status)));
-            }
-            if let Some(key) = correlation_key {
-                query.push(format!("correlation_key={}", encode(&key)));
-            }
-            let page = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/deliveries?{}", query.join("&")),
-                    None,
+            let integration_id = match integration {
+                Some(integration) => Some(resolve(&client, &integration).await?),
+                None => None,
+            };
+            let items = client
+                .first_page(
+                    "/v1/deliveries",
+                    vec![
+                        ("limit", Some(limit.to_string())),
+                        ("integration_id", integration_id),
+                        ("event_id", event),
+                        ("status", status),
+                        ("correlation_key", correlation_key),
+                    ],
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            let items = page["data"].as_array().cloned().unwrap_or_default();
-            if json {
-                table::print_json(&Value::Array(items));
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-            table::print(
+            table::print_items(
+                items,
+                json,
                 &[
                     "ID",
                     "STATUS",
@@ -103,7 +94,7 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
                     "UPDATED",
                     "LAST ERROR",
                 ],
-                &rows,
+                row,
             );
             Ok(())
         }

@@ -1,9 +1,5 @@
 //! `herald events list`: find accepted events again, by type, module, run or time.
 
-use reqwest::Method;
-use serde_json::Value;
-
-use super::integrations::encode;
 use super::manifest::client::{Client, ServerArgs};
 use super::table;
 
@@ -48,46 +44,23 @@ pub async fn run(command: EventsCommand) -> Result<(), String> {
         limit,
         json,
     } = command;
-    let client = Client::new(&server);
-    let mut query = vec![format!("limit={limit}")];
-    for (name, value) in [
-        ("type", event_type),
-        ("target_id", target_id),
-        ("correlation_key", correlation_key),
-        ("since", since),
-        ("until", until),
-    ] {
-        if let Some(value) = value {
-            query.push(format!("{name}={}", encode(&value)));
-        }
-    }
-    let page = client
-        .call(
-            Method::GET,
-            &format!("/v1/events?{}", query.join("&")),
-            None,
+    let items = Client::new(&server)
+        .first_page(
+            "/v1/events",
+            vec![
+                ("limit", Some(limit.to_string())),
+                ("type", event_type),
+                ("target_id", target_id),
+                ("correlation_key", correlation_key),
+                ("since", since),
+                ("until", until),
+            ],
         )
         .await
         .map_err(|e| e.to_string())?;
-    let items = page["data"].as_array().cloned().unwrap_or_default();
-    if json {
-        table::print_json(&Value::Array(items));
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|event| {
-            vec![
-                table::cell(&event["id"]),
-                table::cell(&event["type"]),
-                table::cell(&event["target_id"]),
-                table::cell(&event["correlation_key"]),
-                table::cell(&event["received_at"]),
-                table::short(&table::cell(&event["title"]), 60),
-            ]
-        })
-        .collect();
-    table::print(
+    table::print_items(
+        items,
+        json,
         &[
             "ID",
             "TYPE",
@@ -96,7 +69,16 @@ pub async fn run(command: EventsCommand) -> Result<(), String> {
             "RECEIVED",
             "TITLE",
         ],
-        &rows,
+        |event| {
+            vec![
+                table::cell(&event["id"]),
+                table::cell(&event["type"]),
+                table::cell(&event["target_id"]),
+                table::cell(&event["correlation_key"]),
+                table::cell(&event["received_at"]),
+                table::short(&table::cell(&event["title"]), 60),
+            ]
+        },
     );
     Ok(())
 }
