@@ -161,6 +161,10 @@ impl Engine {
         if !row.integration.enabled {
             return failed("integration disabled".into());
         }
+        // Paused meanwhile: back to the queue, where claims pass it over until it is resumed.
+        if row.integration.paused_at.is_some() {
+            return Attempted::Deferred(self.now());
+        }
         let kind = row.integration.kind;
         let Some(provider) = self.registry.get(kind) else {
             return failed(format!("no provider for kind {}", kind.as_str()));

@@ -178,7 +178,7 @@ impl Engine {
                     integration: row.integration.id.clone(),
                     destination: destination.clone(),
                 };
-                handing_over
+                (handing_over && row.integration.paused_at.is_none())
                     .then(|| self.capacity.admit(org, &key, share))
                     .flatten()
             })

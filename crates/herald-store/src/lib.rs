@@ -11,6 +11,7 @@ mod integration_changes;
 mod integrations;
 mod key_rotation;
 mod orgs;
+mod recovery;
 mod scopes;
 mod slack;
 mod time;
@@ -33,6 +34,7 @@ pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
+pub use recovery::{NewReplay, OriginalDelivery, RetryNowError};
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use slack::{
     ApprovalDecision, SlackInstallation, SlackLinkCode, SlackOAuthState, SlackSubscription,

@@ -220,6 +220,7 @@ mod tests {
             filters,
             supplied_to_all_modules: false,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             config_keys: vec![],
             template: None,

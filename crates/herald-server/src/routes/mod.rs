@@ -3,11 +3,12 @@
 
 mod access;
 mod attachments;
-mod deliveries;
+pub(crate) mod deliveries;
 mod event_types;
 mod events;
 pub(crate) mod integration_events;
 pub(crate) mod integrations;
+pub(crate) mod recovery;
 mod routing;
 mod scopes;
 pub(crate) mod supplies;
@@ -120,6 +121,11 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get_one))
         .routes(routes!(deliveries::retry))
+        .routes(routes!(recovery::retry_now_route))
+        .routes(routes!(recovery::resend_failed_route))
+        .routes(routes!(recovery::replay_event_route))
+        .routes(routes!(recovery::pause_route))
+        .routes(routes!(recovery::resume_route))
         .routes(routes!(access::create_principal, access::list_principals))
         .routes(routes!(access::get_principal, access::delete_principal))
         .routes(routes!(access::list_members))
