@@ -2,6 +2,7 @@
 //! and runs the workers that claim due deliveries, send them and record every attempt.
 
 mod attempt;
+mod breaker;
 mod capacity;
 mod chain;
 mod change_listener;
@@ -10,6 +11,7 @@ mod credential_cache;
 mod handoff;
 mod health;
 mod ingest;
+mod integration_health;
 mod limiter;
 mod results;
 mod retry;
@@ -27,7 +29,9 @@ use herald_providers::{Registry, Sender};
 use herald_store::{Backend, Store};
 use tokio::sync::Notify;
 
-pub use config::{default_destination_workers, default_org_workers, EngineConfig};
+pub use config::{
+    default_destination_workers, default_org_workers, EngineConfig, DEFAULT_AUTO_DISABLE_AFTER,
+};
 pub use health::{Check, Readiness, WorkerCheck};
 pub use ingest::{Accepted, IngestError};
 pub use routing::{load_catalogue, Explanation, OrgRouting};
@@ -59,6 +63,8 @@ pub struct Engine {
     limiter: Arc<limiter::Limiter>,
     capacity: Arc<capacity::Capacity>,
     health: Arc<health::Health>,
+    breaker: Arc<breaker::Breaker>,
+    failure_runs: Arc<integration_health::FailureRuns>,
     clock: Clock,
 }
 
@@ -98,7 +104,15 @@ impl Engine {
                 },
             );
         }
+        let breaker = Arc::new(breaker::Breaker::new(
+            config.breaker_threshold,
+            config.breaker_cooldown,
+            // A probe that has not answered within the lease was lost (a shutdown).
+            config.lease,
+        ));
         Self {
+            breaker,
+            failure_runs: Arc::default(),
             ingest: ingest::IngestQueue::start(ingest::Committer {
                 store: store.clone(),
                 wake: wake.clone(),

@@ -110,6 +110,9 @@ pub enum ResultKind {
     },
     RetryAt(DateTime<Utc>),
     Failed,
+    /// The receiver asked for no more attempts of this message: it ends failed, and the
+    /// attempt is logged as `aborted`.
+    Aborted,
     /// Not attempted: the destination is rate limited or paused until then. No attempt is
     /// logged and the retry schedule does not advance.
     Deferred(DateTime<Utc>),
@@ -467,6 +470,12 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
             next_attempt_at: Some(to_millis(*at)),
             external_id: progress,
             outcome: AttemptOutcome::Retry,
+        },
+        ResultKind::Aborted => Applied {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            external_id: progress,
+            outcome: AttemptOutcome::Aborted,
         },
         ResultKind::Failed | ResultKind::Deferred(_) => Applied {
             status: DeliveryStatus::Failed,

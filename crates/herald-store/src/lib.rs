@@ -8,6 +8,7 @@ mod deliveries;
 mod demands;
 mod events;
 mod integration_changes;
+mod integration_health;
 mod integrations;
 mod key_rotation;
 mod orgs;
