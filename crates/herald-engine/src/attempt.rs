@@ -153,6 +153,14 @@ impl Engine {
             error.as_deref(),
         );
         let error = error.map(|e| storable(&e));
+        let outcome = match &result {
+            ResultKind::Delivered { .. } => "delivered",
+            ResultKind::RetryAt(_) => "retry",
+            ResultKind::Aborted => "aborted",
+            ResultKind::Failed | ResultKind::Deferred(_) => "failed",
+        };
+        self.metrics
+            .attempt(job.delivery.kind.as_str(), outcome, timer.elapsed());
         self.observe_result(&job, &result, error.as_deref()).await;
         AttemptRecord {
             lease_token: job.delivery.lease_token,

@@ -13,6 +13,7 @@ mod health;
 mod ingest;
 mod integration_health;
 mod limiter;
+mod metrics;
 mod results;
 mod retry;
 mod routing;
@@ -34,6 +35,7 @@ pub use config::{
 };
 pub use health::{Check, Readiness, WorkerCheck};
 pub use ingest::{Accepted, IngestError};
+pub use metrics::{Gauges, Metrics};
 pub use routing::{load_catalogue, Explanation, OrgRouting};
 pub use test_send::{TestError, TestResult};
 
@@ -64,6 +66,7 @@ pub struct Engine {
     capacity: Arc<capacity::Capacity>,
     health: Arc<health::Health>,
     breaker: Arc<breaker::Breaker>,
+    metrics: Arc<metrics::Metrics>,
     failure_runs: Arc<integration_health::FailureRuns>,
     clock: Clock,
 }
@@ -104,6 +107,7 @@ impl Engine {
                 },
             );
         }
+        let metrics = Arc::new(metrics::Metrics::default());
         let breaker = Arc::new(breaker::Breaker::new(
             config.breaker_threshold,
             config.breaker_cooldown,
@@ -112,12 +116,14 @@ impl Engine {
         ));
         Self {
             breaker,
+            metrics: metrics.clone(),
             failure_runs: Arc::default(),
             ingest: ingest::IngestQueue::start(ingest::Committer {
                 store: store.clone(),
                 wake: wake.clone(),
                 handoff: handoff.clone(),
                 health: health.clone(),
+                metrics,
             }),
             handoff,
             routing,
@@ -172,6 +178,30 @@ impl Engine {
     /// The engine's clock: the wall clock, or a test's.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The metrics in the Prometheus text format: this process's counters, and gauges read
+    /// from the store now (the queue is shared by every instance).
+    pub async fn metrics_text(&self) -> Result<String, herald_store::StoreError> {
+        let now = self.now();
+        let queue = self.store.queue_gauges(now).await?;
+        let pool = self.store.pool();
+        let gauges = Gauges {
+            queue_by_status: queue.by_status,
+            queue_leased: queue.leased,
+            oldest_due_age: queue
+                .oldest_due_at
+                .and_then(|at| (now - at).to_std().ok())
+                .unwrap_or_default(),
+            integrations_paused: queue.integrations_paused,
+            circuits_open: self.breaker.open_count() as u64,
+            workers: self.capacity.workers() as u64,
+            workers_busy: self.capacity.busy() as u64,
+            pool_max: u64::from(pool.options().get_max_connections()),
+            pool_open: u64::from(pool.size()),
+            pool_idle: pool.num_idle() as u64,
+        };
+        Ok(self.metrics.render(&gauges))
     }
 
     /// The base URLs of fixed-address services (Slack's Web API, ...).

@@ -142,6 +142,10 @@ pub struct ServeConfig {
     /// Undelivered work and runs still going on are never pruned.
     #[arg(long, env = "HERALD_RETENTION", default_value = "30d", value_parser = parse_duration_or_off)]
     pub retention: Duration,
+
+    /// A bearer token `/metrics` requires; unset, `/metrics` is open like `/readyz`.
+    #[arg(long, env = "HERALD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeConfig {
@@ -190,6 +194,7 @@ impl Default for ServeConfig {
             breaker_cooldown: Duration::from_secs(30),
             auto_disable_after: Duration::from_secs(5 * 24 * 3600),
             retention: Duration::from_secs(30 * 24 * 3600),
+            metrics_token: None,
         }
     }
 }

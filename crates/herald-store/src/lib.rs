@@ -7,6 +7,7 @@ mod chain;
 mod deliveries;
 mod demands;
 mod events;
+mod gauges;
 mod integration_changes;
 mod integration_health;
 mod integrations;
@@ -32,6 +33,7 @@ pub use deliveries::{
 };
 pub use demands::{DemandFilter, EventTypeRow};
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
+pub use gauges::QueueGauges;
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;

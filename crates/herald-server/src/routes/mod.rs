@@ -154,6 +154,7 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(move || async move { Json(openapi) }))
         .merge(v1)
         .with_state(state);
@@ -169,6 +170,7 @@ pub fn probes_only(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
 }
@@ -195,6 +197,42 @@ async fn readyz(
         "checks": readiness,
     });
     (status, Json(body)).into_response()
+}
+
+/// The Prometheus text exposition. Open like the probes, unless `HERALD_METRICS_TOKEN` is
+/// set: then it needs that bearer token (compared in constant time).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(expected) = &state.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let same = given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    match state.engine.metrics_text().await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }
 
 /// Page sizes: 1 to 250, 50 by default.
