@@ -39,8 +39,8 @@ pub struct DeliveryPage {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
-    delivery: Delivery,
-    attempts: Vec<Attempt>,
+    pub(crate) delivery: Delivery,
+    pub(crate) attempts: Vec<Attempt>,
 }
 
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", security(("bearer" = ["delivery.read"])), params(ListQuery),

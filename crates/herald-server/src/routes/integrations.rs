@@ -119,6 +119,9 @@ pub struct IntegrationView {
     /// Why Herald disabled it on its own, e.g. "the Slack app was uninstalled from Acme
     /// (T0123)"; null once someone sets `enabled` again.
     disabled_reason: Option<String>,
+    /// Paused by an operator (`POST /v1/integrations/{id}/pause`): its deliveries wait,
+    /// untried, until it is resumed. Null when not paused.
+    paused_at: Option<DateTime<Utc>>,
     target_ids: Option<Vec<String>>,
     events: Option<Vec<String>>,
     /// Which config keys are set. Their values are write-only.
@@ -162,6 +165,7 @@ impl IntegrationView {
             severity_filter: i.filters.severity_filter,
             enabled: i.enabled,
             disabled_reason: i.disabled_reason,
+            paused_at: i.paused_at,
             target_ids: i.filters.target_ids,
             events: i.filters.events,
             config_keys: i.config_keys,
@@ -248,6 +252,7 @@ pub async fn create_integration(
         name: name.as_str().to_owned(),
         enabled: body.enabled.unwrap_or(true),
         disabled_reason: None,
+        paused_at: None,
         filters,
         supplied_to_all_modules: body.is_supplied_to_all_modules.unwrap_or(false),
         config_keys,
@@ -509,7 +514,10 @@ pub async fn test(
 }
 
 /// The API's view of one integration, with its routing model.
-async fn view(state: &AppState, integration: Integration) -> Result<IntegrationView, ApiError> {
+pub(crate) async fn view(
+    state: &AppState,
+    integration: Integration,
+) -> Result<IntegrationView, ApiError> {
     let with_demand = state
         .engine
         .store()
