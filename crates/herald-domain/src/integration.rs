@@ -110,6 +110,16 @@ impl Filters {
     /// duplicates are dropped, order is kept.
     pub fn parse_events(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
         normalise_list(raw, |i, v| {
+            if v.contains('*') {
+                return Err(FieldError::new(
+                    format!("events[{i}]"),
+                    format!(
+                        "`{v}` is a pattern; an integration's `events` lists exact types. \
+                         Subscribe to a pattern with an integration event \
+                         (POST /v1/integration-events, `trigger`), which accepts `prefix.*` and `*`"
+                    ),
+                ));
+            }
             EventType::parse(v)
                 .map(|_| ())
                 .map_err(|m| FieldError::new(format!("events[{i}]"), m))
@@ -192,6 +202,13 @@ mod tests {
         let deduped =
             Filters::parse_events(Some(vec!["scan_done".into(), "scan_done".into()])).unwrap();
         assert_eq!(deduped, Some(vec!["scan_done".to_owned()]));
+    }
+
+    #[test]
+    fn a_pattern_in_events_points_to_integration_events() {
+        let err = Filters::parse_events(Some(vec!["iac.run.*".into()])).unwrap_err();
+        assert_eq!(err.field, "events[0]");
+        assert!(err.message.contains("integration event"), "{}", err.message);
     }
 
     #[test]

@@ -7,14 +7,17 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// JSON body. Malformed JSON is a 400; a wrong type, a missing or an unknown field is a 422
-/// naming the field.
+/// JSON body. A body sent without `Content-Type: application/json` is a 415; malformed JSON
+/// is a 400; a wrong type, a missing or an unknown field is a 422 naming the field.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !declares_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|e| match e.status() {
@@ -39,6 +42,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Whether the request says its body is JSON: `application/json` or a `+json` type such as
+/// `application/merge-patch+json`, with any parameters (`; charset=utf-8`).
+fn declares_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
 /// Query string, with the same error format.
 pub struct ApiQuery<T>(pub T);
 
@@ -59,4 +79,40 @@ pub(crate) fn present<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'d
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::declares_json;
+    use axum::http::{header::CONTENT_TYPE, HeaderMap, HeaderValue};
+
+    fn with(content_type: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = content_type {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_json_media_types_are_json() {
+        for json in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(declares_json(&with(Some(json))), "{json}");
+        }
+        for other in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/jsonx",
+            "json",
+            "",
+        ] {
+            assert!(!declares_json(&with(Some(other))), "{other}");
+        }
+        assert!(!declares_json(&with(None)));
+    }
 }

@@ -150,7 +150,8 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(move || async move { Json(openapi) }))
         .merge(v1)
-        .with_state(state);
+        .with_state(state)
+        .layer(middleware::from_fn(crate::error::json_errors));
     for routes in public {
         app = app.merge(routes);
     }
