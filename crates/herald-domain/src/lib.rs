@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod limits;
 pub mod link;
 pub mod retry;
 pub mod routing;

@@ -181,3 +181,128 @@ on_both_backends!(
         );
     }
 );
+
+fn many(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// A 422 naming `field`.
+fn refused(status: StatusCode, body: &Value, field: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], field, "{body}");
+}
+
+on_both_backends!(
+    every_list_has_a_documented_cap_and_repeats_are_dropped,
+    |app: TestApp| async move {
+        // target_ids: 10,000 accepted (repeats dropped, order kept), 10,001 refused.
+        let mut ids = many("t-", 10_000);
+        ids.insert(1, "t-0".into());
+        ids.truncate(10_000);
+        let id = app
+            .create_webhook(
+                "many targets",
+                "https://receiver.example.com/hook",
+                json!({"target_ids": ids}),
+            )
+            .await;
+        let (_, created) = app.get(&format!("/v1/integrations/{id}")).await;
+        let kept = created["target_ids"].as_array().unwrap();
+        assert_eq!(kept.len(), 9_999, "the repeated t-0 is kept once");
+        assert_eq!((kept[0].as_str(), kept[1].as_str()), (Some("t-0"), Some("t-1")));
+        let body = json!({"kind": "webhook", "name": "too many", "config": {"webhook_url": "https://x.example.com"},
+                          "target_ids": many("t-", 10_001)});
+        let (status, error) = app.post("/v1/integrations", body).await;
+        refused(status, &error, "target_ids");
+        assert!(error["error"]["message"].as_str().unwrap().contains("10000"));
+        let (status, error) = app
+            .patch(
+                &format!("/v1/integrations/{id}"),
+                json!({"events": many("type.", 257)}),
+            )
+            .await;
+        refused(status, &error, "events");
+
+        // An integration's destinations: 8 per list, 50 environments.
+        let urls = |n| many("https://hooks.example.com/", n);
+        let (status, error) = app
+            .patch(
+                &format!("/v1/integrations/{id}"),
+                json!({"destinations": {"default": urls(9)}}),
+            )
+            .await;
+        refused(status, &error, "destinations.default");
+        let (status, error) = app
+            .patch(
+                &format!("/v1/integrations/{id}"),
+                json!({"destinations": {"environments": {"production": urls(9)}}}),
+            )
+            .await;
+        refused(status, &error, "destinations.environments.production");
+        let environments: serde_json::Map<String, Value> = many("env-", 51)
+            .into_iter()
+            .map(|env| (env, json!(["https://hooks.example.com/a"])))
+            .collect();
+        let (status, error) = app
+            .patch(
+                &format!("/v1/integrations/{id}"),
+                json!({"destinations": {"environments": environments}}),
+            )
+            .await;
+        refused(status, &error, "destinations.environments");
+        // The cap counts what is sent; repeats are then dropped.
+        let mut eight = urls(7);
+        eight.push(eight[0].clone());
+        let (status, patched) = app
+            .patch(
+                &format!("/v1/integrations/{id}"),
+                json!({"destinations": {"default": eight}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(patched["destinations"]["default"], json!(urls(7)));
+
+        // An attachment's destinations: the same caps.
+        app.post("/v1/stacks", json!({"name": "s"})).await;
+        app.post("/v1/namespaces", json!({"name": "n", "stack": "s"}))
+            .await;
+        app.post("/v1/modules", json!({"name": "m", "namespace": "n"}))
+            .await;
+        let body = json!({"integration_id": id, "module": "m", "run_after": "plan",
+                          "destinations": {"default": urls(9)}});
+        let (status, error) = app.post("/v1/attachments", body).await;
+        refused(status, &error, "destinations.default");
+
+        // An integration event's destinations and environments.
+        let demand = |extra: Value| {
+            let mut body = json!({"integration_id": id, "name": "runs", "trigger": "iac.run.*",
+                                  "scope": {"kind": "organisation"}});
+            for (key, value) in extra.as_object().unwrap() {
+                body[key] = value.clone();
+            }
+            body
+        };
+        let (status, error) = app
+            .post(
+                "/v1/integration-events",
+                demand(json!({"destinations": urls(9)})),
+            )
+            .await;
+        refused(status, &error, "destinations");
+        let (status, error) = app
+            .post(
+                "/v1/integration-events",
+                demand(json!({"environments": many("env-", 101)})),
+            )
+            .await;
+        refused(status, &error, "environments");
+        let (status, created) = app
+            .post(
+                "/v1/integration-events",
+                demand(json!({"environments": ["prod", "prod", "dev"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["environments"], json!(["prod", "dev"]));
+    }
+);

@@ -6,6 +6,9 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use herald_domain::limits::{
+    check_len, normalise_list, short_text, MAX_DESTINATIONS, MAX_ENVIRONMENTS,
+};
 use herald_domain::scope::parse_scope_name;
 use herald_domain::{
     FieldError, IntegrationEvent, IntegrationEventId, IntegrationId, MessageTemplate, Permission,
@@ -162,25 +165,14 @@ fn parse_name(raw: &str) -> Result<String, FieldError> {
     herald_domain::IntegrationName::parse(raw).map(|n| n.as_str().to_owned())
 }
 
-/// Empty means any; entries are 1 to 256 bytes; duplicates are dropped.
+/// Empty means any; at most [`MAX_ENVIRONMENTS`] entries of 1 to 256 bytes; duplicates are
+/// dropped.
 fn parse_environments(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
-    let Some(items) = raw else { return Ok(None) };
-    let mut kept: Vec<String> = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        if item.is_empty() || item.len() > 256 {
-            return Err(FieldError::new(
-                format!("environments[{i}]"),
-                "must be 1 to 256 bytes",
-            ));
-        }
-        if !kept.contains(&item) {
-            kept.push(item);
-        }
-    }
-    Ok((!kept.is_empty()).then_some(kept))
+    normalise_list("environments", raw, MAX_ENVIRONMENTS, short_text)
 }
 
-/// Destinations checked for the integration's kind; empty means none (the integration's own).
+/// Destinations checked for the integration's kind, at most [`MAX_DESTINATIONS`]; empty means
+/// none (the integration's own).
 async fn checked_destinations(
     state: &AppState,
     caller: &Caller,
@@ -190,6 +182,7 @@ async fn checked_destinations(
     let Some(items) = raw.filter(|items| !items.is_empty()) else {
         return Ok(None);
     };
+    check_len("destinations", items.len(), MAX_DESTINATIONS)?;
     let kind = state
         .engine
         .store()
@@ -198,14 +191,15 @@ async fn checked_destinations(
         .ok_or_else(|| ApiError::invalid("integration_id", "no such integration"))?
         .integration
         .kind;
-    let mut kept: Vec<String> = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        check_destination(state, kind, &item, &format!("destinations[{i}]"))?;
-        if !kept.contains(&item) {
-            kept.push(item);
-        }
+    for (i, item) in items.iter().enumerate() {
+        check_destination(state, kind, item, &format!("destinations[{i}]"))?;
     }
-    Ok(Some(kept))
+    Ok(normalise_list(
+        "destinations",
+        Some(items),
+        MAX_DESTINATIONS,
+        |_| Ok(()),
+    )?)
 }
 
 /// A trigger naming one type must name one the catalogue knows.

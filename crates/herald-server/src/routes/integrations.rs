@@ -659,10 +659,11 @@ pub(crate) fn checked_destinations(
     let Some(destinations) = destinations.filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
+    destinations.check_caps(field)?;
     for (path, value) in destinations.all() {
         check_destination(state, kind, value, &format!("{field}.{path}"))?;
     }
-    Ok(Some(destinations))
+    Ok(Some(destinations.normalised(field)?))
 }
 
 /// One destination a kind can take: a Slack channel, or an http(s) URL (refused addresses
