@@ -11,6 +11,12 @@ pub enum ApiError {
     Unauthorized,
     #[error("this needs the permission {}", .0.as_str())]
     Forbidden(herald_domain::Permission),
+    /// Granting a role that carries a permission the caller lacks on that scope.
+    #[error("granting {role} needs every permission it carries; you lack {} here", .missing.as_str())]
+    Escalation {
+        role: String,
+        missing: herald_domain::Permission,
+    },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the body is not valid JSON: {0}")]
@@ -181,6 +187,12 @@ impl IntoResponse for ApiError {
                 self.to_string(),
             ),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, self.to_string()),
+            ApiError::Escalation { .. } => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                Some("role".into()),
+                self.to_string(),
+            ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
             ApiError::MalformedJson(_) => (
                 StatusCode::BAD_REQUEST,

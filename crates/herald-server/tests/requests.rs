@@ -209,12 +209,18 @@ on_both_backends!(
         let (_, created) = app.get(&format!("/v1/integrations/{id}")).await;
         let kept = created["target_ids"].as_array().unwrap();
         assert_eq!(kept.len(), 9_999, "the repeated t-0 is kept once");
-        assert_eq!((kept[0].as_str(), kept[1].as_str()), (Some("t-0"), Some("t-1")));
+        assert_eq!(
+            (kept[0].as_str(), kept[1].as_str()),
+            (Some("t-0"), Some("t-1"))
+        );
         let body = json!({"kind": "webhook", "name": "too many", "config": {"webhook_url": "https://x.example.com"},
                           "target_ids": many("t-", 10_001)});
         let (status, error) = app.post("/v1/integrations", body).await;
         refused(status, &error, "target_ids");
-        assert!(error["error"]["message"].as_str().unwrap().contains("10000"));
+        assert!(error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10000"));
         let (status, error) = app
             .patch(
                 &format!("/v1/integrations/{id}"),

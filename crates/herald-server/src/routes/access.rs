@@ -318,7 +318,7 @@ fn require_grant(caller: &Caller, integration: Option<&IntegrationId>) -> Result
 
 #[utoipa::path(post, path = "/v1/role-assignments", tag = "access",
     security(("bearer" = ["role.grant", "integration.grant"])),
-    description = "Needs role.grant for an organisation role, or integration.grant on the integration for a role on it.",
+    description = "Needs role.grant for an organisation role, or integration.grant on the integration for a role on it, and every permission the role carries on that scope: nobody grants more than they hold (an IdentityAccessManager grants Reader and IdentityAccessManager).",
     request_body = CreateRoleAssignment,
     responses((status = 201, body = RoleAssignmentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -333,19 +333,31 @@ pub async fn create_role_assignment(
         .map(|raw| IntegrationId::parse(raw).ok_or(ApiError::NotFound("integration")))
         .transpose()?;
     require_grant(&caller, integration.as_ref())?;
-    let role_known = match &integration {
-        Some(_) => IntegrationRole::parse(&body.role).is_some(),
-        None => OrgRole::parse(&body.role).is_some(),
+    // Nobody grants a role carrying a permission they do not hold on that scope
+    // (Kubernetes RBAC's escalation rule).
+    let escalation = match &integration {
+        Some(id) => IntegrationRole::parse(&body.role)
+            .map(|role| caller.grants.may_grant_integration_role(role, id)),
+        None => OrgRole::parse(&body.role).map(|role| caller.grants.may_grant_org_role(role)),
     };
-    if !role_known {
-        let names: Vec<&str> = match &integration {
-            Some(_) => IntegrationRole::ALL.iter().map(|r| r.as_str()).collect(),
-            None => OrgRole::ALL.iter().map(|r| r.as_str()).collect(),
-        };
-        return Err(ApiError::invalid(
-            "role",
-            format!("must be one of: {}", names.join(", ")),
-        ));
+    match escalation {
+        Some(Ok(())) => {}
+        Some(Err(missing)) => {
+            return Err(ApiError::Escalation {
+                role: body.role,
+                missing,
+            })
+        }
+        None => {
+            let names: Vec<&str> = match &integration {
+                Some(_) => IntegrationRole::ALL.iter().map(|r| r.as_str()).collect(),
+                None => OrgRole::ALL.iter().map(|r| r.as_str()).collect(),
+            };
+            return Err(ApiError::invalid(
+                "role",
+                format!("must be one of: {}", names.join(", ")),
+            ));
+        }
     }
     let store = state.engine.store();
     let principal = PrincipalId::parse(&body.principal_id)
