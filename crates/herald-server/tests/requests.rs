@@ -312,3 +312,58 @@ on_both_backends!(
         assert_eq!(created["environments"], json!(["prod", "dev"]));
     }
 );
+
+on_both_backends!(
+    cursors_are_opaque_and_a_malformed_one_is_refused,
+    |app: TestApp| async move {
+        let mut created = Vec::new();
+        for name in ["a", "b", "c"] {
+            created.push(
+                app.create_webhook(name, "https://receiver.example.com/hook", json!({}))
+                    .await,
+            );
+        }
+        // Paging with the cursors given visits every integration once.
+        let mut seen = Vec::new();
+        let mut path = "/v1/integrations?limit=2".to_owned();
+        loop {
+            let (status, page) = app.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            for item in page["data"].as_array().unwrap() {
+                seen.push(item["id"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(cursor) => {
+                    assert!(
+                        !created.iter().any(|id| cursor.contains(id.as_str())),
+                        "the cursor shows an id: {cursor}"
+                    );
+                    path = format!("/v1/integrations?limit=2&cursor={cursor}");
+                }
+                None => break,
+            }
+        }
+        seen.sort();
+        created.sort();
+        assert_eq!(seen, created);
+        // Garbage, an empty cursor or a bare id is refused on every listing, naming `cursor`.
+        let listings = [
+            "/v1/integrations",
+            "/v1/integration-events",
+            "/v1/deliveries",
+            "/v1/attachments",
+            "/v1/principals",
+            "/v1/audit",
+            "/v1/stacks",
+            "/v1/namespaces",
+            "/v1/modules",
+            "/v1/stack-supplies",
+        ];
+        for listing in listings {
+            for cursor in ["garbage", "", created[0].as_str()] {
+                let (status, body) = app.get(&format!("{listing}?cursor={cursor}")).await;
+                refused(status, &body, "cursor");
+            }
+        }
+    }
+);

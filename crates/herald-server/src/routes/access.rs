@@ -62,7 +62,9 @@ pub struct PrincipalQuery {
     /// Exact name: finds one principal by name.
     name: Option<String>,
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[utoipa::path(post, path = "/v1/principals", tag = "access", security(("bearer" = ["principal.manage"])),
@@ -123,13 +125,13 @@ pub async fn list_principals(
             &caller.org_id,
             query.kind,
             query.name.as_deref(),
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
     Ok(Json(PrincipalPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 
@@ -639,7 +641,9 @@ pub struct AuditQuery {
     /// The principal who acted.
     actor_id: Option<String>,
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -697,11 +701,16 @@ pub async fn list_audit(
     let page = state
         .engine
         .store()
-        .list_audit(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_audit(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(AuditPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

@@ -79,7 +79,9 @@ pub struct AttachmentQuery {
     /// Exact module name: with `integration_id`, finds the one attachment of that pair.
     module: Option<String>,
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[utoipa::path(post, path = "/v1/attachments", tag = "routing", security(("bearer" = ["integration.update"])),
@@ -167,13 +169,13 @@ pub async fn list(
             integration.as_ref(),
             query.module.as_deref(),
             readable.as_deref(),
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
     Ok(Json(AttachmentPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

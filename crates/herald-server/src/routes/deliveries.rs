@@ -25,7 +25,9 @@ pub struct ListQuery {
     status: Option<String>,
     /// 1 to 250; default 50.
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -76,11 +78,16 @@ pub async fn list(
     let page = state
         .engine
         .store()
-        .list_deliveries(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_deliveries(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(DeliveryPage {
         data: page.items,
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

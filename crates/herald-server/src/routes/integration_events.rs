@@ -158,7 +158,9 @@ pub struct IntegrationEventQuery {
     name: Option<String>,
     integration_id: Option<String>,
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 fn parse_name(raw: &str) -> Result<String, FieldError> {
@@ -312,11 +314,16 @@ pub async fn list(
     let page = state
         .engine
         .store()
-        .list_integration_events(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_integration_events(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(IntegrationEventPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

@@ -172,7 +172,9 @@ pub struct ListQuery {
     name: Option<String>,
     /// 1 to 250; default 50.
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 /// The `{ok, status, response}` of seed 004's test call.
@@ -292,7 +294,7 @@ pub async fn list(
             &caller.org_id,
             query.name.as_deref(),
             readable.as_deref(),
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
@@ -311,7 +313,7 @@ pub async fn list(
                 IntegrationView::new(i, has)
             })
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 
