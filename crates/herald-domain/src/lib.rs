@@ -18,6 +18,7 @@ pub mod scope;
 pub mod severity;
 pub mod status;
 pub mod template;
+pub mod time;
 
 pub use access::{Grants, IntegrationRole, OrgRole, Permission, PrincipalKind};
 pub use catalogue::{Catalogue, CompiledType, EventTypeDef};

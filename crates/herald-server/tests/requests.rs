@@ -367,3 +367,39 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    only_rfc3339_times_within_the_years_1970_to_9999_are_accepted,
+    |app: TestApp| async move {
+        for occurred_at in [
+            "+99999-01-01T00:00:00Z",
+            "-0001-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2026-01-02",
+            "yesterday",
+        ] {
+            let (status, body) = app
+                .post(
+                    "/v1/events",
+                    json!({"type": "scan_done", "occurred_at": occurred_at}),
+                )
+                .await;
+            refused(status, &body, "occurred_at");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(!message.contains("line 1"), "{message}");
+        }
+        let (status, body) = app
+            .post(
+                "/v1/tokens",
+                json!({"name": "far", "expires_at": "+99999-01-01T00:00:00Z"}),
+            )
+            .await;
+        refused(status, &body, "expires_at");
+        // An offset is read as the same instant in UTC, and returned as RFC 3339.
+        let id = app
+            .emit(json!({"type": "scan_done", "occurred_at": "2026-01-02T05:04:05+02:00"}))
+            .await;
+        let (_, event) = app.get(&format!("/v1/events/{id}")).await;
+        assert_eq!(event["timestamp"], "2026-01-02T03:04:05.000Z", "{event}");
+    }
+);

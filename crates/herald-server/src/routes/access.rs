@@ -478,6 +478,7 @@ pub struct CreateToken {
     /// Whom the token acts as; the caller when absent. Another principal needs principal.manage.
     principal_id: Option<String>,
     /// When it stops working (RFC 3339, in the future); never when absent.
+    #[serde(default, deserialize_with = "herald_domain::time::optional_rfc3339")]
     expires_at: Option<DateTime<Utc>>,
 }
 
