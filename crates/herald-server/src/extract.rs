@@ -59,7 +59,8 @@ fn declares_json(headers: &axum::http::HeaderMap) -> bool {
         && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
-/// Query string, with the same error format.
+/// Query string, with the same error format. A parameter given empty (`?cursor=`) is a 422
+/// naming it.
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
@@ -67,6 +68,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // `?name=` is refused rather than read as "no filter" or "the empty name": a client
+        // that meant no filter leaves the parameter out.
+        if let Some((name, _)) = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| value.is_empty() && !name.is_empty())
+        {
+            return Err(ApiError::invalid(
+                name.into_owned(),
+                "must not be empty; leave the parameter out instead",
+            ));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)

@@ -403,3 +403,64 @@ on_both_backends!(
         assert_eq!(event["timestamp"], "2026-01-02T03:04:05.000Z", "{event}");
     }
 );
+
+on_both_backends!(
+    the_openapi_document_says_what_the_api_answers,
+    |app: TestApp| async move {
+        let document: Value = app
+            .client
+            .get(format!("{}/openapi.json", app.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut lists = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let at = format!("{method} {path}");
+                let responses = operation["responses"].as_object().unwrap();
+                let parameters = operation["parameters"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for parameter in &parameters {
+                    let name = parameter["name"].as_str().unwrap();
+                    let placed_in_path = path.contains(&format!("{{{name}}}"));
+                    match placed_in_path {
+                        true => assert_eq!(parameter["in"], "path", "{at} {name}"),
+                        false => {
+                            assert_eq!(parameter["in"], "query", "{at} {name}");
+                            assert_ne!(parameter["required"], true, "{at} {name}");
+                        }
+                    }
+                    if name == "limit" {
+                        assert_eq!(parameter["schema"]["minimum"], 1, "{at}");
+                        assert_eq!(parameter["schema"]["maximum"], 250, "{at}");
+                    }
+                    if name == "cursor" {
+                        assert_eq!(parameter["schema"]["minLength"], 1, "{at}");
+                    }
+                }
+                let has_query = parameters.iter().any(|p| p["in"] == "query");
+                let has_body = operation.get("requestBody").is_some();
+                lists += usize::from(parameters.iter().any(|p| p["name"] == "cursor"));
+                assert!(responses.contains_key("401"), "{at} documents 401");
+                for status in ["400", "415", "422"].into_iter().filter(|_| has_body) {
+                    assert!(responses.contains_key(status), "{at} documents {status}");
+                }
+                if has_query {
+                    assert!(responses.contains_key("422"), "{at} documents 422");
+                }
+            }
+        }
+        assert!(lists >= 12, "{lists} list operations take a cursor");
+        let create = &document["components"]["schemas"]["CreateIntegration"]["properties"];
+        assert_eq!(create["name"]["minLength"], 1);
+        assert_eq!(create["kind"]["minLength"], 1);
+        // What the document says, the server does: an empty query parameter is refused.
+        let (status, body) = app.get("/v1/stacks?name=").await;
+        refused(status, &body, "name");
+    }
+);

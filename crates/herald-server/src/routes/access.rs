@@ -56,11 +56,13 @@ pub struct PrincipalPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalQuery {
     kind: Option<PrincipalKind>,
     /// Exact name: finds one principal by name.
     name: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]
@@ -304,6 +306,7 @@ impl From<RoleAssignment> for RoleAssignmentView {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RoleAssignmentQuery {
     principal_id: Option<String>,
@@ -406,7 +409,8 @@ pub async fn create_role_assignment(
 #[utoipa::path(get, path = "/v1/role-assignments", tag = "access",
     security(("bearer" = ["principal.read", "integration.grant"])),
     description = "Needs principal.read, or integration.grant on the integration named by integration_id.",
-    params(RoleAssignmentQuery), responses((status = 200, body = Vec<RoleAssignmentView>), (status = 403, body = ErrorBody)))]
+    params(RoleAssignmentQuery), responses((status = 200, body = Vec<RoleAssignmentView>), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "The integration named by integration_id is not visible to the caller")))]
 pub async fn list_role_assignments(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -415,7 +419,10 @@ pub async fn list_role_assignments(
     let integration = query
         .integration_id
         .as_deref()
-        .map(|raw| IntegrationId::parse(raw).ok_or(ApiError::NotFound("integration")))
+        .map(|raw| {
+            IntegrationId::parse(raw)
+                .ok_or_else(|| ApiError::invalid("integration_id", "is not an integration id"))
+        })
         .transpose()?;
     match &integration {
         Some(id) if !caller.grants.allows(Permission::PrincipalRead) => {
@@ -634,6 +641,7 @@ pub async fn revoke_token(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// e.g. integration.update
@@ -641,6 +649,7 @@ pub struct AuditQuery {
     resource_id: Option<String>,
     /// The principal who acted.
     actor_id: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]

@@ -73,11 +73,13 @@ pub struct AttachmentPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentQuery {
     integration_id: Option<String>,
     /// Exact module name: with `integration_id`, finds the one attachment of that pair.
     module: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]

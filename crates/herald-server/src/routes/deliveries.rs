@@ -17,6 +17,7 @@ use crate::AppState;
 use herald_domain::Permission;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     integration_id: Option<String>,
@@ -24,6 +25,7 @@ pub struct ListQuery {
     /// pending, retrying, success or failed.
     status: Option<String>,
     /// 1 to 250; default 50.
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]

@@ -153,10 +153,12 @@ pub struct IntegrationEventPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationEventQuery {
     name: Option<String>,
     integration_id: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]

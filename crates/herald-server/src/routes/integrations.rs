@@ -166,11 +166,13 @@ pub struct IntegrationPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only the integration(s) with exactly this name.
     name: Option<String>,
     /// 1 to 250; default 50.
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]

@@ -8,6 +8,7 @@ mod event_types;
 mod events;
 pub(crate) mod integration_events;
 pub(crate) mod integrations;
+mod openapi;
 mod routing;
 mod scopes;
 pub(crate) mod supplies;
@@ -140,7 +141,8 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
             attachments::delete
         ))
         .split_for_parts();
-    let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    let mut openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    openapi::document_shared_answers(&mut openapi);
     let v1 = v1.route_layer(middleware::from_fn_with_state(
         state.clone(),
         crate::auth::require_token,

@@ -83,12 +83,14 @@ pub struct ScopePage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeQuery {
     /// Only the one with exactly this name.
     name: Option<String>,
     /// Namespaces of this stack, or modules of this namespace.
     parent: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]

@@ -84,11 +84,13 @@ pub struct SupplyPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SupplyQuery {
     /// Only supplies to the scope with exactly this name.
     name: Option<String>,
     integration_id: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page, as given; absent for the first page.
     #[param(value_type = Option<String>)]
