@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::ApiError;
 
@@ -24,6 +25,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
                 _ => ApiError::MalformedJson(e.body_text()),
             })?;
+        // Every body is an object; serde would read an array as a struct's fields by position.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | None => {}
+            Some(_) => return Err(ApiError::invalid("body", "must be a JSON object")),
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
@@ -91,6 +97,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 ApiError::invalid(field, error.into_inner().to_string())
             })
     }
+}
+
+/// A nested object field, read only from a JSON object. Serde's derived structs also take an
+/// array (their fields by position: `"template": [null, null]`), which no client means and the
+/// OpenAPI document does not allow.
+pub(crate) fn object<'de, T: DeserializeOwned, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    T::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
+/// As [`object`], for an optional field (with `#[serde(default)]`).
+pub(crate) fn optional_object<'de, T: DeserializeOwned, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
+        Some(map) => T::deserialize(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// As [`present`] and [`object`] together, for a PATCH field that `null` clears.
+pub(crate) fn present_object<'de, T: DeserializeOwned, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    optional_object(d).map(Some)
 }
 
 /// For PATCH bodies: tells an absent field (outer `None`) from an explicit `null`

@@ -464,3 +464,36 @@ on_both_backends!(
         refused(status, &body, "name");
     }
 );
+
+on_both_backends!(
+    an_array_is_not_read_as_an_object,
+    |app: TestApp| async move {
+        // Found by schemathesis: serde reads a struct's fields by position from an array.
+        let id = app
+            .create_webhook("ops", "https://receiver.example.com/hook", json!({}))
+            .await;
+        let one = format!("/v1/integrations/{id}");
+        let (status, body) = app.patch(&one, json!([null, null])).await;
+        refused(status, &body, "body");
+        let (status, body) = app.patch(&one, json!({"template": [null, null]})).await;
+        refused(status, &body, "template");
+        let (status, body) = app
+            .patch(&one, json!({"destinations": [["https://a.example.com"]]}))
+            .await;
+        refused(status, &body, "destinations");
+        let (status, body) = app
+            .post(
+                "/v1/integration-events",
+                json!({"integration_id": id, "name": "x", "trigger": "*", "scope": ["organisation"]}),
+            )
+            .await;
+        refused(status, &body, "scope");
+        // Objects still work, and null still clears.
+        let (status, body) = app
+            .patch(&one, json!({"template": {"title": "{{ title }}"}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = app.patch(&one, json!({"template": null})).await;
+        assert_eq!((status, &body["template"]), (StatusCode::OK, &Value::Null));
+    }
+);

@@ -27,6 +27,7 @@ pub struct CreateAttachment {
     run_after: RunAfter,
     /// This module's overrides: channels (Slack) or URLs (Teams, webhook, custom), by default
     /// and per environment.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     destinations: Option<Destinations>,
 }
 
@@ -35,7 +36,7 @@ pub struct CreateAttachment {
 pub struct UpdateAttachment {
     run_after: Option<RunAfter>,
     /// Replaces the overrides; null removes them.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<Destinations>)]
     destinations: Option<Option<Destinations>>,
 }

@@ -73,6 +73,7 @@ pub struct CreateIntegrationEvent {
     /// as their `security.scan.*` id), a pattern `iac.run.*`, or `*`.
     #[schema(example = "iac.run.*")]
     trigger: String,
+    #[serde(deserialize_with = "crate::extract::object")]
     scope: ScopeBody,
     /// Only events from these environments; empty or null means any.
     environments: Option<Vec<String>>,
@@ -81,6 +82,7 @@ pub struct CreateIntegrationEvent {
     /// Defaults to true.
     enabled: Option<bool>,
     /// Stored and validated like an integration's template.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     template: Option<MessageTemplate>,
     /// Where the events it carries go instead of the integration's own destinations: Slack
     /// channels, or URLs for Teams, webhook and custom. Empty or null: the integration's own.
@@ -93,6 +95,7 @@ pub struct CreateIntegrationEvent {
 pub struct UpdateIntegrationEvent {
     name: Option<String>,
     trigger: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     scope: Option<ScopeBody>,
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Vec<String>>)]
@@ -101,7 +104,7 @@ pub struct UpdateIntegrationEvent {
     #[schema(value_type = Option<Severity>)]
     min_severity: Option<Option<Severity>>,
     enabled: Option<bool>,
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
     /// Replaces its own destinations; null (or empty) goes back to the integration's own.

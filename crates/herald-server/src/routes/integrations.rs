@@ -41,9 +41,11 @@ pub struct CreateIntegration {
     events: Option<Vec<String>>,
     /// MiniJinja templates over the event's fields that replace the title and/or text shown
     /// (chat, incident and ticket kinds; machine payloads are sent as they are).
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     template: Option<MessageTemplate>,
     /// Organisation-level channels (Slack) or URLs (Teams, webhook, custom), by default and
     /// per environment: `{"default": [...], "environments": {"production": [...]}}`.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     destinations: Option<Destinations>,
     /// Supply ∩ demand: the integration serves every module of the organisation. Default false.
     is_supplied_to_all_modules: Option<bool>,
@@ -68,11 +70,11 @@ pub struct UpdateIntegration {
     #[schema(value_type = Option<Vec<String>>)]
     events: Option<Option<Vec<String>>>,
     /// Replaces the template; null removes it.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
     /// Replaces the destinations; null removes them.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<Destinations>)]
     destinations: Option<Option<Destinations>>,
     is_supplied_to_all_modules: Option<bool>,
