@@ -4,6 +4,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod cursor;
 pub mod error;
 pub mod extract;
 mod request_id;

@@ -8,6 +8,7 @@ mod event_types;
 mod events;
 pub(crate) mod integration_events;
 pub(crate) mod integrations;
+mod openapi;
 pub(crate) mod recovery;
 mod routing;
 mod scopes;
@@ -146,7 +147,8 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
             attachments::delete
         ))
         .split_for_parts();
-    let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    let mut openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    openapi::document_shared_answers(&mut openapi);
     let v1 = v1.route_layer(middleware::from_fn_with_state(
         state.clone(),
         crate::auth::require_token,
@@ -157,7 +159,8 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(move || async move { Json(openapi) }))
         .merge(v1)
-        .with_state(state);
+        .with_state(state)
+        .layer(middleware::from_fn(crate::error::json_errors));
     for routes in public {
         app = app.merge(routes);
     }
