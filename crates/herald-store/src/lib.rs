@@ -14,6 +14,7 @@ mod integrations;
 mod key_rotation;
 mod orgs;
 mod recovery;
+mod retention;
 mod scopes;
 mod slack;
 mod time;
@@ -38,6 +39,7 @@ pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATION
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
 pub use recovery::{NewReplay, OriginalDelivery, RetryNowError};
+pub use retention::Pruned;
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use slack::{
     ApprovalDecision, SlackInstallation, SlackLinkCode, SlackOAuthState, SlackSubscription,
