@@ -81,8 +81,8 @@ pub async fn retry_now(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendFailed {
-    /// Failed deliveries created at or after this time (RFC 3339).
-    since: DateTime<Utc>,
+    /// Required: failed deliveries created at or after this time (RFC 3339).
+    since: Option<DateTime<Utc>>,
     /// ... and before this time; default now.
     until: Option<DateTime<Utc>>,
 }
@@ -117,9 +117,12 @@ pub async fn resend_failed(
 ) -> Result<u64, ApiError> {
     caller.require(Permission::DeliveryRetry)?;
     let row = load(state, caller, id, Permission::IntegrationRead).await?;
+    let since = body
+        .since
+        .ok_or_else(|| ApiError::invalid("since", "is required"))?;
     let now = state.engine.now();
     let until = body.until.unwrap_or(now);
-    if body.since >= until {
+    if since >= until {
         return Err(ApiError::invalid(
             "since",
             "must be before `until` (default now)",
@@ -129,7 +132,7 @@ pub async fn resend_failed(
     let requeued = state
         .engine
         .store()
-        .resend_failed(&caller.org_id, &integration.id, body.since, until, now)
+        .resend_failed(&caller.org_id, &integration.id, since, until, now)
         .await?;
     state.engine.wake();
     audit::record(
@@ -137,7 +140,7 @@ pub async fn resend_failed(
         caller,
         "delivery.resend_failed",
         ("integration", integration.id.as_str()),
-        Some(json!({"since": body.since, "until": until, "requeued": requeued})),
+        Some(json!({"since": since, "until": until, "requeued": requeued})),
     )
     .await;
     tracing::info!(integration_id = %integration.id, requeued, "failed deliveries queued again");
