@@ -375,6 +375,8 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
 pub mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;
 
 impl Store {
     /// A round trip to the database, for health checks.
