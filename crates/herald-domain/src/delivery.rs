@@ -60,6 +60,12 @@ pub struct Delivery {
     /// The delivery a replay repeats, when the integration had one for the event.
     #[schema(value_type = Option<String>)]
     pub replay_of: Option<DeliveryId>,
+    /// The event's type, so that the log reads without fetching each event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The event's title, when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

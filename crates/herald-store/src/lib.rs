@@ -6,6 +6,7 @@ mod attachments;
 mod chain;
 mod deliveries;
 mod demands;
+mod event_log;
 mod events;
 mod gauges;
 mod integration_changes;
@@ -33,6 +34,7 @@ pub use deliveries::{
     ResultKind,
 };
 pub use demands::{DemandFilter, EventTypeRow};
+pub use event_log::EventFilter;
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use gauges::QueueGauges;
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
