@@ -212,7 +212,7 @@ pub async fn require_token(
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme is matched without regard
 /// to case (RFC 9110 §11.1: `bearer` and `BEARER` are the same scheme).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim_start().split_once([' ', '\t'])?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

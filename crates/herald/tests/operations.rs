@@ -181,6 +181,14 @@ async fn metrics_ask_for_their_token_when_one_is_set() {
         .await
         .unwrap();
     assert_eq!(answered.status(), 200);
+    // The scheme in any case, as for the API (RFC 9110 §11.1).
+    let lower_case = client
+        .get(&url)
+        .header("authorization", "bearer scrape-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower_case.status(), 200);
     let families = families_read_by_prometheus_client(&answered.text().await.unwrap());
     for name in [
         "herald_events_accepted",
