@@ -208,11 +208,10 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
 
 #[cfg(test)]
 mod tests {
-    /// The README's example is a file `herald apply` accepts.
+    /// The documented example (docs/configuration-as-code.md) is a file `herald apply` accepts.
     #[test]
     fn the_readme_example_parses() {
-        let readme = include_str!("../../../../../README.md");
-        let section = &readme[readme.find("### Configuration as code").unwrap()..];
+        let section = include_str!("../../../../../docs/configuration-as-code.md");
         let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
         let example = &section[start..start + section[start..].find("```").unwrap()];
         let manifest = super::parse(example).unwrap();
