@@ -136,10 +136,6 @@ pub struct IntegrationView {
     routing_model: RoutingModel,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    /// On an update only, and only when there is something to say: e.g. that the filters of an
-    /// integration routed by supply ∩ demand no longer apply.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<String>,
 }
 
 impl IntegrationView {
@@ -160,30 +156,7 @@ impl IntegrationView {
             routing_model: RoutingModel::of(has_integration_events),
             created_at: i.created_at,
             updated_at: i.updated_at,
-            warnings: Vec::new(),
         }
-    }
-
-    /// Filters set on an integration routed by supply ∩ demand, where they no longer apply.
-    fn inert_filter_warnings(&self) -> Vec<String> {
-        let set: Vec<&str> = [
-            ("severity_filter", self.severity_filter.is_some()),
-            ("events", self.events.is_some()),
-            ("target_ids", self.target_ids.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, set)| set.then_some(name))
-        .collect();
-        if self.routing_model != RoutingModel::SupplyDemand || set.is_empty() {
-            return Vec::new();
-        }
-        vec![format!(
-            "{} no longer appl{}: this integration has integration events, so it is routed by \
-             supply and demand; filter with its integration events (min_severity, environments, \
-             trigger) instead",
-            set.join(", "),
-            if set.len() == 1 { "ies" } else { "y" }
-        )]
     }
 }
 
@@ -370,9 +343,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> Result<Json<IntegrationView>, ApiError> {
     let updated = update_integration(&state, &caller, &id, body).await?;
-    let mut view = view(&state, updated).await?;
-    view.warnings = view.inert_filter_warnings();
-    Ok(Json(view))
+    Ok(Json(view(&state, updated).await?))
 }
 
 /// Updates an integration as `PATCH /v1/integrations/{id}` does: the same checks, the config

@@ -54,9 +54,6 @@ pub async fn run(args: ApplyArgs) -> Result<(), String> {
     let text =
         std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {source}: {e}"))?;
     let desired = super::manifest::parse(&text).map_err(|e| format!("{source}: {e}"))?;
-    for warning in desired.inert_filter_warnings() {
-        eprintln!("warning: {source}: {warning}");
-    }
     let client = Client::new(&args.server);
     let wanted = Wanted {
         scopes: desired.scopes.is_some(),

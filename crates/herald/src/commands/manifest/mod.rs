@@ -116,46 +116,6 @@ pub struct SupplySpec {
     pub module: Option<String>,
 }
 
-impl Manifest {
-    /// One warning per integration of the file that has scanner filters (`severity_filter`,
-    /// `events`, `target_ids`) and also an integration event or an attachment: those move it
-    /// to supply ∩ demand routing, where the filters no longer apply.
-    pub fn inert_filter_warnings(&self) -> Vec<String> {
-        let mut with_demand = std::collections::HashSet::new();
-        for demand in self.integration_events.iter().flatten() {
-            with_demand.insert(demand.integration.as_str());
-        }
-        for attachment in self.attachments.iter().flatten() {
-            with_demand.insert(attachment.integration.as_str());
-        }
-        let mut warnings = Vec::new();
-        for (i, integration) in self.integrations.iter().flatten().enumerate() {
-            if !with_demand.contains(integration.name.as_str()) {
-                continue;
-            }
-            let filters: Vec<&str> = [
-                ("severity_filter", integration.severity_filter.is_some()),
-                ("events", integration.events.is_some()),
-                ("target_ids", integration.target_ids.is_some()),
-            ]
-            .into_iter()
-            .filter_map(|(name, set)| set.then_some(name))
-            .collect();
-            if !filters.is_empty() {
-                warnings.push(format!(
-                    "integrations[{i}] \"{}\": {} no longer appl{} because it has integration \
-                     events or attachments, which route it by supply and demand; filter those \
-                     instead (an integration event's min_severity, environments, trigger)",
-                    integration.name,
-                    filters.join(", "),
-                    if filters.len() == 1 { "ies" } else { "y" },
-                ));
-            }
-        }
-        warnings
-    }
-}
-
 impl SupplySpec {
     /// The supplied scope, or why the entry does not name exactly one.
     pub fn scope(&self) -> Result<(ScopeKind, &str), &'static str> {
@@ -255,23 +215,8 @@ mod tests {
         let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
         let example = &section[start..start + section[start..].find("```").unwrap()];
         let manifest = super::parse(example).unwrap();
-        // Issue 10: the example must not contradict itself.
-        assert_eq!(manifest.inert_filter_warnings(), Vec::<String>::new());
         assert_eq!(manifest.integrations.unwrap().len(), 2);
         assert_eq!(manifest.attachments.unwrap().len(), 1);
         assert_eq!(manifest.scopes.unwrap().modules.len(), 1);
-    }
-
-    #[test]
-    fn filters_beside_integration_events_are_reported_inert() {
-        let manifest = super::parse(
-            "integrations:\n  - {name: a, kind: webhook, severity_filter: high, config: {}}\n  \
-             - {name: b, kind: webhook, events: [scan_done], config: {}}\n\
-             integration_events:\n  - {integration: a, name: runs, trigger: \"iac.run.*\"}\n",
-        )
-        .unwrap();
-        let warnings = manifest.inert_filter_warnings();
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].contains("\"a\": severity_filter no longer applies"));
     }
 }
