@@ -142,6 +142,8 @@ pub struct Integration {
     /// Why Herald disabled it on its own (the Slack app was uninstalled, its token revoked);
     /// cleared when someone sets `enabled` again.
     pub disabled_reason: Option<String>,
+    /// Paused by an operator: its deliveries wait, untried, until it is resumed.
+    pub paused_at: Option<DateTime<Utc>>,
     pub filters: Filters,
     /// Supplied to every module of the organisation (supply ∩ demand model).
     pub supplied_to_all_modules: bool,

@@ -29,6 +29,8 @@ pub struct AppState {
     pub grants: std::sync::Arc<auth::GrantCache>,
     /// Whether `/readyz` requires this process's workers to run.
     pub expect_workers: bool,
+    /// The bearer token `/metrics` asks for, if one is set (`HERALD_METRICS_TOKEN`).
+    pub metrics_token: Option<std::sync::Arc<str>>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             tokens: Default::default(),
             grants: Default::default(),
             expect_workers: false,
+            metrics_token: None,
         }
     }
 }
@@ -121,6 +124,11 @@ impl Server {
         );
         let state = AppState {
             expect_workers: run_workers,
+            metrics_token: self
+                .config
+                .metrics_token
+                .as_deref()
+                .map(std::sync::Arc::from),
             ..AppState::new(self.engine.clone())
         };
         let app = match self.config.serves_api() {

@@ -232,6 +232,7 @@ mod tests {
             filters: Filters::default(),
             supplied_to_all_modules: all,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             config_keys: vec![],
             template: None,

@@ -24,6 +24,8 @@ pub struct ListQuery {
     event_id: Option<String>,
     /// pending, retrying, success or failed.
     status: Option<String>,
+    /// Only the deliveries of one run (or other chain of correlated events).
+    correlation_key: Option<String>,
     /// 1 to 250; default 50.
     #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
@@ -41,8 +43,8 @@ pub struct DeliveryPage {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
-    delivery: Delivery,
-    attempts: Vec<Attempt>,
+    pub(crate) delivery: Delivery,
+    pub(crate) attempts: Vec<Attempt>,
 }
 
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", security(("bearer" = ["delivery.read"])), params(ListQuery),
@@ -76,6 +78,7 @@ pub async fn list(
                     .ok_or_else(|| invalid("status", "one of pending, retrying, success, failed"))
             })
             .transpose()?,
+        correlation_key: query.correlation_key,
     };
     let page = state
         .engine

@@ -121,6 +121,9 @@ pub struct IntegrationView {
     /// Why Herald disabled it on its own, e.g. "the Slack app was uninstalled from Acme
     /// (T0123)"; null once someone sets `enabled` again.
     disabled_reason: Option<String>,
+    /// Paused by an operator (`POST /v1/integrations/{id}/pause`): its deliveries wait,
+    /// untried, until it is resumed. Null when not paused.
+    paused_at: Option<DateTime<Utc>>,
     target_ids: Option<Vec<String>>,
     events: Option<Vec<String>>,
     /// Which config keys are set. Their values are write-only.
@@ -134,12 +137,29 @@ pub struct IntegrationView {
     /// `filters` (the scanner seed's `events`, `target_ids`, `severity_filter`) until the
     /// integration has an integration event; then `supply_demand`, and the filters no longer apply.
     routing_model: RoutingModel,
+    /// What is set but has no effect: filters of an integration routed by supply ∩ demand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
+/// Something accepted that will not do what it seems to: the field and why.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Warning {
+    field: String,
+    message: String,
+}
+
 impl IntegrationView {
     pub(crate) fn new(i: Integration, has_integration_events: bool) -> Self {
+        let warnings = herald_domain::routing::inert_filters(&i.filters, has_integration_events)
+            .into_iter()
+            .map(|field| Warning {
+                field: field.to_owned(),
+                message: herald_domain::routing::inert_filter_message(field),
+            })
+            .collect();
         Self {
             id: i.id.to_string(),
             kind: i.kind,
@@ -147,6 +167,7 @@ impl IntegrationView {
             severity_filter: i.filters.severity_filter,
             enabled: i.enabled,
             disabled_reason: i.disabled_reason,
+            paused_at: i.paused_at,
             target_ids: i.filters.target_ids,
             events: i.filters.events,
             config_keys: i.config_keys,
@@ -154,6 +175,7 @@ impl IntegrationView {
             destinations: i.destinations,
             is_supplied_to_all_modules: i.supplied_to_all_modules,
             routing_model: RoutingModel::of(has_integration_events),
+            warnings,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }
@@ -236,6 +258,7 @@ pub async fn create_integration(
         name: name.as_str().to_owned(),
         enabled: body.enabled.unwrap_or(true),
         disabled_reason: None,
+        paused_at: None,
         filters,
         supplied_to_all_modules: body.is_supplied_to_all_modules.unwrap_or(false),
         config_keys,
@@ -497,7 +520,10 @@ pub async fn test(
 }
 
 /// The API's view of one integration, with its routing model.
-async fn view(state: &AppState, integration: Integration) -> Result<IntegrationView, ApiError> {
+pub(crate) async fn view(
+    state: &AppState,
+    integration: Integration,
+) -> Result<IntegrationView, ApiError> {
     let with_demand = state
         .engine
         .store()
