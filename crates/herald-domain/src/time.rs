@@ -28,8 +28,7 @@ pub fn parse_rfc3339(raw: &str) -> Result<DateTime<Utc>, String> {
 
 /// For `#[serde(deserialize_with = "herald_domain::time::rfc3339")]`.
 pub fn rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
-    let raw = String::deserialize(deserializer)?;
-    parse_rfc3339(&raw).map_err(serde::de::Error::custom)
+    parse_rfc3339(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
 }
 
 /// For `#[serde(default, deserialize_with = "herald_domain::time::optional_rfc3339")]`.

@@ -116,6 +116,15 @@ on_both_backends!(
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["error"]["field"], "since");
+        // So is a time outside RFC 3339's four-digit years.
+        let (status, body) = app
+            .post(
+                &format!("/v1/integrations/{integration}/resend-failed"),
+                json!({"since": "+99999-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.to_string().contains("since"), "{body}");
     }
 );
 

@@ -351,7 +351,6 @@ on_both_backends!(
             "/v1/integrations",
             "/v1/integration-events",
             "/v1/deliveries",
-            "/v1/events",
             "/v1/attachments",
             "/v1/principals",
             "/v1/audit",
@@ -503,5 +502,50 @@ on_both_backends!(
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = app.patch(&one, json!({"template": null})).await;
         assert_eq!((status, &body["template"]), (StatusCode::OK, &Value::Null));
+    }
+);
+
+on_both_backends!(
+    patching_an_integration_whose_filters_are_inert_warns,
+    |app: TestApp| async move {
+        let id = app
+            .create_webhook(
+                "ops",
+                "https://receiver.example.com/hook",
+                json!({"severity_filter": "high"}),
+            )
+            .await;
+        let one = format!("/v1/integrations/{id}");
+        // Routed by its filters: nothing to warn about.
+        let (status, body) = app.patch(&one, json!({"name": "ops hook"})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.get("warnings").is_none(), "{body}");
+        let (status, _) = app
+            .post(
+                "/v1/integration-events",
+                json!({"integration_id": id, "name": "runs", "trigger": "iac.run.*",
+                       "scope": {"kind": "organisation"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = app.patch(&one, json!({"events": ["scan_done"]})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["routing_model"], "supply_demand");
+        let fields: Vec<&str> = body["warnings"]
+            .as_array()
+            .expect("a warnings list")
+            .iter()
+            .map(|w| w["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, vec!["events", "severity_filter"], "{body}");
+        assert!(body["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer applies"));
+        // Cleared filters: nothing to warn about any more.
+        let (_, body) = app
+            .patch(&one, json!({"events": null, "severity_filter": null}))
+            .await;
+        assert!(body.get("warnings").is_none(), "{body}");
     }
 );

@@ -91,9 +91,9 @@ pub struct ListQuery {
     /// The module or workspace the events are about (their `target_id`).
     target_id: Option<String>,
     correlation_key: Option<String>,
-    /// RFC 3339 (years 1970 to 9999); events received at or after this time.
+    /// RFC 3339; events received at or after this time.
     since: Option<String>,
-    /// RFC 3339 (years 1970 to 9999); events received before this time.
+    /// RFC 3339; events received before this time.
     until: Option<String>,
     /// 1 to 250; default 50.
     #[param(minimum = 1, maximum = 250)]
@@ -151,7 +151,6 @@ pub async fn list(
     }))
 }
 
-/// RFC 3339 within the years herald_domain::time accepts, or 422 naming the parameter.
 fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
-    herald_domain::time::parse_rfc3339(raw).map_err(|message| ApiError::invalid(field, message))
+    herald_domain::time::parse_rfc3339(raw).map_err(|reason| ApiError::invalid(field, reason))
 }

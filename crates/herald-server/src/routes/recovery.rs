@@ -81,11 +81,13 @@ pub async fn retry_now(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendFailed {
-    /// Failed deliveries created at or after this time (RFC 3339, years 1970 to 9999).
+    /// Failed deliveries created at or after this time (RFC 3339).
     #[serde(deserialize_with = "herald_domain::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     since: DateTime<Utc>,
     /// ... and before this time; default now.
     #[serde(default, deserialize_with = "herald_domain::time::optional_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     until: Option<DateTime<Utc>>,
 }
 
