@@ -39,6 +39,8 @@ pub struct EngineConfig {
     /// An integration whose attempts have all failed for this long is disabled, with the
     /// reason recorded; None never disables.
     pub auto_disable_after: Option<Duration>,
+    /// Events and their delivery log older than this are pruned; None keeps everything.
+    pub retention: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +60,7 @@ impl Default for EngineConfig {
             breaker_threshold: 10,
             breaker_cooldown: Duration::from_secs(30),
             auto_disable_after: Some(DEFAULT_AUTO_DISABLE_AFTER),
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }

@@ -136,7 +136,7 @@ impl Engine {
             }
             return Ok(());
         }
-        let failing_since = match known {
+        let mut failing_since = match known {
             Some(Known {
                 failing_since: Some(since),
                 ..
@@ -161,7 +161,17 @@ impl Engine {
             .await;
         }
         if let Some(period) = self.config.auto_disable_after {
-            let failing_for = (now - failing_since).to_std().unwrap_or_default();
+            let mut failing_for = (now - failing_since).to_std().unwrap_or_default();
+            if failing_for >= period && known.is_some() {
+                // What this process remembers may be up to a minute old: another instance may
+                // have seen a success since. The store has the last word before disabling.
+                let Some(since) = self.store.integration_failed(id, now).await? else {
+                    return Ok(());
+                };
+                self.failure_runs.set(id, Some(since));
+                failing_since = since;
+                failing_for = (now - since).to_std().unwrap_or_default();
+            }
             if failing_for >= period {
                 let reason = format!(
                     "every attempt failed for {} (since {})",

@@ -15,6 +15,7 @@ mod integration_health;
 mod limiter;
 mod metrics;
 mod results;
+mod retention;
 mod retry;
 mod routing;
 mod routing_cache;

@@ -116,6 +116,10 @@ impl Server {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let run_workers = self.config.worker_count() > 0;
         let workers = run_workers.then(|| tokio::spawn(self.engine.clone().run(shutdown.clone())));
+        // Processes that deliver also prune what has aged out (HERALD_RETENTION).
+        if run_workers {
+            tokio::spawn(self.engine.clone().run_retention(shutdown.clone()));
+        }
         tracing::info!(
             address = %self.local_addr(),
             role = %self.config.role.as_str(),

@@ -143,6 +143,7 @@ impl Prepared {
             breaker_threshold: config.breaker_threshold,
             breaker_cooldown: config.breaker_cooldown,
             auto_disable_after: Some(config.auto_disable_after).filter(|d| !d.is_zero()),
+            retention: Some(config.retention).filter(|d| !d.is_zero()),
             ..EngineConfig::default()
         };
         Ok(Engine::new(

@@ -112,7 +112,9 @@ on_both_backends!(
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
         }
         let response = app
             .client

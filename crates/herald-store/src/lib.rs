@@ -15,6 +15,7 @@ mod integrations;
 mod key_rotation;
 mod orgs;
 mod recovery;
+mod retention;
 mod scopes;
 mod slack;
 mod time;
@@ -40,6 +41,7 @@ pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATION
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
 pub use recovery::{NewReplay, OriginalDelivery, RetryNowError};
+pub use retention::Pruned;
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use slack::{
     ApprovalDecision, SlackInstallation, SlackLinkCode, SlackOAuthState, SlackSubscription,
@@ -375,6 +377,8 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
 pub mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;
 
 impl Store {
     /// A round trip to the database, for health checks.

@@ -152,7 +152,10 @@ impl RoutingIndex {
                 bucket.candidates(&at, &mut candidates);
             }
         }
-        self.all.candidates(&at, &mut candidates);
+        // `*` does not cover Herald's operator events (see `Trigger::matches`).
+        if !crate::catalogue::is_operator_event(canonical_type) {
+            self.all.candidates(&at, &mut candidates);
+        }
         candidates.sort_unstable_by_key(|&d| (self.owner[d as usize], d));
 
         let mut routed = Vec::new();

@@ -81,10 +81,11 @@ pub async fn retry_now(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendFailed {
-    /// Failed deliveries created at or after this time (RFC 3339).
-    #[serde(deserialize_with = "herald_domain::time::rfc3339")]
+    /// Required: failed deliveries created at or after this time (RFC 3339). Checked after
+    /// the integration is found, so that another organisation's id answers 404 whatever the body.
+    #[serde(default, deserialize_with = "herald_domain::time::optional_rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    since: DateTime<Utc>,
+    since: Option<DateTime<Utc>>,
     /// ... and before this time; default now.
     #[serde(default, deserialize_with = "herald_domain::time::optional_rfc3339")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -121,9 +122,12 @@ pub async fn resend_failed(
 ) -> Result<u64, ApiError> {
     caller.require(Permission::DeliveryRetry)?;
     let row = load(state, caller, id, Permission::IntegrationRead).await?;
+    let since = body
+        .since
+        .ok_or_else(|| ApiError::invalid("since", "is required"))?;
     let now = state.engine.now();
     let until = body.until.unwrap_or(now);
-    if body.since >= until {
+    if since >= until {
         return Err(ApiError::invalid(
             "since",
             "must be before `until` (default now)",
@@ -133,7 +137,7 @@ pub async fn resend_failed(
     let requeued = state
         .engine
         .store()
-        .resend_failed(&caller.org_id, &integration.id, body.since, until, now)
+        .resend_failed(&caller.org_id, &integration.id, since, until, now)
         .await?;
     state.engine.wake();
     audit::record(
@@ -141,7 +145,7 @@ pub async fn resend_failed(
         caller,
         "delivery.resend_failed",
         ("integration", integration.id.as_str()),
-        Some(json!({"since": body.since, "until": until, "requeued": requeued})),
+        Some(json!({"since": since, "until": until, "requeued": requeued})),
     )
     .await;
     tracing::info!(integration_id = %integration.id, requeued, "failed deliveries queued again");
