@@ -125,8 +125,11 @@ impl RunAfter {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Destinations {
+    /// At most 8 (see [`crate::limits`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 8)]
     pub default: Vec<String>,
+    /// At most 50 environments, of at most 8 each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<String, Vec<String>>,
 }

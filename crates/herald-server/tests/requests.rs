@@ -397,6 +397,13 @@ on_both_backends!(
             )
             .await;
         refused(status, &body, "expires_at");
+        for (parameter, time) in [
+            ("since", "%2B99999-01-01T00:00:00Z"),
+            ("until", "-0001-01-01T00:00:00Z"),
+        ] {
+            let (status, body) = app.get(&format!("/v1/events?{parameter}={time}")).await;
+            refused(status, &body, parameter);
+        }
         // An offset is read as the same instant in UTC, and returned as RFC 3339.
         let id = app
             .emit(json!({"type": "scan_done", "occurred_at": "2026-01-02T05:04:05+02:00"}))

@@ -75,7 +75,8 @@ pub struct CreateIntegrationEvent {
     trigger: String,
     #[serde(deserialize_with = "crate::extract::object")]
     scope: ScopeBody,
-    /// Only events from these environments; empty or null means any.
+    /// Only events from these environments; empty or null means any. At most 100.
+    #[schema(max_items = 100)]
     environments: Option<Vec<String>>,
     /// Only events at least this severe (events without a severity do not pass).
     min_severity: Option<Severity>,
@@ -86,6 +87,8 @@ pub struct CreateIntegrationEvent {
     template: Option<MessageTemplate>,
     /// Where the events it carries go instead of the integration's own destinations: Slack
     /// channels, or URLs for Teams, webhook and custom. Empty or null: the integration's own.
+    /// At most 8.
+    #[schema(max_items = 8)]
     destinations: Option<Vec<String>>,
 }
 
@@ -98,7 +101,7 @@ pub struct UpdateIntegrationEvent {
     #[serde(default, deserialize_with = "crate::extract::optional_object")]
     scope: Option<ScopeBody>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
     environments: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Severity>)]
@@ -109,7 +112,7 @@ pub struct UpdateIntegrationEvent {
     template: Option<Option<MessageTemplate>>,
     /// Replaces its own destinations; null (or empty) goes back to the integration's own.
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 8)]
     destinations: Option<Option<Vec<String>>>,
 }
 

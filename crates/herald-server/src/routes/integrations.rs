@@ -35,9 +35,11 @@ pub struct CreateIntegration {
     /// Per-kind credentials and URLs. Encrypted at rest, never returned.
     #[schema(value_type = Object)]
     config: Value,
-    /// Only events about these targets; empty or null means all.
+    /// Only events about these targets; empty or null means all. At most 10,000.
+    #[schema(max_items = 10000)]
     target_ids: Option<Vec<String>>,
-    /// Only these event types; empty or null means all.
+    /// Only these event types (not patterns); empty or null means all. At most 256.
+    #[schema(max_items = 256)]
     events: Option<Vec<String>>,
     /// MiniJinja templates over the event's fields that replace the title and/or text shown
     /// (chat, incident and ticket kinds; machine payloads are sent as they are).
@@ -64,10 +66,10 @@ pub struct UpdateIntegration {
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 10000)]
     target_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 256)]
     events: Option<Option<Vec<String>>>,
     /// Replaces the template; null removes it.
     #[serde(default, deserialize_with = "crate::extract::present_object")]
