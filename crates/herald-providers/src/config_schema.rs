@@ -89,7 +89,7 @@ impl ConfigSchema {
 }
 
 impl FieldSpec<'_> {
-    pub fn required(mut self) -> Self {
+    pub fn required(self) -> Self {
         self.schema.required.push(self.name.to_owned());
         self
     }
