@@ -11,7 +11,8 @@ const ICON: &str = include_str!("../assets/icon.svg");
 
 /// Scripts only from Herald itself (no inline script, no eval), no framing, no leaking of
 /// URLs (which may hold ids) to other sites.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'; object-src 'none'";
 

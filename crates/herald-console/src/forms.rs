@@ -37,17 +37,28 @@ pub fn fields(schema: &Value, current: &Map<String, Value>, set_keys: &[String])
     properties
         .iter()
         .map(|(property, spec)| {
-            let secret = spec["x-secret"] == Value::Bool(true) || spec["writeOnly"] == Value::Bool(true);
+            let secret =
+                spec["x-secret"] == Value::Bool(true) || spec["writeOnly"] == Value::Bool(true);
             let options: Vec<String> = spec["enum"]
                 .as_array()
-                .map(|values| values.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default();
             let input = input_kind(spec, !options.is_empty());
             let value = match (secret, current.get(property)) {
                 (true, _) | (false, None) => String::new(),
                 (false, Some(Value::Array(items))) => items
                     .iter()
-                    .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
+                    .map(|item| {
+                        item.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| item.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
                 (false, Some(Value::String(s))) => s.clone(),
@@ -156,18 +167,28 @@ mod tests {
     }
 
     fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
     fn a_secret_field_shows_whether_it_is_set_never_its_value() {
         let current = json!({"url": "https://a.example", "key": "s3cret"});
-        let fields = fields(&schema(), current.as_object().unwrap(), &["url".into(), "key".into()]);
+        let fields = fields(
+            &schema(),
+            current.as_object().unwrap(),
+            &["url".into(), "key".into()],
+        );
         let key = fields.iter().find(|f| f.property == "key").unwrap();
         assert!(key.secret && key.is_set);
         assert_eq!(key.value, "");
         let url = fields.iter().find(|f| f.property == "url").unwrap();
-        assert_eq!((url.input, url.required, url.value.as_str()), ("url", true, "https://a.example"));
+        assert_eq!(
+            (url.input, url.required, url.value.as_str()),
+            ("url", true, "https://a.example")
+        );
         let inputs: Vec<_> = fields.iter().map(|f| f.input).collect();
         assert_eq!(inputs, ["url", "text", "lines", "text", "select"]);
     }
@@ -192,7 +213,12 @@ mod tests {
 
     #[test]
     fn editing_keeps_an_empty_secret_and_clears_an_emptied_field() {
-        let patch = config_from_form(&schema(), &form(&[("config.key", ""), ("config.region", "")]), true).unwrap();
+        let patch = config_from_form(
+            &schema(),
+            &form(&[("config.key", ""), ("config.region", "")]),
+            true,
+        )
+        .unwrap();
         assert_eq!(Value::Object(patch), json!({"region": null}));
     }
 }

@@ -54,12 +54,24 @@ impl Console {
             .route("/sign-in", get(sign_in::form).post(sign_in::submit))
             .route("/sign-out", post(sign_in::sign_out))
             .route("/integrations", get(integrations::list))
-            .route("/integrations/new", get(integrations::new_form).post(integrations::create))
+            .route(
+                "/integrations/new",
+                get(integrations::new_form).post(integrations::create),
+            )
             .route("/integrations/{id}", get(integrations::show))
-            .route("/integrations/{id}/edit", get(integrations::edit_form).post(integrations::update))
+            .route(
+                "/integrations/{id}/edit",
+                get(integrations::edit_form).post(integrations::update),
+            )
             .route("/integrations/{id}/test", post(integrations::test))
-            .route("/integrations/{id}/enabled", post(integrations::set_enabled))
-            .route("/integrations/{id}/delete", get(integrations::confirm_delete).post(integrations::delete))
+            .route(
+                "/integrations/{id}/enabled",
+                post(integrations::set_enabled),
+            )
+            .route(
+                "/integrations/{id}/delete",
+                get(integrations::confirm_delete).post(integrations::delete),
+            )
             .route("/integrations/{id}/attachments", post(routing::attach))
             .route("/attachments/{id}/delete", post(routing::detach))
             .route("/workspaces/{module}", get(routing::workspace))

@@ -68,7 +68,11 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("correct horse battery!", &hash));
         assert!(!verify_password("correct horse battery", "not a hash"));
-        assert_ne!(hash, hash_password("correct horse battery").unwrap(), "salted");
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").unwrap(),
+            "salted"
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ impl SignInLimiter {
     pub fn record_failure(&self, keys: &[&str], now: Instant) {
         let mut failures = self.failures.lock().expect("not poisoned");
         if failures.len() >= MAX_KEYS {
-            failures.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+            failures.retain(|_, times| {
+                times
+                    .last()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
         }
         for key in keys {
             failures.entry((*key).to_owned()).or_default().push(now);
@@ -57,7 +61,10 @@ mod tests {
     fn a_user_is_blocked_after_five_failures_until_the_window_passes() {
         let limiter = SignInLimiter::default();
         let t0 = Instant::now();
-        let keys = [("user:ada", USER_FAILURES), ("addr:1.2.3.4", ADDRESS_FAILURES)];
+        let keys = [
+            ("user:ada", USER_FAILURES),
+            ("addr:1.2.3.4", ADDRESS_FAILURES),
+        ];
         for _ in 0..USER_FAILURES {
             assert!(!limiter.blocked(&keys, t0));
             limiter.record_failure(&["user:ada", "addr:1.2.3.4"], t0);
@@ -74,6 +81,12 @@ mod tests {
         for n in 0..ADDRESS_FAILURES {
             limiter.record_failure(&[&format!("user:u{n}"), "addr:9.9.9.9"], t0);
         }
-        assert!(limiter.blocked(&[("user:new", USER_FAILURES), ("addr:9.9.9.9", ADDRESS_FAILURES)], t0));
+        assert!(limiter.blocked(
+            &[
+                ("user:new", USER_FAILURES),
+                ("addr:9.9.9.9", ADDRESS_FAILURES)
+            ],
+            t0
+        ));
     }
 }

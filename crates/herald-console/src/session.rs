@@ -74,7 +74,11 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure behind HTTPS.
 pub(crate) fn set_cookie(console: &Console, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if console.secure_cookies { "; Secure" } else { "" };
+    let secure = if console.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
@@ -112,7 +116,12 @@ pub async fn current_session(
         return Ok(None);
     };
     let id_hash = session_hash(secret);
-    let Some(stored) = state.engine.store().find_session(&id_hash, Utc::now()).await? else {
+    let Some(stored) = state
+        .engine
+        .store()
+        .find_session(&id_hash, Utc::now())
+        .await?
+    else {
         return Ok(None);
     };
     let caller = match (&stored.principal_id, &stored.token_hash) {
@@ -170,12 +179,25 @@ pub(crate) async fn open_session(
     store.insert_session(&session).await?;
     // Sign-ins are rare; they sweep up expired sessions as they go.
     let _ = store.delete_expired_sessions(now).await;
-    Ok(set_cookie(console, SESSION_COOKIE, &secret, SESSION_TTL.num_seconds()))
+    Ok(set_cookie(
+        console,
+        SESSION_COOKIE,
+        &secret,
+        SESSION_TTL.num_seconds(),
+    ))
 }
 
 /// Ends the session and clears its cookie.
-pub(crate) async fn close_session(console: &Console, session: &Session) -> Result<HeaderValue, ApiError> {
-    console.state.engine.store().delete_session(&session.id_hash).await?;
+pub(crate) async fn close_session(
+    console: &Console,
+    session: &Session,
+) -> Result<HeaderValue, ApiError> {
+    console
+        .state
+        .engine
+        .store()
+        .delete_session(&session.id_hash)
+        .await?;
     Ok(set_cookie(console, SESSION_COOKIE, "", 0))
 }
 
@@ -185,13 +207,24 @@ pub struct SignedIn(pub Session);
 impl FromRequestParts<Arc<Console>> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, console: &Arc<Console>) -> Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Arc<Console>,
+    ) -> Result<Self, Response> {
         let source = client_address(parts);
         match current_session(&console.state, &parts.headers, source).await {
             Ok(Some(session)) => Ok(SignedIn(session)),
             Ok(None) => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                let next = if parts.method == axum::http::Method::GET { next } else { "/" };
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let next = if parts.method == axum::http::Method::GET {
+                    next
+                } else {
+                    "/"
+                };
                 let target = format!("/sign-in?next={}", crate::pages::url_encode(next));
                 Err(Redirect::to(&target).into_response())
             }
@@ -210,12 +243,18 @@ pub struct SignedInForm {
 impl SignedInForm {
     /// The first value of a field.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(key, _)| key == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A field's value, trimmed; empty counts as absent.
     pub fn text(&self, name: &str) -> Option<String> {
-        self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+        self.get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
     }
 }
 
@@ -226,10 +265,14 @@ impl FromRequest<Arc<Console>> for SignedInForm {
         let (mut parts, body) = request.into_parts();
         let SignedIn(session) = SignedIn::from_request_parts(&mut parts, console).await?;
         let request = Request::from_parts(parts, body);
-        let axum::Form(fields) = axum::Form::<Vec<(String, String)>>::from_request(request, console)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let presented = fields.iter().find(|(key, _)| key == "csrf").map(|(_, v)| v.as_str());
+        let axum::Form(fields) =
+            axum::Form::<Vec<(String, String)>>::from_request(request, console)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let presented = fields
+            .iter()
+            .find(|(key, _)| key == "csrf")
+            .map(|(_, v)| v.as_str());
         if !presented.is_some_and(|token| constant_time_eq(token, &session.csrf)) {
             return Err(crate::pages::forbidden_csrf(console));
         }
@@ -238,7 +281,11 @@ impl FromRequest<Arc<Console>> for SignedInForm {
 }
 
 pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]
@@ -257,7 +304,10 @@ mod tests {
     #[test]
     fn cookies_are_read_by_exact_name() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; herald_session_x=2; herald_session=abc"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; herald_session_x=2; herald_session=abc"),
+        );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, "b"), None);
     }

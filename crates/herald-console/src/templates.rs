@@ -8,16 +8,37 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("../templates/macros.html")),
     ("sign_in.html", include_str!("../templates/sign_in.html")),
     ("error.html", include_str!("../templates/error.html")),
-    ("dashboard.html", include_str!("../templates/dashboard.html")),
-    ("integrations.html", include_str!("../templates/integrations.html")),
-    ("integration.html", include_str!("../templates/integration.html")),
-    ("integration_form.html", include_str!("../templates/integration_form.html")),
-    ("confirm_delete.html", include_str!("../templates/confirm_delete.html")),
-    ("deliveries.html", include_str!("../templates/deliveries.html")),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+    (
+        "integrations.html",
+        include_str!("../templates/integrations.html"),
+    ),
+    (
+        "integration.html",
+        include_str!("../templates/integration.html"),
+    ),
+    (
+        "integration_form.html",
+        include_str!("../templates/integration_form.html"),
+    ),
+    (
+        "confirm_delete.html",
+        include_str!("../templates/confirm_delete.html"),
+    ),
+    (
+        "deliveries.html",
+        include_str!("../templates/deliveries.html"),
+    ),
     ("delivery.html", include_str!("../templates/delivery.html")),
     ("event.html", include_str!("../templates/event.html")),
     ("routing.html", include_str!("../templates/routing.html")),
-    ("workspace.html", include_str!("../templates/workspace.html")),
+    (
+        "workspace.html",
+        include_str!("../templates/workspace.html"),
+    ),
     ("users.html", include_str!("../templates/users.html")),
 ];
 
@@ -28,4 +49,22 @@ pub fn environment() -> Environment<'static> {
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use minijinja::context;
+
+    #[test]
+    fn every_template_compiles_and_escapes_what_it_is_given() {
+        let env = super::environment();
+        let hostile = "<script>alert(1)</script>";
+        let html = env
+            .get_template("error.html")
+            .unwrap()
+            .render(context! { title => hostile, message => hostile, status => 404 })
+            .unwrap();
+        assert!(!html.contains(hostile), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+    }
 }

@@ -34,7 +34,8 @@ impl ConfigSchema {
     /// A list of strings (one per line in a form).
     pub fn strings(&mut self, name: &'static str, title: &str, description: &str) -> FieldSpec<'_> {
         let mut spec = self.field(name, json!("array"), title, description);
-        spec.property.insert("items".into(), json!({"type": "string"}));
+        spec.property
+            .insert("items".into(), json!({"type": "string"}));
         spec
     }
 
@@ -153,7 +154,10 @@ mod tests {
     #[test]
     fn fields_keep_their_order_flags_and_requirement() {
         let mut schema = ConfigSchema::new();
-        schema.string("url", "URL", "Where").required().format("uri");
+        schema
+            .string("url", "URL", "Where")
+            .required()
+            .format("uri");
         schema.string("key", "Key", "Secret").secret();
         schema.strings("to", "To", "Recipients");
         let built = schema.build();

@@ -550,9 +550,8 @@ fn credentials_are_marked_secret_in_every_schema() {
         let schema = registry.get(kind).unwrap().config_schema();
         let secrets = crate::config_schema::secret_fields(&schema);
         for name in schema["properties"].as_object().unwrap().keys() {
-            let looks_secret =
-                credential.iter().any(|c| name.contains(c))
-                    && !["api_key_header", "project_key"].contains(&name.as_str());
+            let looks_secret = credential.iter().any(|c| name.contains(c))
+                && !["api_key_header", "project_key"].contains(&name.as_str());
             if looks_secret {
                 assert!(secrets.contains(name), "{kind:?}.{name} must be secret");
             }

@@ -18,26 +18,26 @@ pub use crate::routes::supplies::{create_supply, delete_supply};
 /// deserialise from the same JSON the API takes, so a form's values pass the API's checks.
 pub mod api {
     pub use crate::extract::{ApiJson, ApiQuery};
-    pub use crate::routes::integrations::{
-        delete as delete_integration, get_one as get_integration, list as list_integrations,
-        test as test_integration, IntegrationPage, IntegrationView, ListQuery as IntegrationQuery,
-        TestResponse,
-    };
-    pub use crate::routes::deliveries::{
-        get_one as get_delivery, list as list_deliveries, retry as retry_delivery,
-        DeliveryDetail, DeliveryPage, ListQuery as DeliveryQuery,
-    };
-    pub use crate::routes::events::{emit as emit_event, get_one as get_event};
-    pub use crate::routes::routing::{
-        explain_dry_run, explain_stored, RoutingDecision, RoutingExplanation,
+    pub use crate::routes::access::{
+        list_principals, list_role_assignments, PrincipalPage, PrincipalQuery, PrincipalView,
+        RoleAssignmentQuery,
     };
     pub use crate::routes::attachments::{
         create as create_attachment, delete as delete_attachment, list as list_attachments,
         AttachmentPage, AttachmentQuery, AttachmentView, CreateAttachment,
     };
-    pub use crate::routes::access::{
-        list_principals, list_role_assignments, PrincipalPage, PrincipalQuery, PrincipalView,
-        RoleAssignmentQuery,
+    pub use crate::routes::deliveries::{
+        get_one as get_delivery, list as list_deliveries, retry as retry_delivery, DeliveryDetail,
+        DeliveryPage, ListQuery as DeliveryQuery,
+    };
+    pub use crate::routes::events::{emit as emit_event, get_one as get_event};
+    pub use crate::routes::integrations::{
+        delete as delete_integration, get_one as get_integration, list as list_integrations,
+        test as test_integration, IntegrationPage, IntegrationView, ListQuery as IntegrationQuery,
+        TestResponse,
+    };
+    pub use crate::routes::routing::{
+        explain_dry_run, explain_stored, RoutingDecision, RoutingExplanation,
     };
 }
 
@@ -63,7 +63,8 @@ pub async fn editable_config(
         .ok_or(ApiError::NotFound("integration"))?;
     let schema = provider.config_schema();
     let secret = herald_providers::config_schema::secret_fields(&schema);
-    let shown = |key: &str| schema["properties"].get(key).is_some() && !secret.iter().any(|s| s == key);
+    let shown =
+        |key: &str| schema["properties"].get(key).is_some() && !secret.iter().any(|s| s == key);
     let config = state
         .engine
         .open_config(&row)

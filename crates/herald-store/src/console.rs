@@ -173,12 +173,14 @@ impl Store {
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<bool> {
         let _turn = self.write_turn().await;
-        Ok(sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
-            .bind(id_hash.to_owned())
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-            > 0)
+        Ok(
+            sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+                .bind(id_hash.to_owned())
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                > 0,
+        )
     }
 
     /// Forgets sessions that expired before `now`.

@@ -58,7 +58,12 @@ fn chart(rows: &[HourlyDeliveries], now: DateTime<Utc>) -> Chart {
             }
         }
     }
-    let per_hour = |slot: i64| OUTCOMES.iter().map(|o| counts.get(&(slot, *o)).copied().unwrap_or(0)).sum::<i64>();
+    let per_hour = |slot: i64| {
+        OUTCOMES
+            .iter()
+            .map(|o| counts.get(&(slot, *o)).copied().unwrap_or(0))
+            .sum::<i64>()
+    };
     let max = (0..HOURS).map(per_hour).max().unwrap_or(0).max(1);
     let slot_width = CHART_WIDTH / HOURS as f64;
     let mut segments = Vec::new();
@@ -84,11 +89,23 @@ fn chart(rows: &[HourlyDeliveries], now: DateTime<Utc>) -> Chart {
     }
     let ticks = (0..HOURS)
         .step_by(6)
-        .map(|slot| (slot as f64 * slot_width, (first + Duration::hours(slot)).format("%H:00").to_string()))
+        .map(|slot| {
+            (
+                slot as f64 * slot_width,
+                (first + Duration::hours(slot)).format("%H:00").to_string(),
+            )
+        })
         .collect();
     let summary = OUTCOMES
         .iter()
-        .map(|o| (*o, (0..HOURS).map(|s| counts.get(&(s, *o)).copied().unwrap_or(0)).sum()))
+        .map(|o| {
+            (
+                *o,
+                (0..HOURS)
+                    .map(|s| counts.get(&(s, *o)).copied().unwrap_or(0))
+                    .sum(),
+            )
+        })
         .collect::<Vec<_>>();
     Chart {
         width: CHART_WIDTH,
@@ -101,15 +118,21 @@ fn chart(rows: &[HourlyDeliveries], now: DateTime<Utc>) -> Chart {
     }
 }
 
-pub async fn page_handler(console: &Console, session: &crate::Session) -> Result<Response, ApiError> {
+pub async fn page_handler(
+    console: &Console,
+    session: &crate::Session,
+) -> Result<Response, ApiError> {
     let org = &session.caller.org_id;
     let store = console.state.engine.store();
     let now = Utc::now();
     if !session.caller.grants.allows(Permission::DeliveryRead) {
-        let ctx = minijinja::context! { restricted => true, ..base(session, "Dashboard", "dashboard") };
+        let ctx =
+            minijinja::context! { restricted => true, ..base(session, "Dashboard", "dashboard") };
         return Ok(page(console, "dashboard.html", ctx));
     }
-    let hourly = store.deliveries_per_hour(org, now - Duration::hours(HOURS)).await?;
+    let hourly = store
+        .deliveries_per_hour(org, now - Duration::hours(HOURS))
+        .await?;
     let queue = store.queue_depth(org).await?;
     let failing_ids: Vec<String> = store
         .last_deliveries(org)
@@ -138,13 +161,15 @@ pub async fn page_handler(console: &Console, session: &crate::Session) -> Result
     Ok(page(console, "dashboard.html", ctx))
 }
 
-pub async fn page_route(State(console): State<Arc<Console>>, SignedIn(session): SignedIn) -> Response {
+pub async fn page_route(
+    State(console): State<Arc<Console>>,
+    SignedIn(session): SignedIn,
+) -> Response {
     match page_handler(&console, &session).await {
         Ok(response) => response,
         Err(error) => error_page(&console, Some(&session), error),
     }
 }
-
 
 fn human_age(age: Duration) -> String {
     let seconds = age.num_seconds().max(0);
@@ -165,16 +190,37 @@ mod tests {
         let now = Utc::now();
         let hour = now.duration_trunc(Duration::hours(1)).unwrap();
         let rows = vec![
-            HourlyDeliveries { hour, status: "success".into(), count: 6 },
-            HourlyDeliveries { hour, status: "failed".into(), count: 2 },
-            HourlyDeliveries { hour: hour - Duration::hours(3), status: "success".into(), count: 4 },
-            HourlyDeliveries { hour: hour - Duration::hours(30), status: "success".into(), count: 99 },
+            HourlyDeliveries {
+                hour,
+                status: "success".into(),
+                count: 6,
+            },
+            HourlyDeliveries {
+                hour,
+                status: "failed".into(),
+                count: 2,
+            },
+            HourlyDeliveries {
+                hour: hour - Duration::hours(3),
+                status: "success".into(),
+                count: 4,
+            },
+            HourlyDeliveries {
+                hour: hour - Duration::hours(30),
+                status: "success".into(),
+                count: 99,
+            },
         ];
         let chart = chart(&rows, now);
         assert_eq!(chart.max, 8);
         assert_eq!(chart.total, 12, "the hour outside the window is left out");
         assert_eq!(chart.segments.len(), 3);
-        let tallest: f64 = chart.segments.iter().filter(|s| s.x > 600.0).map(|s| s.height).sum();
+        let tallest: f64 = chart
+            .segments
+            .iter()
+            .filter(|s| s.x > 680.0)
+            .map(|s| s.height)
+            .sum();
         assert!((tallest - CHART_HEIGHT).abs() < 1e-9);
         assert_eq!(chart.summary[0], ("success", 10));
     }

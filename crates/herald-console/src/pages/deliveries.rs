@@ -64,7 +64,11 @@ pub async fn show(
     }
 }
 
-pub async fn retry(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn retry(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let (state, caller) = as_caller(&console, &form.session);
     match api::retry_delivery(state, caller, Path(id.clone())).await {
         Ok(_) => see_other(&format!("/deliveries/{id}")),

@@ -21,9 +21,13 @@ pub async fn show(
         let event = api::get_event(state, caller, Path(id.clone())).await?.0;
         let (state, caller) = as_caller(&console, &session);
         let q = parse(json!({"event_id": id, "limit": 250}))?;
-        let deliveries = api::list_deliveries(state, caller, api::ApiQuery(q)).await?.0;
+        let deliveries = api::list_deliveries(state, caller, api::ApiQuery(q))
+            .await?
+            .0;
         let (state, caller) = as_caller(&console, &session);
-        let routing = api::explain_stored(state, caller, Path(id.clone())).await?.0;
+        let routing = api::explain_stored(state, caller, Path(id.clone()))
+            .await?
+            .0;
         Ok::<_, ApiError>((event, deliveries, routing))
     }
     .await;

@@ -11,19 +11,27 @@ use herald_domain::{Kind, Permission};
 use herald_server::app::{self, api, ApiError};
 use serde_json::{json, Map, Value};
 
-use super::{as_caller, base, error_page, field_error, page, parse, query_value, render, see_other, to_ctx, QueryPairs};
+use super::{
+    as_caller, base, error_page, field_error, page, parse, query_value, render, see_other, to_ctx,
+    QueryPairs,
+};
 use crate::forms::{self, FormField};
 use crate::session::{Session, SignedIn, SignedInForm};
 use crate::Console;
 
 /// Every integration the caller may read, through the API's own listing (pages of 250).
-pub(crate) async fn all_integrations(console: &Console, session: &Session) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn all_integrations(
+    console: &Console,
+    session: &Session,
+) -> Result<Vec<Value>, ApiError> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let (state, caller) = as_caller(console, session);
         let query = parse(json!({"limit": 250, "cursor": cursor}))?;
-        let page = api::list_integrations(state, caller, api::ApiQuery(query)).await?.0;
+        let page = api::list_integrations(state, caller, api::ApiQuery(query))
+            .await?
+            .0;
         let page = serde_json::to_value(&page).expect("pages serialise");
         items.extend(page["data"].as_array().cloned().unwrap_or_default());
         match page["next_cursor"].as_str() {
@@ -49,24 +57,29 @@ pub async fn list(
     }
 }
 
-async fn list_page(console: &Console, session: &Session, query: &[(String, String)]) -> Result<Response, ApiError> {
+async fn list_page(
+    console: &Console,
+    session: &Session,
+    query: &[(String, String)],
+) -> Result<Response, ApiError> {
     let kind_filter = query_value(query, "kind");
     let name_filter = query_value(query, "name").map(|n| n.to_lowercase());
     let failing_only = query_value(query, "failing").is_some();
     let integrations = all_integrations(console, session).await?;
-    let last: HashMap<String, herald_store::LastDelivery> = if session.caller.grants.allows(Permission::DeliveryRead) {
-        console
-            .state
-            .engine
-            .store()
-            .last_deliveries(&session.caller.org_id)
-            .await?
-            .into_iter()
-            .map(|d| (d.integration_id.clone(), d))
-            .collect()
-    } else {
-        HashMap::new()
-    };
+    let last: HashMap<String, herald_store::LastDelivery> =
+        if session.caller.grants.allows(Permission::DeliveryRead) {
+            console
+                .state
+                .engine
+                .store()
+                .last_deliveries(&session.caller.org_id)
+                .await?
+                .into_iter()
+                .map(|d| (d.integration_id.clone(), d))
+                .collect()
+        } else {
+            HashMap::new()
+        };
     let total = integrations.len();
     let rows: Vec<Value> = integrations
         .into_iter()
@@ -101,11 +114,23 @@ async fn list_page(console: &Console, session: &Session, query: &[(String, Strin
 }
 
 fn kinds(console: &Console) -> Vec<&'static str> {
-    console.state.engine.registry().kinds().into_iter().map(Kind::as_str).collect()
+    console
+        .state
+        .engine
+        .registry()
+        .kinds()
+        .into_iter()
+        .map(Kind::as_str)
+        .collect()
 }
 
 fn schema_of(console: &Console, kind: Kind) -> Option<Value> {
-    console.state.engine.registry().get(kind).map(|p| p.config_schema())
+    console
+        .state
+        .engine
+        .registry()
+        .get(kind)
+        .map(|p| p.config_schema())
 }
 
 /// What the Add and Edit forms show besides the config fields.
@@ -132,7 +157,11 @@ impl Common {
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .collect();
-        if list.is_empty() { Value::Null } else { json!(list) }
+        if list.is_empty() {
+            Value::Null
+        } else {
+            json!(list)
+        }
     }
 }
 
@@ -153,7 +182,10 @@ fn form_page(
         if let Some(field_input) = fields.iter_mut().find(|f| f.name == field) {
             field_input.error = Some(message);
         } else if ["name", "events", "enabled"].contains(&field.as_str()) {
-            let key = ["name", "events", "enabled"].into_iter().find(|k| *k == field).unwrap_or("name");
+            let key = ["name", "events", "enabled"]
+                .into_iter()
+                .find(|k| *k == field)
+                .unwrap_or("name");
             common_errors.insert(key, message);
         } else {
             general_error = Some(format!("{field}: {message}"));
@@ -188,8 +220,20 @@ pub async fn new_form(
     match (kind, schema) {
         (Some(kind), Some(schema)) => {
             let fields = forms::fields(&schema, &Map::new(), &[]);
-            let common = Common { enabled: true, ..Common::default() };
-            form_page(&console, &session, StatusCode::OK, kind, None, &common, fields, None)
+            let common = Common {
+                enabled: true,
+                ..Common::default()
+            };
+            form_page(
+                &console,
+                &session,
+                StatusCode::OK,
+                kind,
+                None,
+                &common,
+                fields,
+                None,
+            )
         }
         _ => {
             let ctx = minijinja::context! { kinds => kinds(&console), choose_kind => true, ..base(&session, "Add an integration", "integrations") };
@@ -200,8 +244,16 @@ pub async fn new_form(
 
 pub async fn create(State(console): State<Arc<Console>>, form: SignedInForm) -> Response {
     let session = &form.session;
-    let Some((kind, schema)) = form.text("kind").and_then(|k| Kind::parse(&k)).and_then(|k| schema_of(&console, k).map(|s| (k, s))) else {
-        return error_page(&console, Some(session), ApiError::invalid("kind", "is not a kind this server supports"));
+    let Some((kind, schema)) = form
+        .text("kind")
+        .and_then(|k| Kind::parse(&k))
+        .and_then(|k| schema_of(&console, k).map(|s| (k, s)))
+    else {
+        return error_page(
+            &console,
+            Some(session),
+            ApiError::invalid("kind", "is not a kind this server supports"),
+        );
     };
     let common = Common::from_form(&form);
     // Typed values are never echoed back into the page: secret inputs come back empty.
@@ -210,7 +262,16 @@ pub async fn create(State(console): State<Arc<Console>>, form: SignedInForm) -> 
         for field in fields.iter_mut().filter(|f| !f.secret) {
             field.value = form.get(&field.name).unwrap_or_default().to_owned();
         }
-        form_page(&console, session, StatusCode::UNPROCESSABLE_ENTITY, kind, None, &common, fields, Some(error))
+        form_page(
+            &console,
+            session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            kind,
+            None,
+            &common,
+            fields,
+            Some(error),
+        )
     };
     let config = match forms::config_from_form(&schema, &form.fields, false) {
         Ok(config) => config,
@@ -221,7 +282,8 @@ pub async fn create(State(console): State<Arc<Console>>, form: SignedInForm) -> 
         "events": common.events(), "config": config,
     });
     let result = async {
-        let body = serde_json::from_value(body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        let body =
+            serde_json::from_value(body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
         app::create_integration(&console.state, &session.caller, body).await
     }
     .await;
@@ -252,14 +314,22 @@ pub(crate) async fn integration_page(
 ) -> Response {
     let result = async {
         let (state, caller) = as_caller(console, session);
-        let integration = api::get_integration(state, caller, Path(id.to_owned())).await?.0;
+        let integration = api::get_integration(state, caller, Path(id.to_owned()))
+            .await?
+            .0;
         let (state, caller) = as_caller(console, session);
         let query = parse(json!({"integration_id": id, "limit": 250}))?;
-        let attachments = api::list_attachments(state, caller, api::ApiQuery(query)).await?.0;
+        let attachments = api::list_attachments(state, caller, api::ApiQuery(query))
+            .await?
+            .0;
         let deliveries = if session.caller.grants.allows(Permission::DeliveryRead) {
             let (state, caller) = as_caller(console, session);
             let query = parse(json!({"integration_id": id, "limit": 10}))?;
-            Some(api::list_deliveries(state, caller, api::ApiQuery(query)).await?.0)
+            Some(
+                api::list_deliveries(state, caller, api::ApiQuery(query))
+                    .await?
+                    .0,
+            )
         } else {
             None
         };
@@ -271,7 +341,10 @@ pub(crate) async fn integration_page(
         Err(error) => return error_page(console, Some(session), error),
     };
     let view = to_ctx(&integration);
-    let name = serde_json::to_value(&integration).ok().and_then(|v| v["name"].as_str().map(str::to_owned)).unwrap_or_default();
+    let name = serde_json::to_value(&integration)
+        .ok()
+        .and_then(|v| v["name"].as_str().map(str::to_owned))
+        .unwrap_or_default();
     let ctx = minijinja::context! {
         integration => view,
         attachments => to_ctx(&attachments),
@@ -290,7 +363,12 @@ pub async fn edit_form(
 ) -> Response {
     let result = async {
         let (state, caller) = as_caller(&console, &session);
-        let view = serde_json::to_value(api::get_integration(state, caller, Path(id.clone())).await?.0).expect("serialises");
+        let view = serde_json::to_value(
+            api::get_integration(state, caller, Path(id.clone()))
+                .await?
+                .0,
+        )
+        .expect("serialises");
         let current = app::editable_config(&console.state, &session.caller, &id).await?;
         Ok::<_, ApiError>((view, current))
     }
@@ -305,25 +383,57 @@ pub async fn edit_form(
     let Some(schema) = schema_of(&console, kind) else {
         return error_page(&console, Some(&session), ApiError::NotFound("integration"));
     };
-    let set_keys: Vec<String> = serde_json::from_value(view["config_keys"].clone()).unwrap_or_default();
+    let set_keys: Vec<String> =
+        serde_json::from_value(view["config_keys"].clone()).unwrap_or_default();
     let fields = forms::fields(&schema, &current, &set_keys);
-    let events = view["events"].as_array().map(|e| e.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    let events = view["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
     let common = Common {
         name: view["name"].as_str().unwrap_or_default().to_owned(),
         enabled: view["enabled"].as_bool().unwrap_or(true),
         events,
     };
-    form_page(&console, &session, StatusCode::OK, kind, Some(&id), &common, fields, None)
+    form_page(
+        &console,
+        &session,
+        StatusCode::OK,
+        kind,
+        Some(&id),
+        &common,
+        fields,
+        None,
+    )
 }
 
-pub async fn update(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn update(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let session = &form.session;
-    let Some((kind, schema)) = form.text("kind").and_then(|k| Kind::parse(&k)).and_then(|k| schema_of(&console, k).map(|s| (k, s))) else {
-        return error_page(&console, Some(session), ApiError::invalid("kind", "is not a kind this server supports"));
+    let Some((kind, schema)) = form
+        .text("kind")
+        .and_then(|k| Kind::parse(&k))
+        .and_then(|k| schema_of(&console, k).map(|s| (k, s)))
+    else {
+        return error_page(
+            &console,
+            Some(session),
+            ApiError::invalid("kind", "is not a kind this server supports"),
+        );
     };
     let common = Common::from_form(&form);
     let refill = |error: (String, String)| async {
-        let current = app::editable_config(&console.state, &session.caller, &id).await.unwrap_or_default();
+        let current = app::editable_config(&console.state, &session.caller, &id)
+            .await
+            .unwrap_or_default();
         let mut fields = forms::fields(&schema, &current, &[]);
         for field in fields.iter_mut() {
             if field.secret {
@@ -332,7 +442,16 @@ pub async fn update(State(console): State<Arc<Console>>, Path(id): Path<String>,
                 field.value = form.get(&field.name).unwrap_or_default().to_owned();
             }
         }
-        form_page(&console, session, StatusCode::UNPROCESSABLE_ENTITY, kind, Some(&id), &common, fields, Some(error))
+        form_page(
+            &console,
+            session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            kind,
+            Some(&id),
+            &common,
+            fields,
+            Some(error),
+        )
     };
     let patch = match forms::config_from_form(&schema, &form.fields, true) {
         Ok(patch) => patch,
@@ -340,7 +459,8 @@ pub async fn update(State(console): State<Arc<Console>>, Path(id): Path<String>,
     };
     let body = json!({"name": common.name, "enabled": common.enabled, "events": common.events(), "config": patch});
     let result = async {
-        let body = serde_json::from_value(body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        let body =
+            serde_json::from_value(body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
         app::update_integration(&console.state, &session.caller, &id, body).await
     }
     .await;
@@ -353,7 +473,11 @@ pub async fn update(State(console): State<Arc<Console>>, Path(id): Path<String>,
     }
 }
 
-pub async fn test(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn test(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let (state, caller) = as_caller(&console, &form.session);
     match api::test_integration(state, caller, Path(id.clone())).await {
         Ok(result) => {
@@ -364,10 +488,15 @@ pub async fn test(State(console): State<Arc<Console>>, Path(id): Path<String>, f
     }
 }
 
-pub async fn set_enabled(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn set_enabled(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let enabled = form.get("enabled") == Some("true");
     let result = async {
-        let body = serde_json::from_value(json!({"enabled": enabled})).map_err(|e| ApiError::invalid("enabled", e.to_string()))?;
+        let body = serde_json::from_value(json!({"enabled": enabled}))
+            .map_err(|e| ApiError::invalid("enabled", e.to_string()))?;
         app::update_integration(&console.state, &form.session.caller, &id, body).await
     }
     .await;
@@ -392,7 +521,11 @@ pub async fn confirm_delete(
     }
 }
 
-pub async fn delete(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn delete(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let (state, caller) = as_caller(&console, &form.session);
     match api::delete_integration(state, caller, Path(id)).await {
         Ok(_) => see_other("/integrations"),

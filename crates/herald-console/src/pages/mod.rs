@@ -68,7 +68,11 @@ pub(crate) fn render(console: &Console, status: StatusCode, template: &str, ctx:
             .into_response(),
         Err(error) => {
             tracing::error!(template, error = %error, "a console page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed to render").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page failed to render",
+            )
+                .into_response()
         }
     }
 }
@@ -79,7 +83,11 @@ pub(crate) fn page(console: &Console, template: &str, ctx: Ctx) -> Response {
 
 /// An API error as a page: 403, 404, 409, 422 and 503 say what happened; a 500 says only
 /// that it did (the cause is logged).
-pub(crate) fn error_page(console: &Console, session: Option<&Session>, error: ApiError) -> Response {
+pub(crate) fn error_page(
+    console: &Console,
+    session: Option<&Session>,
+    error: ApiError,
+) -> Response {
     let status = error.clone_status();
     let message = match &error {
         ApiError::Internal(_) => {
@@ -90,8 +98,12 @@ pub(crate) fn error_page(console: &Console, session: Option<&Session>, error: Ap
         other => sentence(&other.to_string()),
     };
     let ctx = match session {
-        Some(session) => minijinja::context! { message => message, status => status.as_u16(), ..base(session, "Error", "") },
-        None => minijinja::context! { message => message, status => status.as_u16(), title => "Error" },
+        Some(session) => {
+            minijinja::context! { message => message, status => status.as_u16(), ..base(session, "Error", "") }
+        }
+        None => {
+            minijinja::context! { message => message, status => status.as_u16(), title => "Error" }
+        }
     };
     render(console, status, "error.html", ctx)
 }

@@ -21,9 +21,17 @@ fn lines(raw: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-pub async fn attach(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn attach(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let overrides = lines(form.get("destinations"));
-    let destinations = if overrides.is_empty() { Value::Null } else { json!({"default": overrides}) };
+    let destinations = if overrides.is_empty() {
+        Value::Null
+    } else {
+        json!({"default": overrides})
+    };
     let body = json!({
         "integration_id": id,
         "module": form.get("module").unwrap_or_default(),
@@ -31,7 +39,8 @@ pub async fn attach(State(console): State<Arc<Console>>, Path(id): Path<String>,
         "destinations": destinations,
     });
     let result = async {
-        let body = serde_json::from_value(body).map_err(|e| ApiError::invalid("run_after", e.to_string()))?;
+        let body = serde_json::from_value(body)
+            .map_err(|e| ApiError::invalid("run_after", e.to_string()))?;
         let (state, caller) = as_caller(&console, &form.session);
         api::create_attachment(state, caller, api::ApiJson(body)).await
     }
@@ -41,14 +50,25 @@ pub async fn attach(State(console): State<Arc<Console>>, Path(id): Path<String>,
         Err(error) => match super::field_error(&error) {
             Some((field, message)) => {
                 let message = format!("{field}: {message}");
-                super::integrations::integration_page(&console, &form.session, &id, None, Some(message)).await
+                super::integrations::integration_page(
+                    &console,
+                    &form.session,
+                    &id,
+                    None,
+                    Some(message),
+                )
+                .await
             }
             None => error_page(&console, Some(&form.session), error),
         },
     }
 }
 
-pub async fn detach(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn detach(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let (state, caller) = as_caller(&console, &form.session);
     match api::delete_attachment(state, caller, Path(id)).await {
         Ok(_) => see_other(&super::safe_back(form.get("back"), "/integrations")),
@@ -64,7 +84,9 @@ pub async fn workspace(
     let result = async {
         let (state, caller) = as_caller(&console, &session);
         let q = parse(json!({"module": module, "limit": 250}))?;
-        let attachments = api::list_attachments(state, caller, api::ApiQuery(q)).await?.0;
+        let attachments = api::list_attachments(state, caller, api::ApiQuery(q))
+            .await?
+            .0;
         let integrations = super::integrations::all_integrations(&console, &session).await?;
         Ok::<_, ApiError>((attachments, integrations))
     }
@@ -73,7 +95,12 @@ pub async fn workspace(
         Ok((attachments, integrations)) => {
             let names: serde_json::Map<String, Value> = integrations
                 .iter()
-                .map(|i| (i["id"].as_str().unwrap_or_default().to_owned(), json!({"name": i["name"], "kind": i["kind"]})))
+                .map(|i| {
+                    (
+                        i["id"].as_str().unwrap_or_default().to_owned(),
+                        json!({"name": i["name"], "kind": i["kind"]}),
+                    )
+                })
                 .collect();
             let ctx = minijinja::context! {
                 module => module, attachments => to_ctx(&attachments), integrations => names,
@@ -101,15 +128,27 @@ pub async fn explain(
     let result = async {
         let (state, caller) = as_caller(&console, &session);
         if let Some(id) = &event_id {
-            return Ok(Some(api::explain_stored(state, caller, Path(id.clone())).await?.0));
+            return Ok(Some(
+                api::explain_stored(state, caller, Path(id.clone()))
+                    .await?
+                    .0,
+            ));
         }
         if event_type.is_none() {
             return Ok(None);
         }
         let mut input = hypothetical.clone();
-        input.as_object_mut().expect("an object").retain(|_, v| !v.is_null());
-        let input = serde_json::from_value(input).map_err(|e| ApiError::invalid("event", e.to_string()))?;
-        Ok::<_, ApiError>(Some(api::explain_dry_run(state, caller, api::ApiJson(input)).await?.0))
+        input
+            .as_object_mut()
+            .expect("an object")
+            .retain(|_, v| !v.is_null());
+        let input =
+            serde_json::from_value(input).map_err(|e| ApiError::invalid("event", e.to_string()))?;
+        Ok::<_, ApiError>(Some(
+            api::explain_dry_run(state, caller, api::ApiJson(input))
+                .await?
+                .0,
+        ))
     }
     .await;
     let (explanation, error) = match result {

@@ -23,7 +23,6 @@ fn safe_next(next: Option<String>) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
-
 pub async fn form(
     State(console): State<Arc<Console>>,
     ClientAddress(source): ClientAddress,
@@ -37,15 +36,22 @@ pub async fn form(
     sign_in_page(&console, StatusCode::OK, &next, None, "")
 }
 
-fn sign_in_page(console: &Console, status: StatusCode, next: &str, error: Option<&str>, user: &str) -> Response {
+fn sign_in_page(
+    console: &Console,
+    status: StatusCode,
+    next: &str,
+    error: Option<&str>,
+    user: &str,
+) -> Response {
     let csrf = random_secret();
     let ctx = minijinja::context! {
         title => "Sign in", csrf => csrf, next => next, error => error, user_name => user,
     };
     let mut response = render(console, status, "sign_in.html", ctx);
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(console, SIGN_IN_COOKIE, &csrf, 3600));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(console, SIGN_IN_COOKIE, &csrf, 3600),
+    );
     response
 }
 
@@ -57,7 +63,11 @@ pub async fn submit(
 ) -> Response {
     let field = |name: &str| query_value(&fields, name);
     let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    let presented = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let presented = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(presented, expected) {
         return super::forbidden_csrf(&console);
     }
@@ -66,20 +76,32 @@ pub async fn submit(
     let now = Instant::now();
     let result = match field("token") {
         Some(token) => {
-            if console.limiter.blocked(&[(&address_key, ADDRESS_FAILURES)], now) {
+            if console
+                .limiter
+                .blocked(&[(&address_key, ADDRESS_FAILURES)], now)
+            {
                 return too_many(&console, &next);
             }
-            sign_in_with_token(&console, &token, source).await.map_err(|e| (e, vec![address_key.clone()]))
+            sign_in_with_token(&console, &token, source)
+                .await
+                .map_err(|e| (e, vec![address_key.clone()]))
         }
         None => {
             let org_name = field("org").unwrap_or_else(|| "default".into());
             let user = field("user").unwrap_or_default();
             let user_key = format!("user:{org_name}/{user}");
-            let keys = [(user_key.as_str(), USER_FAILURES), (address_key.as_str(), ADDRESS_FAILURES)];
+            let keys = [
+                (user_key.as_str(), USER_FAILURES),
+                (address_key.as_str(), ADDRESS_FAILURES),
+            ];
             if console.limiter.blocked(&keys, now) {
                 return too_many(&console, &next);
             }
-            let password = fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default();
+            let password = fields
+                .iter()
+                .find(|(k, _)| k == "password")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
             let result = sign_in_with_password(&console, &org_name, &user, password).await;
             if result.is_ok() {
                 console.limiter.clear(&user_key);
@@ -91,7 +113,10 @@ pub async fn submit(
         Ok(cookie) => {
             let mut response = see_other(&next);
             response.headers_mut().append(header::SET_COOKIE, cookie);
-            response.headers_mut().append(header::SET_COOKIE, set_cookie(&console, SIGN_IN_COOKIE, "", 0));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&console, SIGN_IN_COOKIE, "", 0),
+            );
             response
         }
         Err((ApiError::Unauthorized, keys)) => {
@@ -103,7 +128,13 @@ pub async fn submit(
             } else {
                 "Wrong user name or password."
             };
-            sign_in_page(&console, StatusCode::UNAUTHORIZED, &next, Some(message), &field("user").unwrap_or_default())
+            sign_in_page(
+                &console,
+                StatusCode::UNAUTHORIZED,
+                &next,
+                Some(message),
+                &field("user").unwrap_or_default(),
+            )
         }
         Err((other, _)) => error_page(&console, None, other),
     }
@@ -117,7 +148,9 @@ fn too_many(console: &Console, next: &str) -> Response {
         Some("Too many failed sign-ins. Wait 15 minutes and try again."),
         "",
     );
-    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("900"));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("900"));
     response
 }
 
@@ -149,7 +182,10 @@ async fn sign_in_with_password(
     let store = console.state.engine.store();
     let mut found = None;
     if let Some(org) = store.find_org(org_name).await? {
-        if let Some(principal) = store.find_principal(&org, PrincipalKind::User, user).await? {
+        if let Some(principal) = store
+            .find_principal(&org, PrincipalKind::User, user)
+            .await?
+        {
             if let Some(hash) = store.password_hash(&org, &principal.id).await? {
                 found = Some((org, principal, hash));
             }
@@ -160,12 +196,19 @@ async fn sign_in_with_password(
         .as_ref()
         .map(|(_, _, hash)| hash.clone())
         .unwrap_or_else(|| crate::password::decoy_hash().to_owned());
-    let matches = tokio::task::spawn_blocking(move || crate::password::verify_password(&password, &stored))
-        .await
-        .unwrap_or(false);
+    let matches =
+        tokio::task::spawn_blocking(move || crate::password::verify_password(&password, &stored))
+            .await
+            .unwrap_or(false);
     match found {
         Some((org, principal, _)) if matches => {
-            open_session(console, &org, SignedInAs::User(principal.id), principal.name).await
+            open_session(
+                console,
+                &org,
+                SignedInAs::User(principal.id),
+                principal.name,
+            )
+            .await
         }
         _ => Err(ApiError::Unauthorized),
     }

@@ -29,14 +29,22 @@ async fn users_page(
     let result = async {
         let (state, caller) = as_caller(console, session);
         let q = parse(json!({"kind": "user", "limit": 250}))?;
-        let users = api::list_principals(state, caller, api::ApiQuery(q)).await?.0;
-        let with_password = console.state.engine.store().principals_with_password(&session.caller.org_id).await?;
+        let users = api::list_principals(state, caller, api::ApiQuery(q))
+            .await?
+            .0;
+        let with_password = console
+            .state
+            .engine
+            .store()
+            .principals_with_password(&session.caller.org_id)
+            .await?;
         Ok::<_, ApiError>((users, with_password))
     }
     .await;
     match result {
         Ok((users, with_password)) => {
-            let with_password: Vec<String> = with_password.iter().map(ToString::to_string).collect();
+            let with_password: Vec<String> =
+                with_password.iter().map(ToString::to_string).collect();
             let ctx = minijinja::context! {
                 users => to_ctx(&users),
                 with_password => with_password,
@@ -53,14 +61,21 @@ async fn users_page(
 }
 
 /// Sets a user's password, as `herald users set-password` does.
-pub async fn set_password(State(console): State<Arc<Console>>, Path(id): Path<String>, form: SignedInForm) -> Response {
+pub async fn set_password(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
     let session = &form.session;
     let password = form.get("password").unwrap_or_default().to_owned();
     let result = async {
         session.caller.require(Permission::PrincipalManage)?;
         let principal = PrincipalId::parse(&id).ok_or(ApiError::NotFound("principal"))?;
         let store = console.state.engine.store();
-        let found = store.get_principal(&session.caller.org_id, &principal).await?.ok_or(ApiError::NotFound("principal"))?;
+        let found = store
+            .get_principal(&session.caller.org_id, &principal)
+            .await?
+            .ok_or(ApiError::NotFound("principal"))?;
         if found.kind != herald_domain::PrincipalKind::User {
             return Err(ApiError::invalid("principal", "only users have passwords"));
         }
@@ -68,21 +83,53 @@ pub async fn set_password(State(console): State<Arc<Console>>, Path(id): Path<St
             .await
             .map_err(ApiError::internal)?
             .map_err(|e| ApiError::invalid("password", e.to_string()))?;
-        store.set_password_hash(&session.caller.org_id, &principal, &hash, Utc::now()).await?;
-        store.delete_sessions_of(&session.caller.org_id, &principal).await?;
-        app::audit(&console.state, &session.caller, "principal.set_password", ("principal", principal.as_str()), None).await;
+        store
+            .set_password_hash(&session.caller.org_id, &principal, &hash, Utc::now())
+            .await?;
+        store
+            .delete_sessions_of(&session.caller.org_id, &principal)
+            .await?;
+        app::audit(
+            &console.state,
+            &session.caller,
+            "principal.set_password",
+            ("principal", principal.as_str()),
+            None,
+        )
+        .await;
         Ok(found.name)
     }
     .await;
     match result {
         Ok(name) => {
-            if session.caller.principal_id.as_ref().is_some_and(|p| p.as_str() == id) {
+            if session
+                .caller
+                .principal_id
+                .as_ref()
+                .is_some_and(|p| p.as_str() == id)
+            {
                 // Their own password: this session ended with the others.
                 return see_other("/sign-in");
             }
-            users_page(&console, session, StatusCode::OK, None, Some(format!("The password of {name} is set."))).await
+            users_page(
+                &console,
+                session,
+                StatusCode::OK,
+                None,
+                Some(format!("The password of {name} is set.")),
+            )
+            .await
         }
-        Err(ApiError::Invalid(e)) => users_page(&console, session, StatusCode::UNPROCESSABLE_ENTITY, Some((id, format!("{}: {}", e.field, e.message))), None).await,
+        Err(ApiError::Invalid(e)) => {
+            users_page(
+                &console,
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some((id, format!("{}: {}", e.field, e.message))),
+                None,
+            )
+            .await
+        }
         Err(error) => error_page(&console, Some(session), error),
     }
 }

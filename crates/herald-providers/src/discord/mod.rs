@@ -27,7 +27,14 @@ impl Provider for DiscordProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("webhook_url", "Webhook URL", "The channel webhook (https://discord.com/api/webhooks/…); it carries its own token.").required().format("uri").secret();
+        s.string(
+            "webhook_url",
+            "Webhook URL",
+            "The channel webhook (https://discord.com/api/webhooks/…); it carries its own token.",
+        )
+        .required()
+        .format("uri")
+        .secret();
         s.build()
     }
 

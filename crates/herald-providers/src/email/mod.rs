@@ -26,9 +26,21 @@ impl Provider for EmailProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("smtp_url", "SMTP URL", "smtps://user:password@host:465 or smtp://…?tls=starttls; holds the password.").required().secret();
-        s.string("from", "From", "The sender mailbox, e.g. Herald <herald@example.com>.").required();
-        s.strings("to", "To", "Recipient addresses, one per line.").required();
+        s.string(
+            "smtp_url",
+            "SMTP URL",
+            "smtps://user:password@host:465 or smtp://…?tls=starttls; holds the password.",
+        )
+        .required()
+        .secret();
+        s.string(
+            "from",
+            "From",
+            "The sender mailbox, e.g. Herald <herald@example.com>.",
+        )
+        .required();
+        s.strings("to", "To", "Recipient addresses, one per line.")
+            .required();
         s.build()
     }
 

@@ -33,9 +33,22 @@ impl Provider for GithubProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("repo", "Repository", "owner/name").required().example("acme/infra");
-        s.string("token", "Token", "A token with issues: write on the repository.").required().secret();
-        s.string("api_url", "API URL", "GitHub Enterprise Server's API (https://HOST/api/v3); empty for github.com.").format("uri");
+        s.string("repo", "Repository", "owner/name")
+            .required()
+            .example("acme/infra");
+        s.string(
+            "token",
+            "Token",
+            "A token with issues: write on the repository.",
+        )
+        .required()
+        .secret();
+        s.string(
+            "api_url",
+            "API URL",
+            "GitHub Enterprise Server's API (https://HOST/api/v3); empty for github.com.",
+        )
+        .format("uri");
         s.build()
     }
 

@@ -23,8 +23,16 @@ impl Provider for OpsgenieProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("api_key", "API key", "An Opsgenie API integration key.").required().secret();
-        s.string("region", "Region", "Which Opsgenie instance holds the account.").one_of_values(&["us", "eu"]).default_value(serde_json::json!("us"));
+        s.string("api_key", "API key", "An Opsgenie API integration key.")
+            .required()
+            .secret();
+        s.string(
+            "region",
+            "Region",
+            "Which Opsgenie instance holds the account.",
+        )
+        .one_of_values(&["us", "eu"])
+        .default_value(serde_json::json!("us"));
         s.build()
     }
 

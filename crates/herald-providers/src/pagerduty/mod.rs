@@ -26,7 +26,13 @@ impl Provider for PagerDutyProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("routing_key", "Routing key", "The Events API v2 integration key of the service.").required().secret();
+        s.string(
+            "routing_key",
+            "Routing key",
+            "The Events API v2 integration key of the service.",
+        )
+        .required()
+        .secret();
         s.build()
     }
 

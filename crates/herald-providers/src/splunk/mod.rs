@@ -23,10 +23,26 @@ impl Provider for SplunkProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("hec_url", "HEC URL", "The HTTP Event Collector's base, e.g. https://splunk.example.com:8088.").required().format("uri");
-        s.string("token", "HEC token", "The collector token.").required().secret();
-        s.string("index", "Index", "The index to write to (the token's default if empty).");
-        s.string("sourcetype", "Source type", "The sourcetype of the events (default _json).");
+        s.string(
+            "hec_url",
+            "HEC URL",
+            "The HTTP Event Collector's base, e.g. https://splunk.example.com:8088.",
+        )
+        .required()
+        .format("uri");
+        s.string("token", "HEC token", "The collector token.")
+            .required()
+            .secret();
+        s.string(
+            "index",
+            "Index",
+            "The index to write to (the token's default if empty).",
+        );
+        s.string(
+            "sourcetype",
+            "Source type",
+            "The sourcetype of the events (default _json).",
+        );
         s.build()
     }
 

@@ -27,8 +27,16 @@ impl Provider for TelegramProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("bot_token", "Bot token", "From @BotFather: 123456:ABC-….").required().secret();
-        s.field("chat_id", serde_json::json!(["integer", "string"]), "Chat id", "A numeric chat id, or @channelusername.").required();
+        s.string("bot_token", "Bot token", "From @BotFather: 123456:ABC-….")
+            .required()
+            .secret();
+        s.field(
+            "chat_id",
+            serde_json::json!(["integer", "string"]),
+            "Chat id",
+            "A numeric chat id, or @channelusername.",
+        )
+        .required();
         s.build()
     }
 

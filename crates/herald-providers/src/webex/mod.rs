@@ -28,8 +28,15 @@ impl Provider for WebexProvider {
 
     fn config_schema(&self) -> serde_json::Value {
         let mut s = crate::config_schema::ConfigSchema::new();
-        s.string("bot_token", "Bot token", "A Webex bot (or integration) access token.").required().secret();
-        s.string("room_id", "Room id", "The room the bot is a member of.").required();
+        s.string(
+            "bot_token",
+            "Bot token",
+            "A Webex bot (or integration) access token.",
+        )
+        .required()
+        .secret();
+        s.string("room_id", "Room id", "The room the bot is a member of.")
+            .required();
         s.build()
     }
 

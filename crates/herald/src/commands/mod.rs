@@ -11,3 +11,4 @@ pub mod org;
 pub mod render;
 pub mod serve;
 mod table;
+pub mod users;
