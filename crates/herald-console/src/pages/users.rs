@@ -102,13 +102,12 @@ pub async fn set_password(
     .await;
     match result {
         Ok(name) => {
-            if session
-                .caller
-                .principal_id
-                .as_ref()
-                .is_some_and(|p| p.as_str() == id)
-            {
-                // Their own password: this session ended with the others.
+            // A user who set their own password ended their own password sessions too.
+            let store = console.state.engine.store();
+            if matches!(
+                store.find_session(&session.id_hash, Utc::now()).await,
+                Ok(None)
+            ) {
                 return see_other("/sign-in");
             }
             users_page(
