@@ -55,6 +55,12 @@ pub struct Delivery {
     pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The event's type, so that the log reads without fetching each event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The event's title, when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

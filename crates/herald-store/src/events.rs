@@ -144,13 +144,14 @@ async fn insert_event_rows(
     conn: &mut sqlx::AnyConnection,
     chunk: &[(EventInsert, Vec<NewDelivery>)],
 ) -> Result<HashSet<String>> {
-    const COLUMNS: usize = 7;
+    const COLUMNS: usize = 9;
     let values = (0..chunk.len())
         .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at) \
+        "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
+         target_id, title) \
          VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING RETURNING id"
     );
     let mut query = sqlx::query(&sql);
@@ -162,7 +163,9 @@ async fn insert_event_rows(
             .bind(insert.idempotency_key.clone())
             .bind(insert.event.correlation_key.clone())
             .bind(serde_json::to_string(&insert.event).expect("events serialise"))
-            .bind(to_millis(insert.received_at));
+            .bind(to_millis(insert.received_at))
+            .bind(insert.event.target_id.clone())
+            .bind(insert.event.title.clone());
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.iter().map(|row| Ok(row.try_get("id")?)).collect()

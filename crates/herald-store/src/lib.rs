@@ -7,6 +7,7 @@ mod chain;
 mod console;
 mod deliveries;
 mod demands;
+mod event_log;
 mod events;
 mod integration_changes;
 mod integrations;
@@ -31,6 +32,7 @@ pub use deliveries::{
     ResultKind,
 };
 pub use demands::{DemandFilter, EventTypeRow};
+pub use event_log::EventFilter;
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;

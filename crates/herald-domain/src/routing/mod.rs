@@ -3,6 +3,7 @@
 //! it has an integration event; from then on by supply ∩ demand, and its filters no longer apply.
 
 mod index;
+mod inert;
 
 use serde::Serialize;
 
@@ -12,6 +13,7 @@ use crate::scope::{Location, Supply};
 use crate::{Event, Integration, IntegrationEventId, Severity};
 
 pub use index::RoutingIndex;
+pub use inert::{inert_filter_message, inert_filters};
 
 /// Whether an integration gets an event, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

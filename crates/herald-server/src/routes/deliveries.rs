@@ -23,6 +23,8 @@ pub struct ListQuery {
     event_id: Option<String>,
     /// pending, retrying, success or failed.
     status: Option<String>,
+    /// Only the deliveries of one run (or other chain of correlated events).
+    correlation_key: Option<String>,
     /// 1 to 250; default 50.
     limit: Option<u32>,
     cursor: Option<String>,
@@ -72,6 +74,7 @@ pub async fn list(
                     .ok_or_else(|| invalid("status", "one of pending, retrying, success, failed"))
             })
             .transpose()?,
+        correlation_key: query.correlation_key,
     };
     let page = state
         .engine

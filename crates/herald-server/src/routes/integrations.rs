@@ -132,12 +132,29 @@ pub struct IntegrationView {
     /// `filters` (the scanner seed's `events`, `target_ids`, `severity_filter`) until the
     /// integration has an integration event; then `supply_demand`, and the filters no longer apply.
     routing_model: RoutingModel,
+    /// What is set but has no effect: filters of an integration routed by supply ∩ demand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
+/// Something accepted that will not do what it seems to: the field and why.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Warning {
+    field: String,
+    message: String,
+}
+
 impl IntegrationView {
     pub(crate) fn new(i: Integration, has_integration_events: bool) -> Self {
+        let warnings = herald_domain::routing::inert_filters(&i.filters, has_integration_events)
+            .into_iter()
+            .map(|field| Warning {
+                field: field.to_owned(),
+                message: herald_domain::routing::inert_filter_message(field),
+            })
+            .collect();
         Self {
             id: i.id.to_string(),
             kind: i.kind,
@@ -152,6 +169,7 @@ impl IntegrationView {
             destinations: i.destinations,
             is_supplied_to_all_modules: i.supplied_to_all_modules,
             routing_model: RoutingModel::of(has_integration_events),
+            warnings,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }

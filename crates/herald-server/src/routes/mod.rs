@@ -72,7 +72,7 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
             integrations::delete
         ))
         .routes(routes!(integrations::test))
-        .routes(routes!(events::emit))
+        .routes(routes!(events::emit, events::list))
         .routes(routes!(events::get_one))
         .routes(routes!(routing::explain_stored))
         .routes(routes!(routing::explain_dry_run))

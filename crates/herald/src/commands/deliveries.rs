@@ -23,6 +23,9 @@ pub enum DeliveriesCommand {
         /// Only those in this state: pending, retrying, success or failed.
         #[arg(long)]
         status: Option<String>,
+        /// Only this run's (or incident's): the events' correlation key.
+        #[arg(long)]
+        correlation_key: Option<String>,
         /// At most this many (1 to 250).
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -57,45 +60,41 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             integration,
             event,
             status,
+            correlation_key,
             limit,
             json,
         } => {
             let client = Client::new(&server);
-            let mut query = vec![format!("limit={limit}")];
-            if let Some(integration) = integration {
-                let id = resolve(&client, &integration).await?;
-                query.push(format!("integration_id={}", encode(&id)));
-            }
-            if let Some(event) = event {
-                query.push(format!("event_id={}", encode(&event)));
-            }
-            if let Some(status) = status {
-                query.push(format!("status={}", encode(&status)));
-            }
-            let page = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/deliveries?{}", query.join("&")),
-                    None,
+            let integration_id = match integration {
+                Some(integration) => Some(resolve(&client, &integration).await?),
+                None => None,
+            };
+            let items = client
+                .first_page(
+                    "/v1/deliveries",
+                    vec![
+                        ("limit", Some(limit.to_string())),
+                        ("integration_id", integration_id),
+                        ("event_id", event),
+                        ("status", status),
+                        ("correlation_key", correlation_key),
+                    ],
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            let items = page["data"].as_array().cloned().unwrap_or_default();
-            if json {
-                table::print_json(&Value::Array(items));
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-            table::print(
+            table::print_items(
+                items,
+                json,
                 &[
                     "ID",
                     "STATUS",
                     "ATTEMPTS",
                     "INTEGRATION",
+                    "EVENT",
                     "UPDATED",
                     "LAST ERROR",
                 ],
-                &rows,
+                row,
             );
             Ok(())
         }
@@ -147,6 +146,7 @@ fn row(delivery: &Value) -> Vec<String> {
         table::cell(&delivery["status"]),
         table::cell(&delivery["attempt_count"]),
         table::cell(&delivery["integration_name"]),
+        table::cell(&delivery["event_type"]),
         table::cell(&delivery["updated_at"]),
         table::short(&table::cell(&delivery["last_error"]), 60),
     ]

@@ -9,6 +9,7 @@ pub mod client;
 pub mod credentials;
 pub mod plan;
 pub mod state;
+pub mod warnings;
 
 use herald_domain::attachment::{Destinations, RunAfter};
 use herald_domain::{MessageTemplate, ScopeKind, Severity};
