@@ -165,7 +165,11 @@ test("an emitted event's delivery appears with its attempts", async () => {
   assert.match(await page.textContent(".timeline"), /HTTP 204/);
   const signed = received.find((r) => r.body.includes("Scan finished"));
   assert.ok(signed?.headers["webhook-signature"], "the delivery was signed with the secret");
-  await visit(`/events/${json.id}`, "event");
+  await visit("/events?type=scan_done", "events");
+  assert.match(await page.textContent("table"), /Scan finished/);
+  await page.click(`a[href='/events/${json.id}']`);
+  await visit(null, "event");
+  assert.match(await page.textContent("main"), /Local receiver/);
 });
 
 test("a failed delivery is retried from its page", async () => {

@@ -79,6 +79,7 @@ impl Console {
             .route("/deliveries", get(deliveries::list))
             .route("/deliveries/{id}", get(deliveries::show))
             .route("/deliveries/{id}/retry", post(deliveries::retry))
+            .route("/events", get(events::list))
             .route("/events/{id}", get(events::show))
             .route("/users", get(users::list))
             .route("/users/{id}/password", post(users::set_password))

@@ -34,6 +34,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("delivery.html", include_str!("../templates/delivery.html")),
     ("event.html", include_str!("../templates/event.html")),
+    ("events.html", include_str!("../templates/events.html")),
     ("routing.html", include_str!("../templates/routing.html")),
     (
         "workspace.html",

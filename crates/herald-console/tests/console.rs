@@ -186,6 +186,8 @@ on_both!(
             "/integrations/new",
             "/integrations/new?kind=webhook",
             "/deliveries",
+            "/events",
+            "/events?type=scan_done&since=2026-01-01T00:00",
             "/routing",
             "/routing?type=iac.run.applied&target_id=web",
             "/users",

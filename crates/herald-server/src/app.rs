@@ -30,7 +30,10 @@ pub mod api {
         get_one as get_delivery, list as list_deliveries, retry as retry_delivery, DeliveryDetail,
         DeliveryPage, ListQuery as DeliveryQuery,
     };
-    pub use crate::routes::events::{emit as emit_event, get_one as get_event};
+    pub use crate::routes::events::{
+        emit as emit_event, get_one as get_event, list as list_events, EventPage,
+        ListQuery as EventQuery,
+    };
     pub use crate::routes::integrations::{
         delete as delete_integration, get_one as get_integration, list as list_integrations,
         test as test_integration, IntegrationPage, IntegrationView, ListQuery as IntegrationQuery,

@@ -1,4 +1,4 @@
-//! One event: its envelope, its deliveries, and why each integration did or did not get it.
+//! Recent events with filters, and one event: its envelope, its deliveries, and why each integration did or did not get it.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use axum::response::Response;
 use herald_server::app::{api, ApiError};
 use serde_json::json;
 
-use super::{as_caller, base, error_page, page, parse, to_ctx};
+use super::{as_caller, base, error_page, page, parse, query_value, to_ctx, QueryPairs};
 use crate::session::SignedIn;
 use crate::Console;
 
@@ -40,6 +40,64 @@ pub async fn show(
                 ..base(&session, "Event", "events")
             };
             page(&console, "event.html", ctx)
+        }
+        Err(error) => error_page(&console, Some(&session), error),
+    }
+}
+
+/// A `datetime-local` input's value (UTC, as the form says) as RFC 3339.
+fn utc_time(raw: Option<String>) -> Option<String> {
+    raw.map(|t| match t.len() {
+        16 => format!("{t}:00Z"),
+        _ if t.ends_with('Z') || t.contains('+') => t,
+        _ => format!("{t}Z"),
+    })
+}
+
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    SignedIn(session): SignedIn,
+    axum::extract::Query(query): QueryPairs,
+) -> Response {
+    let filter = json!({
+        "type": query_value(&query, "type"),
+        "target_id": query_value(&query, "target_id"),
+        "correlation_key": query_value(&query, "correlation_key"),
+        "since": query_value(&query, "since"),
+        "until": query_value(&query, "until"),
+    });
+    let result = async {
+        let (state, caller) = as_caller(&console, &session);
+        let q = parse(json!({
+            "type": filter["type"], "target_id": filter["target_id"],
+            "correlation_key": filter["correlation_key"],
+            "since": utc_time(query_value(&query, "since")),
+            "until": utc_time(query_value(&query, "until")),
+            "cursor": query_value(&query, "cursor"), "limit": 50,
+        }))?;
+        Ok::<_, ApiError>(api::list_events(state, caller, api::ApiQuery(q)).await?.0)
+    }
+    .await;
+    match result {
+        Ok(events) => {
+            let ctx = minijinja::context! {
+                events => to_ctx(&events), filter => filter,
+                ..base(&session, "Events", "events")
+            };
+            page(&console, "events.html", ctx)
+        }
+        Err(ApiError::Invalid(e)) => {
+            let ctx = minijinja::context! {
+                events => json!({"data": []}), filter => filter,
+                error => format!("{}: {}", e.field, e.message),
+                ..base(&session, "Events", "events")
+            };
+            super::render(
+                &console,
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "events.html",
+                ctx,
+            )
         }
         Err(error) => error_page(&console, Some(&session), error),
     }
