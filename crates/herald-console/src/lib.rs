@@ -74,6 +74,22 @@ impl Console {
             )
             .route("/integrations/{id}/attachments", post(routing::attach))
             .route("/attachments/{id}/delete", post(routing::detach))
+            .route(
+                "/integrations/{id}/supplies",
+                post(supply_demand::add_supply),
+            )
+            .route(
+                "/supplies/{kind}/{id}/delete",
+                post(supply_demand::remove_supply),
+            )
+            .route(
+                "/integrations/{id}/integration-events",
+                post(supply_demand::add_integration_event),
+            )
+            .route(
+                "/integration-events/{id}/delete",
+                post(supply_demand::remove_integration_event),
+            )
             .route("/workspaces/{module}", get(routing::workspace))
             .route("/routing", get(routing::explain))
             .route("/deliveries", get(deliveries::list))

@@ -439,3 +439,95 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    supplies_and_integration_events_are_added_and_removed_on_the_integration_page,
+    |app: TestApp| async move {
+        let id = app
+            .create_webhook("hook", "http://127.0.0.1:9/hook", json!({}))
+            .await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let path = format!("/integrations/{id}");
+        let csrf = browser.get(&path).await.csrf();
+        let added = browser
+            .post(
+                &format!("{path}/supplies"),
+                &[("csrf", &csrf), ("kind", "module"), ("name", "web")],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        let demand = browser
+            .post(
+                &format!("{path}/integration-events"),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "applies"),
+                    ("trigger", "iac.run.applied"),
+                    ("scope_kind", "module"),
+                    ("scope_name", "web"),
+                ],
+            )
+            .await;
+        assert_eq!(demand.status, StatusCode::SEE_OTHER, "{}", demand.body);
+        let bad = browser
+            .post(
+                &format!("{path}/integration-events"),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "broken"),
+                    ("trigger", "iac.run.applied"),
+                    ("scope_kind", "module"),
+                    ("scope_name", ""),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(
+            bad.body.contains(r#"id="form-error""#) && bad.body.contains("scope.name"),
+            "{}",
+            bad.body
+        );
+        let (_, supplies) = app
+            .get(&format!("/v1/module-supplies?integration_id={id}"))
+            .await;
+        assert_eq!(supplies["data"][0]["module"], "web");
+        let (_, demands) = app
+            .get(&format!("/v1/integration-events?integration_id={id}"))
+            .await;
+        assert_eq!(demands["data"].as_array().unwrap().len(), 1);
+        let (_, explained) = app
+            .post(
+                "/v1/routing/explain",
+                json!({"type": "iac.run.applied", "target_id": "web"}),
+            )
+            .await;
+        assert_eq!(explained["integrations"][0]["verdict"], "deliver");
+        let page = browser.get(&path).await;
+        assert!(page.body.contains("applies"));
+        let supply_id = supplies["data"][0]["id"].as_str().unwrap();
+        let demand_id = demands["data"][0]["id"].as_str().unwrap();
+        let csrf = page.csrf();
+        let gone = browser
+            .post(
+                &format!("/supplies/module/{supply_id}/delete"),
+                &[("csrf", &csrf), ("back", &path)],
+            )
+            .await;
+        assert_eq!(gone.location(), path);
+        browser
+            .post(
+                &format!("/integration-events/{demand_id}/delete"),
+                &[("csrf", &csrf), ("back", &path)],
+            )
+            .await;
+        let (_, supplies) = app
+            .get(&format!("/v1/module-supplies?integration_id={id}"))
+            .await;
+        assert_eq!(supplies["data"], json!([]));
+        let (_, demands) = app
+            .get(&format!("/v1/integration-events?integration_id={id}"))
+            .await;
+        assert_eq!(demands["data"], json!([]));
+    }
+);

@@ -34,6 +34,9 @@ pub mod api {
         emit as emit_event, get_one as get_event, list as list_events, EventPage,
         ListQuery as EventQuery,
     };
+    pub use crate::routes::integration_events::{
+        list as list_integration_events, IntegrationEventQuery,
+    };
     pub use crate::routes::integrations::{
         delete as delete_integration, get_one as get_integration, list as list_integrations,
         test as test_integration, IntegrationPage, IntegrationView, ListQuery as IntegrationQuery,
@@ -41,6 +44,9 @@ pub mod api {
     };
     pub use crate::routes::routing::{
         explain_dry_run, explain_stored, RoutingDecision, RoutingExplanation,
+    };
+    pub use crate::routes::supplies::{
+        list_module_supplies, list_namespace_supplies, list_stack_supplies, SupplyQuery,
     };
 }
 

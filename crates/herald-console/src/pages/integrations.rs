@@ -333,10 +333,12 @@ pub(crate) async fn integration_page(
         } else {
             None
         };
-        Ok::<_, ApiError>((integration, attachments, deliveries))
+        let (supplies, demands) =
+            super::supply_demand::of_integration(console, session, id).await?;
+        Ok::<_, ApiError>((integration, attachments, deliveries, supplies, demands))
     }
     .await;
-    let (integration, attachments, deliveries) = match result {
+    let (integration, attachments, deliveries, supplies, demands) = match result {
         Ok(found) => found,
         Err(error) => return error_page(console, Some(session), error),
     };
@@ -348,6 +350,8 @@ pub(crate) async fn integration_page(
     let ctx = minijinja::context! {
         integration => view,
         attachments => to_ctx(&attachments),
+        supplies => supplies,
+        integration_events => demands,
         deliveries => deliveries.as_ref().map(to_ctx),
         test_result => test_result,
         attach_error => attach_error,

@@ -7,6 +7,7 @@ pub mod events;
 pub mod integrations;
 pub mod routing;
 pub mod sign_in;
+pub mod supply_demand;
 pub mod users;
 
 use axum::http::{header, StatusCode};
