@@ -35,6 +35,14 @@ pub struct Session {
     pub(crate) id_hash: String,
 }
 
+impl Session {
+    /// Whether a form's `csrf` field is this session's token (constant time). For surfaces
+    /// that post forms of their own with a console session (the Slack app's link page).
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        constant_time_eq(presented, &self.csrf)
+    }
+}
+
 /// A fresh random secret, URL-safe.
 pub(crate) fn random_secret() -> String {
     let mut bytes = [0u8; 32];
