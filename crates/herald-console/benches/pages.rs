@@ -5,7 +5,7 @@
 //! loopback, an upper bound on the server's own time.
 
 #[path = "../../herald-server/tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -531,3 +531,30 @@ on_both!(
         assert_eq!(demands["data"], json!([]));
     }
 );
+
+on_both!(
+    openapi_publishes_each_kinds_config_schema_with_secrets_write_only,
+    |app: TestApp| async move {
+        let (status, openapi) = app.get("/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let schemas = &openapi["components"]["schemas"];
+        let webhook = &schemas["IntegrationConfig.webhook"];
+        assert_eq!(webhook["required"], json!(["webhook_url"]));
+        assert_eq!(webhook["properties"]["hmac_secret"]["writeOnly"], true);
+        assert_eq!(webhook["properties"]["webhook_url"]["format"], "uri");
+        for kind in [
+            "slack",
+            "teams",
+            "pagerduty",
+            "jira",
+            "github",
+            "email",
+            "custom",
+        ] {
+            assert!(
+                schemas[format!("IntegrationConfig.{kind}")]["properties"].is_object(),
+                "{kind}"
+            );
+        }
+    }
+);

@@ -24,16 +24,13 @@ pub async fn list(
         let (state, caller) = as_caller(&console, &session);
         let q = parse(json!({"integration_id": integration_id, "status": status, "event_id": event_id, "cursor": cursor, "limit": 50}))?;
         let deliveries = api::list_deliveries(state, caller, api::ApiQuery(q)).await?.0;
-        let integrations = super::integrations::all_integrations(&console, &session).await?;
+        let integrations = integration_names(&console, &session).await?;
         Ok::<_, ApiError>((deliveries, integrations))
     }
     .await;
     match result {
         Ok((deliveries, integrations)) => {
-            let names: Vec<_> = integrations
-                .iter()
-                .map(|i| json!({"id": i["id"], "name": i["name"]}))
-                .collect();
+            let names = integrations;
             let ctx = minijinja::context! {
                 deliveries => to_ctx(&deliveries),
                 integrations => names,
@@ -74,4 +71,24 @@ pub async fn retry(
         Ok(_) => see_other(&format!("/deliveries/{id}")),
         Err(error) => error_page(&console, Some(&form.session), error),
     }
+}
+
+/// The names of the integrations the caller may read, for the filter: one query, checked
+/// with the grants `GET /v1/integrations` uses.
+async fn integration_names(
+    console: &Console,
+    session: &crate::Session,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let all = console
+        .state
+        .engine
+        .store()
+        .list_all_integrations(&session.caller.org_id)
+        .await?;
+    let grants = &session.caller.grants;
+    Ok(all
+        .into_iter()
+        .filter(|i| grants.allows_on(herald_domain::Permission::IntegrationRead, &i.id))
+        .map(|i| json!({"id": i.id.as_str(), "name": i.name}))
+        .collect())
 }
