@@ -17,19 +17,25 @@ use crate::{Backend, Page, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, status, \
                        attempt_count, cycle_attempts, next_attempt_at, last_status_code, last_error, external_id, \
-                       created_at, updated_at, correlation_key, carried_by";
+                       created_at, updated_at, correlation_key, carried_by, replayed, replay_of";
 
 /// [`COLUMNS`] of `deliveries d`, with the type and title of its event `e`, for the log.
 const LISTED_COLUMNS: &str = "d.id, d.org_id, d.event_id, d.integration_id, d.integration_name, d.kind, \
                               d.destination, d.status, d.attempt_count, d.cycle_attempts, d.next_attempt_at, \
                               d.last_status_code, d.last_error, d.external_id, d.created_at, d.updated_at, \
-                              d.correlation_key, d.carried_by, e.event_type, e.title AS event_title";
+                              d.correlation_key, d.carried_by, d.replayed, d.replay_of, e.event_type, \
+                              e.title AS event_title";
 
 /// True for a delivery `d` with no unfinished predecessor in its chain: deliveries of one
 /// integration and destination that share a correlation key go out one at a time, in order.
 const CHAIN_HEAD: &str = "(d.correlation_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
     WHERE p.integration_id = d.integration_id AND p.destination = d.destination \
     AND p.correlation_key = d.correlation_key AND p.id < d.id AND p.next_attempt_at IS NOT NULL))";
+
+/// True for a delivery `d` whose integration is not paused: a paused integration's
+/// deliveries wait in the queue, untried, until it is resumed.
+const NOT_PAUSED: &str =
+    "d.integration_id NOT IN (SELECT i.id FROM integrations i WHERE i.paused_at IS NOT NULL)";
 
 /// A delivery a worker now holds the lease on.
 #[derive(Debug, Clone)]
@@ -111,6 +117,9 @@ pub enum ResultKind {
     },
     RetryAt(DateTime<Utc>),
     Failed,
+    /// The receiver asked for no more attempts of this message: it ends failed, and the
+    /// attempt is logged as `aborted`.
+    Aborted,
     /// Not attempted: the destination is rate limited or paused until then. No attempt is
     /// logged and the retry schedule does not advance.
     Deferred(DateTime<Utc>),
@@ -192,7 +201,7 @@ impl Store {
         let sql = format!(
             "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
                SELECT d.id FROM deliveries d WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $3 \
-               AND {CHAIN_HEAD}{skipped} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
+               AND {CHAIN_HEAD} AND {NOT_PAUSED}{skipped} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
              RETURNING {COLUMNS}, lease_owner"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
@@ -277,7 +286,7 @@ impl Store {
     pub async fn next_due_at_except(&self, skip: &ClaimFilter) -> Result<Option<DateTime<Utc>>> {
         let sql = format!(
             "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d \
-             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD}{}",
+             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD} AND {NOT_PAUSED}{}",
             skip.sql(1)
         );
         let row = skip.bind(sqlx::query(&sql)).fetch_one(&self.pool).await?;
@@ -430,6 +439,10 @@ fn delivery_row(row: &AnyRow) -> Result<Delivery> {
         external_id: row.try_get("external_id")?,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
+        replay: row.try_get::<i64, _>("replayed")? != 0,
+        replay_of: row
+            .try_get::<Option<String>, _>("replay_of")?
+            .map(DeliveryId::from_trusted),
         event_type: None,
         event_title: None,
     })
@@ -483,6 +496,12 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
             next_attempt_at: Some(to_millis(*at)),
             external_id: progress,
             outcome: AttemptOutcome::Retry,
+        },
+        ResultKind::Aborted => Applied {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            external_id: progress,
+            outcome: AttemptOutcome::Aborted,
         },
         ResultKind::Failed | ResultKind::Deferred(_) => Applied {
             status: DeliveryStatus::Failed,

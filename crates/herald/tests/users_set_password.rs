@@ -16,7 +16,12 @@ fn set_password(url: &str, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -29,16 +34,26 @@ async fn set_password_stores_an_argon2id_hash_the_console_accepts() {
     ] {
         let store = Store::connect(&url).await.unwrap();
         let org = store.ensure_org("default").await.unwrap();
-        let admin = store.create_owner_token(&org, "admin", "hash-of-a-token").await.unwrap();
+        let admin = store
+            .create_owner_token(&org, "admin", "hash-of-a-token")
+            .await
+            .unwrap();
 
         let output = set_password(&url, &["admin"], "a long passphrase\n");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(stdout.contains("password set for admin"), "{stdout}");
         let hash = store.password_hash(&org, &admin).await.unwrap().unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(herald_console::verify_password("a long passphrase", &hash));
-        assert!(!herald_console::verify_password("a long passphrase\n", &hash), "the newline is not part of it");
+        assert!(
+            !herald_console::verify_password("a long passphrase\n", &hash),
+            "the newline is not part of it"
+        );
 
         let short = set_password(&url, &["admin"], "short\n");
         assert!(!short.status.success());
@@ -46,7 +61,10 @@ async fn set_password_stores_an_argon2id_hash_the_console_accepts() {
         let nobody = set_password(&url, &["nobody"], "a long passphrase\n");
         assert!(!nobody.status.success());
         assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user named nobody"));
-        assert!(herald_console::verify_password("a long passphrase", &store.password_hash(&org, &admin).await.unwrap().unwrap()));
+        assert!(herald_console::verify_password(
+            "a long passphrase",
+            &store.password_hash(&org, &admin).await.unwrap().unwrap()
+        ));
         store.close().await;
     }
 }

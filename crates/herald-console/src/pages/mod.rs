@@ -89,15 +89,14 @@ pub(crate) fn error_page(
     session: Option<&Session>,
     error: ApiError,
 ) -> Response {
-    let status = error.clone_status();
     let message = match &error {
-        ApiError::Internal(_) => {
-            tracing::error!(error = %herald_server::error_chain(&error), "a console page failed");
-            "Something went wrong on the server; it is logged.".to_owned()
-        }
+        // The API's answer logs the cause; the page only says it happened.
+        ApiError::Internal(_) => "Something went wrong on the server; it is logged.".to_owned(),
         ApiError::Invalid(e) | ApiError::Conflict(e) => format!("{}: {}", e.field, e.message),
         other => sentence(&other.to_string()),
     };
+    // The status the API answers this error with (which also logs a 500's cause).
+    let status = error.into_response().status();
     let ctx = match session {
         Some(session) => {
             minijinja::context! { message => message, status => status.as_u16(), ..base(session, "Error", "") }
@@ -124,27 +123,6 @@ fn sentence(text: &str) -> String {
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
         None => String::new(),
-    }
-}
-
-/// The HTTP status an API error has in the API.
-trait StatusOf {
-    fn clone_status(&self) -> StatusCode;
-}
-
-impl StatusOf for ApiError {
-    fn clone_status(&self) -> StatusCode {
-        match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
     }
 }
 

@@ -96,8 +96,11 @@ pub struct ListQuery {
     /// RFC 3339; events received before this time.
     until: Option<String>,
     /// 1 to 250; default 50.
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -135,18 +138,19 @@ pub async fn list(
     let page = state
         .engine
         .store()
-        .list_events(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_events(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(EventPage {
         data: page.items,
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 
 fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            ApiError::invalid(field, "must be an RFC 3339 time, e.g. 2026-11-27T09:00:00Z")
-        })
+    herald_domain::time::parse_rfc3339(raw).map_err(|reason| ApiError::invalid(field, reason))
 }

@@ -216,6 +216,9 @@ mod tests {
         let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
         let example = &section[start..start + section[start..].find("```").unwrap()];
         let manifest = super::parse(example).unwrap();
+        // Issue 10: the example must not contradict itself.
+        let warnings = super::warnings::inert_filter_warnings(&manifest, &Default::default());
+        assert_eq!(warnings, Vec::<String>::new());
         assert_eq!(manifest.integrations.unwrap().len(), 2);
         assert_eq!(manifest.attachments.unwrap().len(), 1);
         assert_eq!(manifest.scopes.unwrap().modules.len(), 1);

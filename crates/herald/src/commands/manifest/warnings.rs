@@ -6,34 +6,42 @@ use herald_domain::Filters;
 use super::state::Remote;
 use super::Manifest;
 
-/// Filters of integrations that have (or, once applied, will have) integration events, which
-/// makes supply ∩ demand decide for them. An integration's integration events are those the
-/// file lists when it manages that section, else those the server has.
+/// Filters of integrations that have (or, once applied, will have) integration events or
+/// workspace attachments, which make supply ∩ demand decide for them. For each of the two
+/// sections, the file's entries count when it manages that section, else the server's.
 pub fn inert_filter_warnings(desired: &Manifest, remote: &Remote) -> Vec<String> {
     let Some(integrations) = &desired.integrations else {
         return Vec::new();
     };
     let mut warnings = Vec::new();
     for (at, spec) in integrations.iter().enumerate() {
+        let remote_ids: Vec<&str> = remote
+            .integrations
+            .iter()
+            .filter(|found| found.name == spec.name)
+            .map(|found| found.id.as_str())
+            .collect();
         let has_integration_events = match &desired.integration_events {
             Some(listed) => listed.iter().any(|event| event.integration == spec.name),
             None => remote
-                .integrations
+                .integration_events
                 .iter()
-                .filter(|found| found.name == spec.name)
-                .any(|found| {
-                    remote
-                        .integration_events
-                        .iter()
-                        .any(|event| event.integration_id == found.id)
-                }),
+                .any(|event| remote_ids.contains(&event.integration_id.as_str())),
+        };
+        let has_attachments = match &desired.attachments {
+            Some(listed) => listed.iter().any(|a| a.integration == spec.name),
+            None => remote
+                .attachments
+                .iter()
+                .flatten()
+                .any(|a| remote_ids.contains(&a.integration_id.as_str())),
         };
         let filters = Filters {
             events: spec.events.clone(),
             target_ids: spec.target_ids.clone(),
             severity_filter: spec.severity_filter,
         };
-        for field in inert_filters(&filters, has_integration_events) {
+        for field in inert_filters(&filters, has_integration_events || has_attachments) {
             warnings.push(format!(
                 "integrations[{at}].{field} (\"{}\"): {}",
                 spec.name,
@@ -53,13 +61,15 @@ mod tests {
         let desired = crate::commands::manifest::parse(
             "integrations:\n  - {name: ops, kind: webhook, severity_filter: high, events: [scan_done]}\n  \
              - {name: quiet, kind: webhook, severity_filter: high}\n\
-             integration_events:\n  - {integration: ops, name: runs, trigger: \"iac.run.*\"}\n",
+             integration_events:\n  - {integration: ops, name: runs, trigger: \"iac.run.*\"}\n\
+             attachments:\n  - {integration: quiet, module: api, run_after: apply}\n",
         )
         .unwrap();
         let warnings = inert_filter_warnings(&desired, &Remote::default());
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].starts_with("integrations[0].events (\"ops\")"));
         assert!(warnings[1].starts_with("integrations[0].severity_filter (\"ops\")"));
+        assert!(warnings[2].starts_with("integrations[1].severity_filter (\"quiet\")"));
     }
 
     #[test]
