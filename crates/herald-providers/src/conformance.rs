@@ -503,3 +503,58 @@ fn walk_adf(node: &Value, shown: &mut String) {
         shown.push('\n');
     }
 }
+
+#[test]
+fn every_kind_publishes_a_config_schema_its_example_config_satisfies() {
+    let registry = Registry::builtin(RegistryOptions {
+        enable_script: true,
+    });
+    for kind in Kind::ALL {
+        let provider = registry.get(kind).unwrap();
+        let schema = provider.config_schema();
+        let validator = jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("{kind:?}: the schema is not JSON Schema: {e}"));
+        let example = example_config(kind);
+        assert!(
+            validator.is_valid(&example),
+            "{kind:?}: the example config breaks the schema"
+        );
+        provider.validate(&example).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for required in schema["required"].as_array().unwrap() {
+            let required = required.as_str().unwrap();
+            assert!(properties.contains_key(required), "{kind:?}: {required}");
+            // The provider itself refuses a config without a required field.
+            let mut without = example.clone();
+            if without.as_object_mut().unwrap().remove(required).is_some() {
+                assert!(
+                    provider.validate(&without).is_err(),
+                    "{kind:?}: validate accepts a config without {required}"
+                );
+            }
+        }
+        for (name, property) in properties {
+            assert!(property["title"].is_string(), "{kind:?}.{name} has a title");
+            assert!(property["description"].is_string(), "{kind:?}.{name}");
+        }
+    }
+}
+
+#[test]
+fn credentials_are_marked_secret_in_every_schema() {
+    let registry = Registry::builtin(RegistryOptions {
+        enable_script: true,
+    });
+    let credential = ["token", "secret", "key", "password", "smtp_url"];
+    for kind in Kind::ALL {
+        let schema = registry.get(kind).unwrap().config_schema();
+        let secrets = crate::config_schema::secret_fields(&schema);
+        for name in schema["properties"].as_object().unwrap().keys() {
+            let looks_secret = credential.iter().any(|c| name.contains(c))
+                && !["api_key_header", "project_key"].contains(&name.as_str());
+            if looks_secret {
+                assert!(secrets.contains(name), "{kind:?}.{name} must be secret");
+            }
+        }
+    }
+}

@@ -217,6 +217,9 @@ mod tests {
         fn kind(&self) -> Kind {
             Kind::Custom
         }
+        fn config_schema(&self) -> Value {
+            serde_json::json!({"type": "object"})
+        }
         fn validate(&self, _config: &Value) -> Result<(), FieldError> {
             Ok(())
         }

@@ -2,6 +2,7 @@
 //! They never sleep, retry or touch the database; the shared [`Sender`] does the I/O.
 
 mod classify;
+pub mod config_schema;
 #[cfg(test)]
 mod conformance;
 mod endpoints;

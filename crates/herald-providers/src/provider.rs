@@ -14,6 +14,11 @@ use crate::Endpoints;
 pub trait Provider: Send + Sync {
     fn kind(&self) -> Kind;
 
+    /// The config object as JSON Schema: field names, types, descriptions, which are required,
+    /// and which are secret (`"writeOnly": true`, `"x-secret": true`). Forms and `/openapi.json`
+    /// are generated from it. Every key [`Provider::validate`] accepts appears in it.
+    fn config_schema(&self) -> Value;
+
     /// Checks a config object. Errors name the key, relative to `config`, and never echo a
     /// secret value.
     fn validate(&self, config: &Value) -> Result<(), FieldError>;

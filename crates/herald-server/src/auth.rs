@@ -225,7 +225,16 @@ pub async fn caller_for_token(
     token: &str,
     source: Option<String>,
 ) -> Result<Caller, ApiError> {
-    let hash = herald_crypto::hash_token(token);
+    caller_for_token_hash(state, herald_crypto::hash_token(token), source).await
+}
+
+/// As [`caller_for_token`], for a surface that keeps only the token's hash (a console
+/// session opened with a token): the token's revocation or expiry ends it too.
+pub async fn caller_for_token_hash(
+    state: &AppState,
+    hash: String,
+    source: Option<String>,
+) -> Result<Caller, ApiError> {
     let record = match state.tokens.get(&hash) {
         Some(record) => record,
         None => {

@@ -4,6 +4,7 @@
 mod access;
 mod attachments;
 mod chain;
+mod console;
 mod deliveries;
 mod demands;
 mod event_log;
@@ -29,6 +30,7 @@ use sqlx::{AnyPool, ConnectOptions};
 
 pub use access::{AuditEntry, AuditFilter, MembershipError, Principal, RoleAssignment};
 pub use chain::CHAIN_HISTORY_MAX;
+pub use console::{ConsoleSession, HourlyDeliveries, LastDelivery, QueueDepth};
 pub use deliveries::{
     lease_token, AttemptRecord, ClaimFilter, ClaimedDelivery, DeliveryFilter, RequeueError,
     ResultKind,

@@ -39,7 +39,7 @@ pub(crate) fn new_integration(org: &OrgId) -> Integration {
     }
 }
 
-async fn integration(store: &Store, org: &OrgId) -> Integration {
+pub(crate) async fn integration(store: &Store, org: &OrgId) -> Integration {
     let integration = new_integration(org);
     store
         .insert_integration(&IntegrationRow {
@@ -82,7 +82,7 @@ fn event_row(
     (insert, vec![delivery])
 }
 
-async fn emit(
+pub(crate) async fn emit(
     store: &Store,
     org: &OrgId,
     to: &Integration,

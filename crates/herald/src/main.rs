@@ -47,6 +47,9 @@ enum Command {
     /// Master key tools.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Console users: set or reset a password.
+    #[command(subcommand)]
+    Users(commands::users::UsersCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
             Command::Deliveries(command) => commands::deliveries::run(command).await,
             Command::Render(args) => commands::render::run(args).await,
             Command::Org(command) => commands::org::run(command).await,
+            Command::Users(command) => commands::users::run(command).await,
         }
     });
     match result {

@@ -20,6 +20,26 @@ impl Provider for CustomProvider {
         Kind::Custom
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "api_url",
+            "API URL",
+            "The InfraDots-style endpoint events are POSTed to.",
+        )
+        .required()
+        .format("uri");
+        s.string("api_key", "API key", "Sent in the API key header.")
+            .required()
+            .secret();
+        s.string(
+            "api_key_header",
+            "API key header",
+            "The header carrying the key (default X-API-Key).",
+        );
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         CustomConfig::parse(config).map(|_| ())
     }

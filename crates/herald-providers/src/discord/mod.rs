@@ -25,6 +25,19 @@ impl Provider for DiscordProvider {
         Kind::Discord
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "webhook_url",
+            "Webhook URL",
+            "The channel webhook (https://discord.com/api/webhooks/…); it carries its own token.",
+        )
+        .required()
+        .format("uri")
+        .secret();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         DiscordConfig::parse(config).map(|_| ())
     }

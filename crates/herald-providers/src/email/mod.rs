@@ -24,6 +24,26 @@ impl Provider for EmailProvider {
         Kind::Email
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "smtp_url",
+            "SMTP URL",
+            "smtps://user:password@host:465 or smtp://…?tls=starttls; holds the password.",
+        )
+        .required()
+        .secret();
+        s.string(
+            "from",
+            "From",
+            "The sender mailbox, e.g. Herald <herald@example.com>.",
+        )
+        .required();
+        s.strings("to", "To", "Recipient addresses, one per line.")
+            .required();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         EmailConfig::parse(config).map(|_| ())
     }

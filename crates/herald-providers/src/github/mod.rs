@@ -31,6 +31,27 @@ impl Provider for GithubProvider {
         Kind::Github
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string("repo", "Repository", "owner/name")
+            .required()
+            .example("acme/infra");
+        s.string(
+            "token",
+            "Token",
+            "A token with issues: write on the repository.",
+        )
+        .required()
+        .secret();
+        s.string(
+            "api_url",
+            "API URL",
+            "GitHub Enterprise Server's API (https://HOST/api/v3); empty for github.com.",
+        )
+        .format("uri");
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         GithubConfig::parse(config).map(|_| ())
     }

@@ -27,6 +27,12 @@ impl Provider for GoogleChatProvider {
         Kind::GoogleChat
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string("webhook_url", "Webhook URL", "The space's incoming webhook (https://chat.googleapis.com/v1/spaces/…); its key and token are in the URL.").required().format("uri").secret();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         GoogleChatConfig::parse(config).map(|_| ())
     }

@@ -26,6 +26,44 @@ impl Provider for JiraProvider {
         Kind::Jira
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "base_url",
+            "Site URL",
+            "Your Jira site, e.g. https://your-site.atlassian.net.",
+        )
+        .required()
+        .format("uri");
+        s.string(
+            "email",
+            "Account e-mail",
+            "The account the API token belongs to.",
+        )
+        .required()
+        .format("email");
+        s.string(
+            "api_token",
+            "API token",
+            "An Atlassian API token of that account.",
+        )
+        .required()
+        .secret();
+        s.string(
+            "project_key",
+            "Project key",
+            "The project issues are created in, e.g. OPS.",
+        )
+        .required();
+        s.string("issue_type", "Issue type", "Default Task.");
+        s.string(
+            "resolve_transition",
+            "Resolve transition",
+            "The transition run when a run or incident is resolved; empty: only comment.",
+        );
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         JiraConfig::parse(config).map(|_| ())
     }

@@ -21,6 +21,21 @@ impl Provider for OpsgenieProvider {
         Kind::Opsgenie
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string("api_key", "API key", "An Opsgenie API integration key.")
+            .required()
+            .secret();
+        s.string(
+            "region",
+            "Region",
+            "Which Opsgenie instance holds the account.",
+        )
+        .one_of_values(&["us", "eu"])
+        .default_value(serde_json::json!("us"));
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         OpsgenieConfig::parse(config).map(|_| ())
     }

@@ -24,6 +24,18 @@ impl Provider for PagerDutyProvider {
         Kind::Pagerduty
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "routing_key",
+            "Routing key",
+            "The Events API v2 integration key of the service.",
+        )
+        .required()
+        .secret();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         PagerDutyConfig::parse(config).map(|_| ())
     }

@@ -32,6 +32,23 @@ impl Provider for ScriptProvider {
         Kind::Script
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "command",
+            "Command",
+            "Absolute path of the program to run on the Herald host.",
+        )
+        .required();
+        s.strings("args", "Arguments", "One per line.");
+        s.integer(
+            "timeout_s",
+            "Timeout (seconds)",
+            "Default: the request timeout.",
+        );
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         ScriptConfig::validate(config).map(|_| ())
     }

@@ -43,6 +43,24 @@ impl Provider for SlackProvider {
         Kind::Slack
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string("webhook_url", "Incoming webhook URL", "A Slack incoming webhook (https://hooks.slack.com/services/…). Give this or a bot token.").format("uri").secret();
+        s.string(
+            "bot_token",
+            "Bot token",
+            "A bot token (xoxb-…) with chat:write; lets follow-ups update the first message.",
+        )
+        .secret();
+        s.string(
+            "default_channel",
+            "Default channel",
+            "Channel id or #name the bot posts to.",
+        );
+        s.one_of_required(&["webhook_url", "bot_token"]);
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         SlackConfig::parse(config).map(|_| ())
     }

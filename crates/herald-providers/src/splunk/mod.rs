@@ -21,6 +21,31 @@ impl Provider for SplunkProvider {
         Kind::Splunk
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "hec_url",
+            "HEC URL",
+            "The HTTP Event Collector's base, e.g. https://splunk.example.com:8088.",
+        )
+        .required()
+        .format("uri");
+        s.string("token", "HEC token", "The collector token.")
+            .required()
+            .secret();
+        s.string(
+            "index",
+            "Index",
+            "The index to write to (the token's default if empty).",
+        );
+        s.string(
+            "sourcetype",
+            "Source type",
+            "The sourcetype of the events (default _json).",
+        );
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         SplunkConfig::parse(config).map(|_| ())
     }

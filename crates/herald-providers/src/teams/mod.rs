@@ -37,6 +37,25 @@ impl Provider for TeamsProvider {
         Kind::Teams
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "webhook_url",
+            "Webhook URL",
+            "A Teams workflow or incoming webhook URL; its signature is in the URL.",
+        )
+        .format("uri")
+        .secret();
+        s.strings(
+            "webhook_urls",
+            "More webhook URLs",
+            "Further webhooks to post the same card to.",
+        )
+        .secret();
+        s.one_of_required(&["webhook_url", "webhook_urls"]);
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         TeamsConfig::parse(config).map(|_| ())
     }

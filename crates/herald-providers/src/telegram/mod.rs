@@ -25,6 +25,21 @@ impl Provider for TelegramProvider {
         Kind::Telegram
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string("bot_token", "Bot token", "From @BotFather: 123456:ABC-….")
+            .required()
+            .secret();
+        s.field(
+            "chat_id",
+            serde_json::json!(["integer", "string"]),
+            "Chat id",
+            "A numeric chat id, or @channelusername.",
+        )
+        .required();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         TelegramConfig::parse(config).map(|_| ())
     }

@@ -26,6 +26,20 @@ impl Provider for WebexProvider {
         Kind::Webex
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "bot_token",
+            "Bot token",
+            "A Webex bot (or integration) access token.",
+        )
+        .required()
+        .secret();
+        s.string("room_id", "Room id", "The room the bot is a member of.")
+            .required();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         WebexConfig::parse(config).map(|_| ())
     }

@@ -20,6 +20,20 @@ impl Provider for WebhookProvider {
         Kind::Webhook
     }
 
+    fn config_schema(&self) -> serde_json::Value {
+        let mut s = crate::config_schema::ConfigSchema::new();
+        s.string(
+            "webhook_url",
+            "Webhook URL",
+            "Where events are POSTed (http or https).",
+        )
+        .required()
+        .format("uri")
+        .example("https://example.com/hooks/herald");
+        s.string("hmac_secret", "Signing secret", "Standard Webhooks secret (whsec_ + base64, or raw base64); requests are signed with it when set.").secret();
+        s.build()
+    }
+
     fn validate(&self, config: &Value) -> Result<(), FieldError> {
         WebhookConfig::parse(config).map(|_| ())
     }

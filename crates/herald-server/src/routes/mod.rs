@@ -1,16 +1,16 @@
 //! The route tree. Handlers carry their OpenAPI description, so `/openapi.json` is generated
 //! from the same code that serves the routes.
 
-mod access;
-mod attachments;
+pub(crate) mod access;
+pub(crate) mod attachments;
 pub(crate) mod deliveries;
 mod event_types;
-mod events;
+pub(crate) mod events;
 pub(crate) mod integration_events;
 pub(crate) mod integrations;
 mod openapi;
 pub(crate) mod recovery;
-mod routing;
+pub(crate) mod routing;
 mod scopes;
 pub(crate) mod supplies;
 
@@ -149,6 +149,7 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
         .split_for_parts();
     let mut openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
     openapi::document_shared_answers(&mut openapi);
+    publish_config_schemas(&mut openapi, state.engine.registry());
     let v1 = v1.route_layer(middleware::from_fn_with_state(
         state.clone(),
         crate::auth::require_token,
@@ -166,6 +167,16 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
     }
     app.fallback(|| async { ApiError::NotFound("route") })
         .layer(middleware::from_fn(crate::request_id::with_request_id))
+}
+
+/// Adds each kind's config schema as `IntegrationConfig.<kind>`, the shape of `config` in
+/// `POST /v1/integrations` for that kind. Secret fields are `writeOnly`.
+fn publish_config_schemas(openapi: &mut serde_json::Value, registry: &herald_providers::Registry) {
+    let schemas = &mut openapi["components"]["schemas"];
+    for kind in registry.kinds() {
+        let provider = registry.get(kind).expect("a listed kind has a provider");
+        schemas[format!("IntegrationConfig.{}", kind.as_str())] = provider.config_schema();
+    }
 }
 
 /// A worker process's routes: the probes only.

@@ -12,3 +12,4 @@ pub mod org;
 pub mod render;
 pub mod serve;
 mod table;
+pub mod users;

@@ -63,6 +63,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let config = args.config;
     // Read before binding, so a half-configured Slack app stops the start with its reason.
     let slack = args.slack.config()?;
+    let public_url = args.slack.public_url.clone();
     let mut server = herald_server::Server::bind(&config)
         .await
         .map_err(|e| herald_server::error_chain(&e))?;
@@ -83,6 +84,9 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         }
         None => tracing::info!("the Slack app is off (set SLACK_APP_CLIENT_ID, SLACK_APP_CLIENT_SECRET, SLACK_SECRET and HERALD_PUBLIC_URL to turn it on)"),
     }
+    // The console: at `/` of every process that serves the API.
+    server = server
+        .mount(move |state| herald_console::Console::new(state, public_url.as_deref()).surface());
     server
         .run(shutdown)
         .await

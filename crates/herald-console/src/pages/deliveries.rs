@@ -1,0 +1,94 @@
+//! The delivery log: filters, each delivery's attempts timeline, and Retry for failed ones.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use herald_server::app::{api, ApiError};
+use serde_json::json;
+
+use super::{as_caller, base, error_page, page, parse, query_value, see_other, to_ctx, QueryPairs};
+use crate::session::{SignedIn, SignedInForm};
+use crate::Console;
+
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    SignedIn(session): SignedIn,
+    axum::extract::Query(query): QueryPairs,
+) -> Response {
+    let integration_id = query_value(&query, "integration_id");
+    let status = query_value(&query, "status");
+    let event_id = query_value(&query, "event_id");
+    let cursor = query_value(&query, "cursor");
+    let result = async {
+        let (state, caller) = as_caller(&console, &session);
+        let q = parse(json!({"integration_id": integration_id, "status": status, "event_id": event_id, "cursor": cursor, "limit": 50}))?;
+        let deliveries = api::list_deliveries(state, caller, api::ApiQuery(q)).await?.0;
+        let integrations = integration_names(&console, &session).await?;
+        Ok::<_, ApiError>((deliveries, integrations))
+    }
+    .await;
+    match result {
+        Ok((deliveries, integrations)) => {
+            let names = integrations;
+            let ctx = minijinja::context! {
+                deliveries => to_ctx(&deliveries),
+                integrations => names,
+                statuses => ["pending", "retrying", "success", "failed"],
+                filter_integration => integration_id,
+                filter_status => status,
+                filter_event => event_id,
+                ..base(&session, "Delivery log", "deliveries")
+            };
+            page(&console, "deliveries.html", ctx)
+        }
+        Err(error) => error_page(&console, Some(&session), error),
+    }
+}
+
+pub async fn show(
+    State(console): State<Arc<Console>>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let (state, caller) = as_caller(&console, &session);
+    match api::get_delivery(state, caller, Path(id)).await {
+        Ok(detail) => {
+            let ctx = minijinja::context! { delivery => to_ctx(&detail.0), ..base(&session, "Delivery", "deliveries") };
+            page(&console, "delivery.html", ctx)
+        }
+        Err(error) => error_page(&console, Some(&session), error),
+    }
+}
+
+pub async fn retry(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
+    let (state, caller) = as_caller(&console, &form.session);
+    match api::retry_delivery(state, caller, Path(id.clone())).await {
+        Ok(_) => see_other(&format!("/deliveries/{id}")),
+        Err(error) => error_page(&console, Some(&form.session), error),
+    }
+}
+
+/// The names of the integrations the caller may read, for the filter: one query, checked
+/// with the grants `GET /v1/integrations` uses.
+async fn integration_names(
+    console: &Console,
+    session: &crate::Session,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let all = console
+        .state
+        .engine
+        .store()
+        .list_all_integrations(&session.caller.org_id)
+        .await?;
+    let grants = &session.caller.grants;
+    Ok(all
+        .into_iter()
+        .filter(|i| grants.allows_on(herald_domain::Permission::IntegrationRead, &i.id))
+        .map(|i| json!({"id": i.id.as_str(), "name": i.name}))
+        .collect())
+}

@@ -1,0 +1,560 @@
+//! Black-box tests of the console: the real server with the console mounted, on an ephemeral
+//! port, against SQLite and PostgreSQL, driven as a browser drives it (cookies, forms).
+
+#[path = "../../herald-server/tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+
+use reqwest::{header, StatusCode};
+use serde_json::json;
+use support::{Db, TestApp, TOKEN};
+
+async fn spawn(db: Db) -> TestApp {
+    let mount: herald_server::Mount =
+        Box::new(|state| herald_console::Console::new(state, None).surface());
+    support::spawn_app_mounted(db, |_| {}, vec![mount]).await
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The value of the page's first CSRF field.
+    fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("a CSRF field")
+            + 19;
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            app,
+            client,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Page {
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, _) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        Page {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.app.base))
+            .header(header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .header(header::COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    async fn sign_in_with_token(&mut self, token: &str) -> Page {
+        let form = self.get("/sign-in").await;
+        let csrf = form.csrf();
+        self.post(
+            "/sign-in",
+            &[("csrf", &csrf), ("token", token), ("next", "/integrations")],
+        )
+        .await
+    }
+
+    async fn sign_in_as(&mut self, user: &str, password: &str) -> Page {
+        let form = self.get("/sign-in").await;
+        let csrf = form.csrf();
+        self.post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("org", "default"),
+                ("user", user),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                ($body)(spawn(Db::Sqlite).await).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                ($body)(spawn(Db::Postgres).await).await;
+            }
+        }
+    };
+}
+
+on_both!(
+    a_token_signs_in_every_page_renders_and_sign_out_ends_the_session,
+    |app: TestApp| async move {
+        let mut browser = Browser::new(&app);
+        let first = browser.get("/integrations").await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER);
+        assert_eq!(first.location(), "/sign-in?next=%2Fintegrations");
+        let signed_in = browser.sign_in_with_token(TOKEN).await;
+        assert_eq!(
+            signed_in.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            signed_in.body
+        );
+        assert_eq!(signed_in.location(), "/integrations");
+        let set_cookie = signed_in
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(set_cookie.contains("herald_session="), "{set_cookie}");
+        assert!(
+            set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+            "{set_cookie}"
+        );
+        assert!(!set_cookie.contains(TOKEN));
+        for path in [
+            "/",
+            "/integrations",
+            "/integrations/new",
+            "/integrations/new?kind=webhook",
+            "/deliveries",
+            "/events",
+            "/events?type=scan_done&since=2026-01-01T00:00",
+            "/routing",
+            "/routing?type=iac.run.applied&target_id=web",
+            "/users",
+            "/workspaces/web",
+        ] {
+            let page = browser.get(path).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+            let csp = page
+                .headers
+                .get("content-security-policy")
+                .unwrap()
+                .to_str()
+                .unwrap();
+            assert!(
+                csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+                "{csp}"
+            );
+            assert!(csp.contains("frame-ancestors 'none'"));
+            assert_eq!(page.headers.get("x-frame-options").unwrap(), "DENY");
+            assert!(page.headers.get("referrer-policy").is_some());
+            assert!(!page.body.contains(TOKEN), "{path} shows the token");
+        }
+        let page = browser.get("/").await;
+        let csrf = page.csrf();
+        let out = browser.post("/sign-out", &[("csrf", &csrf)]).await;
+        assert_eq!(out.location(), "/sign-in");
+        assert_eq!(
+            browser.get("/").await.status,
+            StatusCode::SEE_OTHER,
+            "the session ended"
+        );
+    }
+);
+
+on_both!(
+    a_form_post_without_its_csrf_token_is_refused,
+    |app: TestApp| async move {
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let form = [
+            ("kind", "webhook"),
+            ("name", "forged"),
+            ("config.webhook_url", "http://127.0.0.1:9/x"),
+        ];
+        let refused = browser.post("/integrations/new", &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let mut wrong = form.to_vec();
+        wrong.push(("csrf", "0000"));
+        assert_eq!(
+            browser.post("/integrations/new", &wrong).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let (_, list) = app.get("/v1/integrations").await;
+        assert_eq!(list["data"], json!([]), "nothing was created");
+        // The sign-in form's own token is checked too.
+        let mut stranger = Browser::new(&app);
+        let page = stranger.post("/sign-in", &[("token", TOKEN)]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(!stranger.cookies.contains_key("herald_session"));
+    }
+);
+
+on_both!(
+    the_generated_form_shows_a_field_error_then_creates_and_never_shows_the_secret,
+    |app: TestApp| async move {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let form = browser.get("/integrations/new?kind=webhook").await;
+        assert!(form.body.contains(r#"name="config.webhook_url""#));
+        assert!(
+            form.body.contains(r#"name="config.hmac_secret""#)
+                && form.body.contains(r#"type="password""#)
+        );
+        let csrf = form.csrf();
+        let bad = browser
+            .post(
+                "/integrations/new",
+                &[
+                    ("csrf", &csrf),
+                    ("kind", "webhook"),
+                    ("name", "receiver"),
+                    ("enabled", "true"),
+                    ("config.webhook_url", "not a url"),
+                    ("config.hmac_secret", secret),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body.contains(r#"id="config.webhook_url-error""#),
+            "{}",
+            bad.body
+        );
+        assert!(
+            !bad.body.contains(secret),
+            "a refused form does not echo the secret"
+        );
+        let created = browser
+            .post(
+                "/integrations/new",
+                &[
+                    ("csrf", &csrf),
+                    ("kind", "webhook"),
+                    ("name", "receiver"),
+                    ("enabled", "true"),
+                    ("config.webhook_url", "http://127.0.0.1:9/hook"),
+                    ("config.hmac_secret", secret),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        let page_path = created.location().to_owned();
+        let id = page_path.trim_start_matches("/integrations/").to_owned();
+        let (_, view) = app.get(&format!("/v1/integrations/{id}")).await;
+        assert_eq!(view["config_keys"], json!(["webhook_url", "hmac_secret"]));
+        for path in [
+            page_path.clone(),
+            format!("{page_path}/edit"),
+            "/integrations".into(),
+        ] {
+            let page = browser.get(&path).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(!page.body.contains(secret), "{path} shows the secret");
+        }
+        let edit = browser.get(&format!("{page_path}/edit")).await;
+        // MiniJinja escapes `/` as `&#x2f;` in HTML.
+        assert!(
+            edit.body.contains("127.0.0.1:9&#x2f;hook"),
+            "non-secret values are shown for editing"
+        );
+        assert!(edit.body.contains("Replace"));
+        // Saving with the secret left empty keeps it; the URL changes.
+        let csrf = edit.csrf();
+        let saved = browser
+            .post(
+                &format!("{page_path}/edit"),
+                &[
+                    ("csrf", &csrf),
+                    ("kind", "webhook"),
+                    ("name", "receiver"),
+                    ("enabled", "true"),
+                    ("config.webhook_url", "http://127.0.0.1:9/other"),
+                    ("config.hmac_secret", ""),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let row = app
+            .engine
+            .store()
+            .get_integration(
+                &app.engine
+                    .store()
+                    .find_org("default")
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                &herald_domain::IntegrationId::parse(&id).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let config = app.engine.open_config(&row).unwrap();
+        assert_eq!(
+            config,
+            json!({"webhook_url": "http://127.0.0.1:9/other", "hmac_secret": secret})
+        );
+    }
+);
+
+on_both!(
+    a_user_signs_in_with_a_password_an_owner_set_and_failures_are_rate_limited,
+    |app: TestApp| async move {
+        let (user_id, _) = app.principal("user", "ada", &["Reader"]).await;
+        let mut owner = Browser::new(&app);
+        owner.sign_in_with_token(TOKEN).await;
+        let users = owner.get("/users").await;
+        assert!(users.body.contains("ada"));
+        let csrf = users.csrf();
+        let short = owner
+            .post(
+                &format!("/users/{user_id}/password"),
+                &[("csrf", &csrf), ("password", "short")],
+            )
+            .await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let set = owner
+            .post(
+                &format!("/users/{user_id}/password"),
+                &[("csrf", &csrf), ("password", "a long passphrase")],
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        let stored = app
+            .engine
+            .store()
+            .password_hash(
+                &app.engine
+                    .store()
+                    .find_org("default")
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                &herald_domain::PrincipalId::parse(&user_id).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"));
+
+        let mut ada = Browser::new(&app);
+        let wrong = ada.sign_in_as("ada", "not the passphrase").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.body.contains("Wrong user name or password"));
+        let unknown = ada.sign_in_as("nobody", "a long passphrase").await;
+        assert_eq!(
+            unknown.status,
+            StatusCode::UNAUTHORIZED,
+            "an unknown user reads the same"
+        );
+        let right = ada.sign_in_as("ada", "a long passphrase").await;
+        assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.body);
+        let dashboard = ada.get("/").await;
+        assert_eq!(dashboard.status, StatusCode::OK);
+        assert!(dashboard.body.contains("ada"));
+        // A viewer may not set passwords: the API's permission, checked in the console.
+        let csrf = ada.get("/users").await.csrf();
+        let refused = ada
+            .post(
+                &format!("/users/{user_id}/password"),
+                &[("csrf", &csrf), ("password", "another passphrase")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+        let mut guesser = Browser::new(&app);
+        for _ in 0..5 {
+            assert_eq!(
+                guesser.sign_in_as("ada", "guess guess").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let blocked = guesser.sign_in_as("ada", "a long passphrase").await;
+        assert_eq!(
+            blocked.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "even the right password waits"
+        );
+    }
+);
+
+on_both!(
+    supplies_and_integration_events_are_added_and_removed_on_the_integration_page,
+    |app: TestApp| async move {
+        let id = app
+            .create_webhook("hook", "http://127.0.0.1:9/hook", json!({}))
+            .await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let path = format!("/integrations/{id}");
+        let csrf = browser.get(&path).await.csrf();
+        let added = browser
+            .post(
+                &format!("{path}/supplies"),
+                &[("csrf", &csrf), ("kind", "module"), ("name", "web")],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        let demand = browser
+            .post(
+                &format!("{path}/integration-events"),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "applies"),
+                    ("trigger", "iac.run.applied"),
+                    ("scope_kind", "module"),
+                    ("scope_name", "web"),
+                ],
+            )
+            .await;
+        assert_eq!(demand.status, StatusCode::SEE_OTHER, "{}", demand.body);
+        let bad = browser
+            .post(
+                &format!("{path}/integration-events"),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "broken"),
+                    ("trigger", "iac.run.applied"),
+                    ("scope_kind", "module"),
+                    ("scope_name", ""),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(
+            bad.body.contains(r#"id="form-error""#) && bad.body.contains("scope.name"),
+            "{}",
+            bad.body
+        );
+        let (_, supplies) = app
+            .get(&format!("/v1/module-supplies?integration_id={id}"))
+            .await;
+        assert_eq!(supplies["data"][0]["module"], "web");
+        let (_, demands) = app
+            .get(&format!("/v1/integration-events?integration_id={id}"))
+            .await;
+        assert_eq!(demands["data"].as_array().unwrap().len(), 1);
+        let (_, explained) = app
+            .post(
+                "/v1/routing/explain",
+                json!({"type": "iac.run.applied", "target_id": "web"}),
+            )
+            .await;
+        assert_eq!(explained["integrations"][0]["verdict"], "deliver");
+        let page = browser.get(&path).await;
+        assert!(page.body.contains("applies"));
+        let supply_id = supplies["data"][0]["id"].as_str().unwrap();
+        let demand_id = demands["data"][0]["id"].as_str().unwrap();
+        let csrf = page.csrf();
+        let gone = browser
+            .post(
+                &format!("/supplies/module/{supply_id}/delete"),
+                &[("csrf", &csrf), ("back", &path)],
+            )
+            .await;
+        assert_eq!(gone.location(), path);
+        browser
+            .post(
+                &format!("/integration-events/{demand_id}/delete"),
+                &[("csrf", &csrf), ("back", &path)],
+            )
+            .await;
+        let (_, supplies) = app
+            .get(&format!("/v1/module-supplies?integration_id={id}"))
+            .await;
+        assert_eq!(supplies["data"], json!([]));
+        let (_, demands) = app
+            .get(&format!("/v1/integration-events?integration_id={id}"))
+            .await;
+        assert_eq!(demands["data"], json!([]));
+    }
+);
+
+on_both!(
+    openapi_publishes_each_kinds_config_schema_with_secrets_write_only,
+    |app: TestApp| async move {
+        let (status, openapi) = app.get("/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let schemas = &openapi["components"]["schemas"];
+        let webhook = &schemas["IntegrationConfig.webhook"];
+        assert_eq!(webhook["required"], json!(["webhook_url"]));
+        assert_eq!(webhook["properties"]["hmac_secret"]["writeOnly"], true);
+        assert_eq!(webhook["properties"]["webhook_url"]["format"], "uri");
+        for kind in [
+            "slack",
+            "teams",
+            "pagerduty",
+            "jira",
+            "github",
+            "email",
+            "custom",
+        ] {
+            assert!(
+                schemas[format!("IntegrationConfig.{kind}")]["properties"].is_object(),
+                "{kind}"
+            );
+        }
+    }
+);
