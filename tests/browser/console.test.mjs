@@ -75,7 +75,9 @@ before(async () => {
     req.on("data", (c) => (body += c));
     req.on("end", () => {
       received.push({ path: req.url, headers: req.headers, body });
-      res.writeHead(answer, { "content-type": "text/plain" });
+      const headers = { "content-type": "text/plain" };
+      if (answer === 429) headers["retry-after"] = "3600"; // waits an hour: only Retry now sends it
+      res.writeHead(answer, headers);
       res.end(answer >= 400 ? "receiver is down" : "");
     });
   });
@@ -186,6 +188,20 @@ test("a failed delivery is retried from its page", async () => {
   await page.click("button:has-text('Retry')");
   await reloadUntil(async () => (await page.locator("h1 .status-success").count()) > 0, "the retried delivery to succeed");
   await visit(null, "retried delivery");
+  assert.match(await page.textContent(".timeline"), /HTTP 204/);
+});
+
+test("a delivery waiting between retries is sent at once with Retry now", async () => {
+  answer = 429;
+  const { json } = await api("POST", "/v1/events", { type: "finding_new", severity: "low", title: "Slow down" });
+  await visit(`/deliveries?event_id=${json.id}`, "delivery log");
+  await reloadUntil(async () => (await page.locator("td .status-retrying").count()) > 0, "the delivery to wait");
+  await page.click("td a:has(.status)");
+  await visit(null, "waiting delivery");
+  answer = 204;
+  await page.click("button:has-text('Retry now')");
+  await reloadUntil(async () => (await page.locator("h1 .status-success").count()) > 0, "the delivery to be sent now");
+  await visit(null, "sent delivery");
   assert.match(await page.textContent(".timeline"), /HTTP 204/);
 });
 

@@ -95,6 +95,7 @@ impl Console {
             .route("/deliveries", get(deliveries::list))
             .route("/deliveries/{id}", get(deliveries::show))
             .route("/deliveries/{id}/retry", post(deliveries::retry))
+            .route("/deliveries/{id}/retry-now", post(deliveries::retry_now))
             .route("/events", get(events::list))
             .route("/events/{id}", get(events::show))
             .route("/users", get(users::list))

@@ -558,3 +558,52 @@ on_both!(
         }
     }
 );
+
+on_both!(
+    retry_now_shows_only_while_a_delivery_waits_and_sends_it_at_once,
+    |app: TestApp| async move {
+        let receiver = herald_testkit::Receiver::start().await;
+        receiver.script([herald_testkit::Reply::status(503)]);
+        app.create_webhook("flaky", &receiver.url("/"), json!({}))
+            .await;
+        app.emit(json!({"type": "scan_done"})).await;
+        assert_eq!(app.step().await, 1);
+        let id = app.deliveries("").await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(app.step().await, 0, "the retry waits for its delay");
+
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let waiting = browser.get(&format!("/deliveries/{id}")).await;
+        assert!(waiting.body.contains("Retry now"), "{}", waiting.body);
+        let action = format!(r#"action="/deliveries/{id}/retry-now""#);
+        assert!(waiting.body.contains(&action));
+        let csrf = waiting.csrf();
+        let forged = browser
+            .post(&format!("/deliveries/{id}/retry-now"), &[])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let done = browser
+            .post(&format!("/deliveries/{id}/retry-now"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location(), format!("/deliveries/{id}"));
+        // The clock has not moved: only Retry now made it due.
+        assert_eq!(app.step().await, 1);
+        let sent = browser.get(&format!("/deliveries/{id}")).await;
+        assert!(!sent.body.contains("Retry now"), "it no longer waits");
+        assert_eq!(app.delivery(&id).await["status"], "success");
+        // Again: the API's 409, shown as a page.
+        let again = browser
+            .post(&format!("/deliveries/{id}/retry-now"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        let audit = app.get("/v1/audit").await.1;
+        assert!(
+            audit.to_string().contains("delivery.retry_now"),
+            "the API's audit record: {audit}"
+        );
+    }
+);

@@ -1,4 +1,5 @@
-//! The delivery log: filters, each delivery's attempts timeline, and Retry for failed ones.
+//! The delivery log: filters, each delivery's attempts timeline, Retry for failed ones and
+//! Retry now for ones waiting between retries.
 
 use std::sync::Arc;
 
@@ -68,6 +69,19 @@ pub async fn retry(
 ) -> Response {
     let (state, caller) = as_caller(&console, &form.session);
     match api::retry_delivery(state, caller, Path(id.clone())).await {
+        Ok(_) => see_other(&format!("/deliveries/{id}")),
+        Err(error) => error_page(&console, Some(&form.session), error),
+    }
+}
+
+/// Retry now: a delivery waiting between retries is due at once, through the same
+/// operation as `POST /v1/deliveries/{id}/retry-now` (its permission, its 409, its audit).
+pub async fn retry_now(
+    State(console): State<Arc<Console>>,
+    Path(id): Path<String>,
+    form: SignedInForm,
+) -> Response {
+    match herald_server::app::retry_now(&console.state, &form.session.caller, &id).await {
         Ok(_) => see_other(&format!("/deliveries/{id}")),
         Err(error) => error_page(&console, Some(&form.session), error),
     }
