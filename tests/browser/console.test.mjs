@@ -76,7 +76,7 @@ before(async () => {
     req.on("end", () => {
       received.push({ path: req.url, headers: req.headers, body });
       const headers = { "content-type": "text/plain" };
-      if (answer === 429) headers["retry-after"] = "3600"; // waits an hour: only Retry now sends it
+      if (answer === 503) headers["retry-after"] = "3600"; // waits an hour: only Retry now sends it (a 429 would pause the whole destination)
       res.writeHead(answer, headers);
       res.end(answer >= 400 ? "receiver is down" : "");
     });
@@ -192,7 +192,7 @@ test("a failed delivery is retried from its page", async () => {
 });
 
 test("a delivery waiting between retries is sent at once with Retry now", async () => {
-  answer = 429;
+  answer = 503;
   const { json } = await api("POST", "/v1/events", { type: "finding_new", severity: "low", title: "Slow down" });
   await visit(`/deliveries?event_id=${json.id}`, "delivery log");
   await reloadUntil(async () => (await page.locator("td .status-retrying").count()) > 0, "the delivery to wait");
