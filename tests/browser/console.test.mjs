@@ -270,6 +270,25 @@ test("a form post without its CSRF token is refused", async () => {
   assert.deepEqual(json.data, []);
 });
 
+test("the event catalogue registers a type with a schema, then deletes it", async () => {
+  await visit("/catalogue", "event catalogue");
+  await page.fill("#type-id", "acme.deploy.finished");
+  await page.fill("#type-description", "A deploy finished");
+  await page.fill("#type-schema", "{not json");
+  await page.click("button:has-text('Register')");
+  await visit(null, "catalogue with a field error");
+  assert.match(await page.textContent("#type-schema-error"), /not JSON/);
+  await page.fill("#type-schema", '{"type": "object", "required": ["version"]}');
+  await page.click("button:has-text('Register')");
+  await visit(null, "catalogue after registering");
+  assert.match(await page.textContent("#event-types"), /A deploy finished/);
+  await shot("catalogue");
+  page.once("dialog", (d) => d.accept());
+  await page.click("#event-types tr:has-text('acme.deploy.finished') button:has-text('Delete')");
+  await page.waitForLoadState("domcontentloaded");
+  assert.doesNotMatch(await page.textContent("#event-types"), /acme\.deploy\.finished/);
+});
+
 test("an owner sets a password; the user signs in with it and signs out", async () => {
   await visit("/users", "users");
   const row = page.locator("tr:has-text('admin')");

@@ -98,6 +98,8 @@ impl Console {
             .route("/deliveries/{id}/retry-now", post(deliveries::retry_now))
             .route("/events", get(events::list))
             .route("/events/{id}", get(events::show))
+            .route("/catalogue", get(catalogue::list).post(catalogue::register))
+            .route("/catalogue/{id}/delete", post(catalogue::delete))
             .route("/users", get(users::list))
             .route("/users/{id}/password", post(users::set_password))
             .route("/assets/{file}", get(assets::serve))

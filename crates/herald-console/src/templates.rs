@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/workspace.html"),
     ),
     ("users.html", include_str!("../templates/users.html")),
+    (
+        "catalogue.html",
+        include_str!("../templates/catalogue.html"),
+    ),
 ];
 
 pub fn environment() -> Environment<'static> {

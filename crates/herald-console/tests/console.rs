@@ -191,6 +191,7 @@ on_both!(
             "/routing",
             "/routing?type=iac.run.applied&target_id=web",
             "/users",
+            "/catalogue",
             "/workspaces/web",
         ] {
             let page = browser.get(path).await;
@@ -605,5 +606,133 @@ on_both!(
             audit.to_string().contains("delivery.retry_now"),
             "the API's audit record: {audit}"
         );
+    }
+);
+
+on_both!(
+    the_catalogue_lists_presets_registers_a_type_with_a_schema_and_deletes_it,
+    |app: TestApp| async move {
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let page = browser.get("/catalogue").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("iac.run.applied"), "a preset is listed");
+        let csrf = page.csrf();
+        // A schema that is not JSON: the error beside its field, the draft kept.
+        let bad = browser
+            .post(
+                "/catalogue",
+                &[
+                    ("csrf", &csrf),
+                    ("id", "acme.deploy.finished"),
+                    ("description", "A deploy <finished>"),
+                    ("schema", "{not json"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body.contains(r#"id="type-schema-error""#),
+            "{}",
+            bad.body
+        );
+        assert!(bad.body.contains("acme.deploy.finished"));
+        assert!(bad.body.contains("A deploy &lt;finished&gt;"), "escaped");
+        // A bad id: the API's own check, beside the id field.
+        let bad_id = browser
+            .post(
+                "/catalogue",
+                &[("csrf", &csrf), ("id", "Not An Id"), ("description", "x")],
+            )
+            .await;
+        assert_eq!(bad_id.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad_id.body.contains(r#"id="type-id-error""#),
+            "{}",
+            bad_id.body
+        );
+        // A preset's id is taken: 409 beside the id.
+        let taken = browser
+            .post(
+                "/catalogue",
+                &[
+                    ("csrf", &csrf),
+                    ("id", "iac.run.applied"),
+                    ("description", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(taken.status, StatusCode::CONFLICT);
+
+        let schema = r#"{"type": "object", "required": ["version"]}"#;
+        let created = browser
+            .post(
+                "/catalogue",
+                &[
+                    ("csrf", &csrf),
+                    ("id", "acme.deploy.finished"),
+                    ("description", "A deploy finished"),
+                    ("schema", schema),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        let (status, def) = app.get("/v1/event-types/acme.deploy.finished").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(def["schema"]["required"], json!(["version"]));
+        let listed = browser.get("/catalogue").await;
+        assert!(listed.body.contains("A deploy finished"));
+        assert!(
+            listed.body.contains("&quot;required&quot;"),
+            "the schema is shown"
+        );
+        assert!(listed
+            .body
+            .contains(r#"action="/catalogue/acme.deploy.finished/delete""#));
+        assert!(
+            !listed
+                .body
+                .contains(r#"action="/catalogue/iac.run.applied/delete""#),
+            "a preset has no Delete"
+        );
+        // The schema is the API's: an event without `version` is refused.
+        let (status, _) = app
+            .post(
+                "/v1/events",
+                json!({"type": "acme.deploy.finished", "data": {}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let preset = browser
+            .post("/catalogue/iac.run.applied/delete", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(preset.status, StatusCode::CONFLICT);
+        let forged = browser
+            .post("/catalogue/acme.deploy.finished/delete", &[])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let deleted = browser
+            .post("/catalogue/acme.deploy.finished/delete", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        let (status, _) = app.get("/v1/event-types/acme.deploy.finished").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // A reader sees the catalogue without the forms, and may not register.
+        let (_, reader) = app.principal("user", "reader", &["Reader"]).await;
+        let mut viewer = Browser::new(&app);
+        viewer.sign_in_with_token(&reader).await;
+        let page = viewer.get("/catalogue").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains(r#"action="/catalogue""#));
+        let csrf = page.csrf();
+        let refused = viewer
+            .post(
+                "/catalogue",
+                &[("csrf", &csrf), ("id", "acme.x"), ("description", "x")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
     }
 );

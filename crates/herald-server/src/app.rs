@@ -33,6 +33,10 @@ pub mod api {
         get_one as get_delivery, list as list_deliveries, retry as retry_delivery, DeliveryDetail,
         DeliveryPage, ListQuery as DeliveryQuery,
     };
+    pub use crate::routes::event_types::{
+        delete as delete_event_type, list as list_event_types, register as register_event_type,
+        EventTypePage, EventTypeQuery, RegisterEventType,
+    };
     pub use crate::routes::events::{
         emit as emit_event, get_one as get_event, list as list_events, EventPage,
         ListQuery as EventQuery,

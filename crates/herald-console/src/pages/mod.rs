@@ -1,6 +1,7 @@
 //! The pages. Each handler resolves the session, runs the API's handlers in-process as its
 //! caller, and renders one template.
 
+pub mod catalogue;
 pub mod dashboard;
 pub mod deliveries;
 pub mod events;

@@ -4,7 +4,7 @@
 pub(crate) mod access;
 pub(crate) mod attachments;
 pub(crate) mod deliveries;
-mod event_types;
+pub(crate) mod event_types;
 pub(crate) mod events;
 pub(crate) mod integration_events;
 pub(crate) mod integrations;
