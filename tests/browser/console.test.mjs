@@ -289,6 +289,47 @@ test("the event catalogue registers a type with a schema, then deletes it", asyn
   assert.doesNotMatch(await page.textContent("#event-types"), /acme\.deploy\.finished/);
 });
 
+test("access: a principal, a group member, a role, a token shown once and the audit log", async () => {
+  await visit("/access", "access");
+  await page.selectOption("#principal-kind", "service_principal");
+  await page.fill("#principal-name", "deploy-bot");
+  await page.click("button:has-text('Create principal')");
+  await visit(null, "access after creating a principal");
+  await page.selectOption("#principal-kind", "group");
+  await page.fill("#principal-name", "platform");
+  await page.click("button:has-text('Create principal')");
+  await page.waitForLoadState("domcontentloaded");
+  await page.click("#principals a:has-text('platform')");
+  await visit(null, "group");
+  await page.selectOption("#member", { label: "deploy-bot (service principal)" });
+  await page.click("button:has-text('Add')");
+  await page.waitForLoadState("domcontentloaded");
+  assert.match(await page.textContent("#members"), /deploy-bot/);
+  await visit("/access", "access");
+  await page.selectOption("#grant-principal", { label: "platform (group)" });
+  await page.selectOption("#grant-role", "EventPublisher");
+  await page.click("button:has-text('Grant')");
+  await page.waitForLoadState("domcontentloaded");
+  assert.match(await page.textContent("#assignments"), /platform\s*EventPublisher/);
+  await page.fill("#token-name", "deploy pipeline");
+  await page.selectOption("#token-principal", { label: "deploy-bot (service principal)" });
+  await page.click("button:has-text('Create token')");
+  await visit(null, "access with a new token");
+  const value = await page.inputValue("#new-token-value");
+  const me = await fetch(BASE + "/v1/me", { headers: { authorization: `Bearer ${value}` } });
+  assert.equal(me.status, 200, "the value shown is a working token");
+  await shot("access");
+  await visit("/access", "access again");
+  assert.ok(!(await page.content()).includes(value), "the token value is shown once");
+  page.once("dialog", (d) => d.accept());
+  await page.click("#tokens tr:has-text('deploy pipeline') button:has-text('Revoke')");
+  await page.waitForLoadState("domcontentloaded");
+  assert.match(await page.textContent("#tokens tr:has-text('deploy pipeline')"), /revoked/);
+  await page.click("a:has-text('Audit log')");
+  await visit(null, "audit log");
+  assert.match(await page.textContent("#audit tbody tr:first-child"), /token\.revoke/);
+});
+
 test("an owner sets a password; the user signs in with it and signs out", async () => {
   await visit("/users", "users");
   const row = page.locator("tr:has-text('admin')");

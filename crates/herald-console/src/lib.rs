@@ -100,6 +100,23 @@ impl Console {
             .route("/events/{id}", get(events::show))
             .route("/catalogue", get(catalogue::list).post(catalogue::register))
             .route("/catalogue/{id}/delete", post(catalogue::delete))
+            .route("/access", get(access::overview))
+            .route("/access/principals", post(access::create_principal))
+            .route(
+                "/access/principals/{id}/delete",
+                post(access::delete_principal),
+            )
+            .route("/access/groups/{id}", get(access::group))
+            .route("/access/groups/{id}/members", post(access::add_member))
+            .route(
+                "/access/groups/{id}/members/{member}/delete",
+                post(access::remove_member),
+            )
+            .route("/access/roles", post(access::grant))
+            .route("/access/roles/{id}/delete", post(access::revoke))
+            .route("/access/tokens", post(access::create_token))
+            .route("/access/tokens/{id}/revoke", post(access::revoke_token))
+            .route("/audit", get(audit::list))
             .route("/users", get(users::list))
             .route("/users/{id}/password", post(users::set_password))
             .route("/assets/{file}", get(assets::serve))

@@ -41,6 +41,9 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/workspace.html"),
     ),
     ("users.html", include_str!("../templates/users.html")),
+    ("access.html", include_str!("../templates/access.html")),
+    ("group.html", include_str!("../templates/group.html")),
+    ("audit.html", include_str!("../templates/audit.html")),
     (
         "catalogue.html",
         include_str!("../templates/catalogue.html"),

@@ -192,6 +192,8 @@ on_both!(
             "/routing?type=iac.run.applied&target_id=web",
             "/users",
             "/catalogue",
+            "/access",
+            "/audit",
             "/workspaces/web",
         ] {
             let page = browser.get(path).await;
@@ -736,3 +738,273 @@ on_both!(
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
     }
 );
+
+/// The id in the first `action="/access/{what}/{id}/…"` after `marker` on a page.
+fn id_after(body: &str, marker: &str, prefix: &str) -> String {
+    let from = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {body}"));
+    let at = body[from..].find(prefix).expect(prefix) + from + prefix.len();
+    body[at..].split('/').next().unwrap().to_owned()
+}
+
+on_both!(
+    access_manages_principals_groups_roles_tokens_and_shows_the_audit_log,
+    |app: TestApp| async move {
+        let integration = app
+            .create_webhook("hook", "http://127.0.0.1:9/hook", json!({}))
+            .await;
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+        let page = browser.get("/access").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let csrf = page.csrf();
+
+        // Principals: a field error first, then a user and a group.
+        let empty = browser
+            .post(
+                "/access/principals",
+                &[("csrf", &csrf), ("kind", "user"), ("name", "")],
+            )
+            .await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            empty.body.contains(r#"id="principal-name-error""#),
+            "{}",
+            empty.body
+        );
+        for (kind, name) in [("user", "grace"), ("group", "oncall")] {
+            let made = browser
+                .post(
+                    "/access/principals",
+                    &[("csrf", &csrf), ("kind", kind), ("name", name)],
+                )
+                .await;
+            assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        }
+        let (_, users) = app.get("/v1/principals?name=grace").await;
+        let grace = users["data"][0]["id"].as_str().unwrap().to_owned();
+        let (_, groups) = app.get("/v1/principals?name=oncall").await;
+        let oncall = groups["data"][0]["id"].as_str().unwrap().to_owned();
+
+        // Membership.
+        let group = browser.get(&format!("/access/groups/{oncall}")).await;
+        assert_eq!(group.status, StatusCode::OK, "{}", group.body);
+        assert!(group.body.contains("No members yet"));
+        let added = browser
+            .post(
+                &format!("/access/groups/{oncall}/members"),
+                &[("csrf", &csrf), ("member_id", &grace)],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        let (_, members) = app.get(&format!("/v1/principals/{oncall}/members")).await;
+        assert_eq!(members[0]["id"], json!(grace));
+        let removed = browser
+            .post(
+                &format!("/access/groups/{oncall}/members/{grace}/delete"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(removed.status, StatusCode::SEE_OTHER);
+        let (_, members) = app.get(&format!("/v1/principals/{oncall}/members")).await;
+        assert_eq!(members, json!([]));
+
+        // Roles: on one integration, then revoked.
+        let granted = browser
+            .post(
+                "/access/roles",
+                &[
+                    ("csrf", &csrf),
+                    ("principal_id", &grace),
+                    ("role", "IdentityAccessManager"),
+                    ("integration_id", &integration),
+                ],
+            )
+            .await;
+        assert_eq!(granted.status, StatusCode::SEE_OTHER, "{}", granted.body);
+        let (_, assignments) = app
+            .get(&format!("/v1/role-assignments?principal_id={grace}"))
+            .await;
+        assert_eq!(assignments[0]["integration_id"], json!(integration));
+        let page = browser.get("/access").await;
+        assert!(page.body.contains("IdentityAccessManager"));
+        let assignment = assignments[0]["id"].as_str().unwrap().to_owned();
+        // An organisation role that does not exist: the API's field error beside the form.
+        let unknown = browser
+            .post(
+                "/access/roles",
+                &[
+                    ("csrf", &csrf),
+                    ("principal_id", &grace),
+                    ("role", "Emperor"),
+                    ("integration_id", ""),
+                ],
+            )
+            .await;
+        assert_eq!(
+            unknown.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            unknown.body
+        );
+        assert!(
+            unknown.body.contains(r#"id="grant-role-error""#),
+            "{}",
+            unknown.body
+        );
+
+        // The escalation rule is the API's: grace (IdentityAccessManager on the integration)
+        // may not make herself Owner of it.
+        let (_, grace_token) = {
+            let (status, token) = app
+                .post(
+                    "/v1/tokens",
+                    json!({"name": "grace", "principal_id": grace}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+            ((), token["token"].as_str().unwrap().to_owned())
+        };
+        let mut grace_browser = Browser::new(&app);
+        grace_browser.sign_in_with_token(&grace_token).await;
+        let own = grace_browser.get("/access").await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+        let grace_csrf = own.csrf();
+        let escalate = grace_browser
+            .post(
+                "/access/roles",
+                &[
+                    ("csrf", &grace_csrf),
+                    ("principal_id", &grace),
+                    ("role", "Owner"),
+                    ("integration_id", &integration),
+                ],
+            )
+            .await;
+        assert_eq!(escalate.status, StatusCode::FORBIDDEN, "{}", escalate.body);
+
+        let revoked = browser
+            .post(
+                &format!("/access/roles/{assignment}/delete"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+        let (_, assignments) = app
+            .get(&format!("/v1/role-assignments?principal_id={grace}"))
+            .await;
+        assert_eq!(assignments, json!([]));
+
+        // Tokens: the value once, on the answer to the post, never in the list.
+        let created = browser
+            .post(
+                "/access/tokens",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "ci"),
+                    ("principal_id", &grace),
+                    ("expires_at", ""),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        assert_eq!(created.headers.get("cache-control").unwrap(), "no-store");
+        let start = created
+            .body
+            .find(r#"id="new-token-value" value=""#)
+            .expect("the value")
+            + 28;
+        let value = created.body[start..].split('"').next().unwrap().to_owned();
+        assert!(value.len() > 20, "{value}");
+        let (status, _) = app
+            .request_as(&value, reqwest::Method::GET, "/v1/me", None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "the shown value is the token");
+        let listed = browser.get("/access").await;
+        assert!(!listed.body.contains(&value), "never shown again");
+        assert!(listed.body.contains(">ci<"));
+        let past = browser
+            .post(
+                "/access/tokens",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "old"),
+                    ("expires_at", "2001-01-01T00:00"),
+                ],
+            )
+            .await;
+        assert_eq!(past.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            past.body.contains(r#"id="token-expires_at-error""#),
+            "{}",
+            past.body
+        );
+        let token_id = id_after(&listed.body, ">ci<", "/access/tokens/");
+        let revoke = browser
+            .post(
+                &format!("/access/tokens/{token_id}/revoke"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(revoke.status, StatusCode::SEE_OTHER, "{}", revoke.body);
+        let (status, _) = app
+            .request_as(&value, reqwest::Method::GET, "/v1/me", None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
+
+        // Deleting a principal.
+        let deleted = browser
+            .post(
+                &format!("/access/principals/{oncall}/delete"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        let (_, groups) = app.get("/v1/principals?name=oncall").await;
+        assert_eq!(groups["data"], json!([]));
+
+        // The audit log: newest first, with the console's actions, paged.
+        let audit = browser.get("/audit").await;
+        assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+        let newest = audit.body.find("principal.delete").expect("the delete");
+        let older = audit.body.find("principal.create").expect("a create");
+        assert!(newest < older, "newest first");
+        for _ in 0..60 {
+            app.post(
+                "/v1/principals",
+                json!({"kind": "service_principal", "name": format!("svc-{}", rand_suffix())}),
+            )
+            .await;
+        }
+        let first = browser.get("/audit").await;
+        let start = first.body.find("/audit?cursor=").expect("an Older link");
+        let href = first.body[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let second = browser.get(&href).await;
+        assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+        assert!(
+            second.body.contains("principal.delete"),
+            "the next page goes on"
+        );
+        assert!(second.body.contains("Newest"));
+        // A filter by action.
+        let filtered = browser.get("/audit?action=token.revoke").await;
+        assert!(filtered.body.contains("token.revoke"));
+        assert!(!filtered.body.contains("<code>principal.create</code>"));
+        // Without audit.read: the API's 403.
+        assert_eq!(
+            grace_browser.get("/audit").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed).to_string()
+}

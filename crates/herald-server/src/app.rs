@@ -22,8 +22,11 @@ pub use crate::routes::supplies::{create_supply, delete_supply};
 pub mod api {
     pub use crate::extract::{ApiJson, ApiQuery};
     pub use crate::routes::access::{
-        list_principals, list_role_assignments, PrincipalPage, PrincipalQuery, PrincipalView,
-        RoleAssignmentQuery,
+        add_member, create_principal, create_role_assignment, create_token, delete_principal,
+        delete_role_assignment, list_audit, list_members, list_principals, list_role_assignments,
+        list_tokens, remove_member, revoke_token, AuditPage, AuditQuery, CreatePrincipal,
+        CreateRoleAssignment, CreateToken, CreatedToken, PrincipalPage, PrincipalQuery,
+        PrincipalView, RoleAssignmentQuery, RoleAssignmentView, TokenView,
     };
     pub use crate::routes::attachments::{
         create as create_attachment, delete as delete_attachment, list as list_attachments,

@@ -89,7 +89,7 @@ pub async fn retry_now(
 
 /// The names of the integrations the caller may read, for the filter: one query, checked
 /// with the grants `GET /v1/integrations` uses.
-async fn integration_names(
+pub(crate) async fn integration_names(
     console: &Console,
     session: &crate::Session,
 ) -> Result<Vec<serde_json::Value>, ApiError> {

@@ -7,7 +7,7 @@ use axum::response::Response;
 use herald_server::app::{api, ApiError};
 use serde_json::json;
 
-use super::{as_caller, base, error_page, page, parse, query_value, to_ctx, QueryPairs};
+use super::{as_caller, base, error_page, page, parse, query_value, to_ctx, utc_time, QueryPairs};
 use crate::session::SignedIn;
 use crate::Console;
 
@@ -43,15 +43,6 @@ pub async fn show(
         }
         Err(error) => error_page(&console, Some(&session), error),
     }
-}
-
-/// A `datetime-local` input's value (UTC, as the form says) as RFC 3339.
-fn utc_time(raw: Option<String>) -> Option<String> {
-    raw.map(|t| match t.len() {
-        16 => format!("{t}:00Z"),
-        _ if t.ends_with('Z') || t.contains('+') => t,
-        _ => format!("{t}Z"),
-    })
 }
 
 pub async fn list(

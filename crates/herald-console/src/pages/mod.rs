@@ -1,6 +1,8 @@
 //! The pages. Each handler resolves the session, runs the API's handlers in-process as its
 //! caller, and renders one template.
 
+pub mod access;
+pub mod audit;
 pub mod catalogue;
 pub mod dashboard;
 pub mod deliveries;
@@ -161,4 +163,13 @@ pub(crate) fn safe_back(back: Option<&str>, fallback: &str) -> String {
     back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
         .unwrap_or(fallback)
         .to_owned()
+}
+
+/// A `datetime-local` input's value (UTC, as the form says) as RFC 3339.
+pub(crate) fn utc_time(raw: Option<String>) -> Option<String> {
+    raw.map(|t| match t.len() {
+        16 => format!("{t}:00Z"),
+        _ if t.ends_with('Z') || t.contains('+') => t,
+        _ => format!("{t}Z"),
+    })
 }
