@@ -10,10 +10,12 @@ const JS: &str = include_str!("../assets/console.js");
 const ICON: &str = include_str!("../assets/icon.svg");
 
 /// Scripts only from Herald itself (no inline script, no eval), no framing, no leaking of
-/// URLs (which may hold ids) to other sites.
+/// URLs (which may hold ids) to other sites. Forms post to Herald only; Slack's authorize
+/// page is allowed because Add to Slack's post answers with a redirect there, and browsers
+/// hold a form's redirects to `form-action` too.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self' https://slack.com; frame-ancestors 'none'; \
     base-uri 'none'; object-src 'none'";
 
 pub async fn serve(Path(file): Path<String>) -> Response {

@@ -31,17 +31,31 @@ pub struct Console {
     pub(crate) secure_cookies: bool,
     pub(crate) limiter: rate_limit::SignInLimiter,
     pub(crate) templates: minijinja::Environment<'static>,
+    /// The Slack app is on: a Slack integration's page has Add to Slack, which posts to the
+    /// Slack app's `/slack/install/{id}`.
+    pub(crate) add_to_slack: bool,
 }
 
 impl Console {
     /// `public_url`: where browsers reach Herald, if known; an `https` one makes cookies Secure.
     pub fn new(state: &AppState, public_url: Option<&str>) -> Arc<Self> {
+        Self::with_slack_app(state, public_url, false)
+    }
+
+    /// As [`Console::new`]; `slack_app_on` says the Slack app is served beside the console
+    /// (its `/slack/install/{id}` route), so Slack integrations get an Add to Slack button.
+    pub fn with_slack_app(
+        state: &AppState,
+        public_url: Option<&str>,
+        slack_app_on: bool,
+    ) -> Arc<Self> {
         let secure_cookies = public_url.is_some_and(|url| url.starts_with("https://"));
         Arc::new(Self {
             state: state.clone(),
             secure_cookies,
             limiter: Default::default(),
             templates: templates::environment(),
+            add_to_slack: slack_app_on,
         })
     }
 

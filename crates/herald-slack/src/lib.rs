@@ -10,6 +10,7 @@
 mod approvals;
 mod commands;
 mod config;
+mod console_install;
 mod inbound;
 mod lifecycle;
 mod links;
@@ -89,6 +90,10 @@ impl SlackApp {
         let public = Router::new()
             .route("/slack/manifest", get(manifest_route))
             .route("/slack_oauth", get(oauth::callback))
+            .route(
+                "/slack/install/{id}",
+                post(console_install::install_from_console),
+            )
             .route(
                 "/slack/link",
                 get(links::link_page).post(links::page_confirm),

@@ -37,7 +37,7 @@ const AUTHORIZE_URL: &str = "https://slack.com/oauth/v2/authorize";
 pub struct InstallUrl {
     /// Slack's authorize address with `client_id`, `scope`, `redirect_uri` and a single-use
     /// `state`.
-    url: String,
+    pub(crate) url: String,
     /// The state is refused after this.
     expires_at: DateTime<Utc>,
 }
@@ -60,7 +60,18 @@ pub async fn install_existing(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<InstallUrl>, ApiError> {
-    let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound("integration"))?;
+    authorize_existing(&app, &caller, &id).await.map(Json)
+}
+
+/// Slack's authorize address for connecting an existing Slack integration: what
+/// `POST /v1/integrations/{id}/slack/install` answers, with its permission check
+/// (`integration.update` on it). The console's Add to Slack button runs it too.
+pub(crate) async fn authorize_existing(
+    app: &SlackApp,
+    caller: &Caller,
+    id: &str,
+) -> Result<InstallUrl, ApiError> {
+    let id = IntegrationId::parse(id).ok_or(ApiError::NotFound("integration"))?;
     caller.require_on(Permission::IntegrationUpdate, &id)?;
     let row = app
         .engine()
@@ -77,7 +88,7 @@ pub async fn install_existing(
             ),
         ));
     }
-    issue(&app, &caller, Some(id), None).await
+    issue(app, caller, Some(id), None).await
 }
 
 #[utoipa::path(post, path = "/v1/slack/install", tag = "slack",
@@ -105,7 +116,7 @@ pub async fn install_new(
         }
     }
     let new = json!({"name": name, "default_channel": body.default_channel});
-    issue(&app, &caller, None, Some(new)).await
+    issue(&app, &caller, None, Some(new)).await.map(Json)
 }
 
 async fn issue(
@@ -113,7 +124,7 @@ async fn issue(
     caller: &Caller,
     integration_id: Option<IntegrationId>,
     new_integration: Option<Value>,
-) -> Result<Json<InstallUrl>, ApiError> {
+) -> Result<InstallUrl, ApiError> {
     // The callback acts as this principal again, with its permissions at that moment.
     let principal_id = caller.principal_id.clone().ok_or_else(|| {
         ApiError::invalid(
@@ -140,10 +151,10 @@ async fn issue(
         .append_pair("scope", &BOT_SCOPES.join(","))
         .append_pair("redirect_uri", &app.config.public("/slack_oauth"))
         .append_pair("state", &state);
-    Ok(Json(InstallUrl {
+    Ok(InstallUrl {
         url: url.into(),
         expires_at: now + crate::stores::STATE_TTL,
-    }))
+    })
 }
 
 /// `GET /slack_oauth?code=…&state=…` (or `?error=…&state=…` when the person declined).

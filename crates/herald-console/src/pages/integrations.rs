@@ -355,6 +355,7 @@ pub(crate) async fn integration_page(
         deliveries => deliveries.as_ref().map(to_ctx),
         test_result => test_result,
         attach_error => attach_error,
+        add_to_slack => console.add_to_slack,
         ..base(session, &name, "integrations")
     };
     page(console, "integration.html", ctx)

@@ -226,3 +226,197 @@ crate::on_both_backends!(
         assert_eq!(audit["data"][0]["source"], "slack:token_refresh", "{audit}");
     }
 );
+
+/// The console and the Slack app served together, as `herald serve` does with the Slack app on.
+async fn with_console(db: support::Db, slack_on: bool) -> support::TestApp {
+    let console: herald_server::Mount = Box::new(move |state| {
+        herald_console::Console::with_slack_app(state, None, slack_on).surface()
+    });
+    let slack: herald_server::Mount =
+        Box::new(|state| herald_slack::SlackApp::new(support::slack_config(), state).surface());
+    let mounts = if slack_on {
+        vec![console, slack]
+    } else {
+        vec![console]
+    };
+    support::spawn_app_mounted(db, |_| {}, mounts).await
+}
+
+fn set_cookies(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn csrf_of(body: &str) -> String {
+    let start = body.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A browser signed in to the console with a token: its client (no redirects followed) and
+/// its cookie header.
+async fn console_session(app: &support::TestApp, token: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{}/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    let pre = set_cookies(&form);
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let signed_in = client
+        .post(format!("{}/sign-in", app.base))
+        .header(reqwest::header::COOKIE, &pre)
+        .form(&[("csrf", csrf.as_str()), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    (client, set_cookies(&signed_in))
+}
+
+async fn get_page(
+    app: &support::TestApp,
+    client: &reqwest::Client,
+    cookie: &str,
+    path: &str,
+) -> String {
+    client
+        .get(format!("{}{path}", app.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn add_to_slack_from_the_console(db: support::Db) {
+    let app = with_console(db, true).await;
+    let (_, slack) = app
+        .post(
+            "/v1/integrations",
+            json!({"kind": "slack", "name": "ops", "config": {"bot_token": "xoxb-1-pasted", "default_channel": "C0OPS"}}),
+        )
+        .await;
+    let slack_id = slack["id"].as_str().unwrap().to_owned();
+    let hook = app
+        .create_webhook("hook", "http://127.0.0.1:9/hook", json!({}))
+        .await;
+    let (client, cookie) = console_session(&app, support::TOKEN).await;
+    let button = format!(r#"action="/slack/install/{slack_id}""#);
+    let page = get_page(&app, &client, &cookie, &format!("/integrations/{slack_id}")).await;
+    assert!(
+        page.contains(&button) && page.contains("Add to Slack"),
+        "{page}"
+    );
+    let other = get_page(&app, &client, &cookie, &format!("/integrations/{hook}")).await;
+    assert!(
+        !other.contains("Add to Slack"),
+        "only on Slack integrations"
+    );
+
+    let post = |cookie: String, form: Vec<(&'static str, String)>, id: String| {
+        let client = client.clone();
+        let base = app.base.clone();
+        async move {
+            client
+                .post(format!("{base}/slack/install/{id}"))
+                .header(reqwest::header::COOKIE, cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Without its CSRF token, or without a session: refused, no state issued.
+    let forged = post(cookie.clone(), vec![], slack_id.clone()).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let stranger = post(String::new(), vec![("csrf", "x".into())], slack_id.clone()).await;
+    assert_eq!(stranger.status(), StatusCode::SEE_OTHER);
+    assert!(stranger.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/sign-in?next="));
+
+    let csrf = csrf_of(&page);
+    let sent = post(
+        cookie.clone(),
+        vec![("csrf", csrf.clone())],
+        slack_id.clone(),
+    )
+    .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let to = url::Url::parse(sent.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        (to.scheme(), to.host_str(), to.path()),
+        ("https", Some("slack.com"), "/oauth/v2/authorize")
+    );
+    let query: std::collections::HashMap<String, String> = to.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], support::CLIENT_ID);
+    assert!(query["state"].len() >= 16, "{query:?}");
+    assert_eq!(
+        query["redirect_uri"],
+        "https://herald.example.com/slack_oauth"
+    );
+    assert!(query["scope"].contains("chat:write"));
+
+    // A webhook: the API's 422, as a page.
+    let wrong = post(cookie.clone(), vec![("csrf", csrf.clone())], hook.clone()).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A reader lacks integration.update: the API's 403.
+    let (_, reader) = app.principal("user", "reader", &["Reader"]).await;
+    let (client_r, cookie_r) = console_session(&app, &reader).await;
+    let page_r = get_page(
+        &app,
+        &client_r,
+        &cookie_r,
+        &format!("/integrations/{slack_id}"),
+    )
+    .await;
+    let refused = client_r
+        .post(format!("{}/slack/install/{slack_id}", app.base))
+        .header(reqwest::header::COOKIE, cookie_r)
+        .form(&[("csrf", csrf_of(&page_r))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // Without the Slack app: no button.
+    let off = with_console(db, false).await;
+    let (_, slack) = off
+        .post(
+            "/v1/integrations",
+            json!({"kind": "slack", "name": "ops", "config": {"bot_token": "xoxb-1-pasted", "default_channel": "C0OPS"}}),
+        )
+        .await;
+    let (client, cookie) = console_session(&off, support::TOKEN).await;
+    let page = get_page(
+        &off,
+        &client,
+        &cookie,
+        &format!("/integrations/{}", slack["id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(!page.contains("Add to Slack"), "{page}");
+}
+
+mod add_to_slack_from_the_console {
+    #[tokio::test]
+    async fn sqlite() {
+        super::add_to_slack_from_the_console(crate::support::Db::Sqlite).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::add_to_slack_from_the_console(crate::support::Db::Postgres).await;
+    }
+}

@@ -69,6 +69,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| herald_server::error_chain(&e))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let slack_app_on = slack.is_some() && config.role != herald_server::Role::Worker;
     match slack {
         Some(_) if config.role == herald_server::Role::Worker => {
             tracing::info!("the Slack app is served by the API processes, not by this worker")
@@ -85,8 +86,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         None => tracing::info!("the Slack app is off (set SLACK_APP_CLIENT_ID, SLACK_APP_CLIENT_SECRET, SLACK_SECRET and HERALD_PUBLIC_URL to turn it on)"),
     }
     // The console: at `/` of every process that serves the API.
-    server = server
-        .mount(move |state| herald_console::Console::new(state, public_url.as_deref()).surface());
+    server = server.mount(move |state| {
+        herald_console::Console::with_slack_app(state, public_url.as_deref(), slack_app_on)
+            .surface()
+    });
     server
         .run(shutdown)
         .await
