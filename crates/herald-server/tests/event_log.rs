@@ -112,3 +112,73 @@ on_both_backends!(
         assert_eq!(app.deliveries("").await.len(), 2);
     }
 );
+
+on_both_backends!(
+    deliveries_filter_by_event_type_and_time_range,
+    |app: support::TestApp| async move {
+        app.create_webhook("hook", "http://127.0.0.1:9/hook", json!({}))
+            .await;
+        app.emit(json!({"type": "scan_done"})).await;
+        app.clock.advance(std::time::Duration::from_secs(3600));
+        app.emit(json!({"type": "iac.run.applied", "target_id": "net"}))
+            .await;
+        let all = app.deliveries("").await;
+        assert_eq!(all.len(), 2);
+        let (newer, older) = (&all[0], &all[1]);
+        assert_eq!(newer["event_type"], "iac.run.applied");
+
+        let only = |page: &Value| -> Vec<String> {
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (status, by_type) = app.get("/v1/deliveries?event_type=iac.run.applied").await;
+        assert_eq!(status, StatusCode::OK, "{by_type}");
+        assert_eq!(only(&by_type), vec![newer["id"].as_str().unwrap()]);
+        // A scanner's short name is its type's alias.
+        let (_, by_alias) = app.get("/v1/deliveries?event_type=scan_done").await;
+        assert_eq!(only(&by_alias), vec![older["id"].as_str().unwrap()]);
+
+        // Between the two: half an hour after the first.
+        let first: chrono::DateTime<chrono::Utc> =
+            older["created_at"].as_str().unwrap().parse().unwrap();
+        let middle = (first + chrono::Duration::minutes(30))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (_, since) = app.get(&format!("/v1/deliveries?since={middle}")).await;
+        assert_eq!(only(&since), vec![newer["id"].as_str().unwrap()]);
+        let (_, until) = app.get(&format!("/v1/deliveries?until={middle}")).await;
+        assert_eq!(only(&until), vec![older["id"].as_str().unwrap()]);
+        let at = older["created_at"].as_str().unwrap().replace('+', "%2B");
+        let (_, inclusive) = app
+            .get(&format!(
+                "/v1/deliveries?since={at}&until={middle}&event_type=security.scan.done"
+            ))
+            .await;
+        assert_eq!(
+            only(&inclusive),
+            vec![older["id"].as_str().unwrap()],
+            "since is inclusive"
+        );
+
+        let (status, bad) = app.get("/v1/deliveries?since=yesterday").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad["error"]["field"], "since");
+        let (status, backwards) = app
+            .get(&format!(
+                "/v1/deliveries?since={middle}&until=2000-01-01T00:00:00Z"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(backwards["error"]["field"], "until");
+
+        // Documented in the OpenAPI document.
+        let (_, doc) = app.get("/openapi.json").await;
+        let params = doc["paths"]["/v1/deliveries"]["get"]["parameters"].to_string();
+        for name in ["\"event_type\"", "\"since\"", "\"until\""] {
+            assert!(params.contains(name), "{name} in {params}");
+        }
+    }
+);

@@ -154,6 +154,13 @@ pub struct DeliveryFilter {
     pub event_id: Option<EventId>,
     pub status: Option<DeliveryStatus>,
     pub correlation_key: Option<String>,
+    /// The type of the delivered event. Events keep the type they were sent with, so a preset's
+    /// id and its alias (a scanner's short name) match each other.
+    pub event_type: Option<String>,
+    /// Deliveries created at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Deliveries created before this time.
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -301,11 +308,21 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Delivery>> {
+        let type_id = filter
+            .event_type
+            .as_deref()
+            .map(|t| herald_domain::catalogue::canonical(t).to_owned());
+        let type_alias = type_id
+            .as_deref()
+            .and_then(herald_domain::catalogue::preset)
+            .and_then(|p| p.def.aliases.first().cloned());
         let rows = sqlx::query(&format!(
             "SELECT {LISTED_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id \
              WHERE d.org_id = $1 AND ($2 IS NULL OR d.integration_id = $2) \
              AND ($3 IS NULL OR d.event_id = $3) AND ($4 IS NULL OR d.status = $4) \
              AND ($5 IS NULL OR d.correlation_key = $5) AND ($6 IS NULL OR d.id < $6) \
+             AND ($8 IS NULL OR e.event_type = $8 OR e.event_type = $11) AND ($9 IS NULL OR d.created_at >= $9) \
+             AND ($10 IS NULL OR d.created_at < $10) \
              ORDER BY d.id DESC LIMIT $7"
         ))
         .bind(org.to_string())
@@ -315,6 +332,10 @@ impl Store {
         .bind(filter.correlation_key.clone())
         .bind(cursor.map(str::to_owned))
         .bind(i64::from(limit) + 1)
+        .bind(type_id)
+        .bind(filter.since.map(to_millis))
+        .bind(filter.until.map(to_millis))
+        .bind(type_alias)
         .fetch_all(&self.pool)
         .await?;
         let mut items = rows

@@ -26,6 +26,16 @@ pub struct ListQuery {
     status: Option<String>,
     /// Only the deliveries of one run (or other chain of correlated events).
     correlation_key: Option<String>,
+    /// Only deliveries of events of this type, e.g. `iac.run.applied` (an alias such as a
+    /// scanner's short name means its type).
+    #[param(example = "iac.run.applied")]
+    event_type: Option<String>,
+    /// RFC 3339; deliveries created at or after this time.
+    #[param(format = DateTime, example = "2026-11-27T00:00:00Z")]
+    since: Option<String>,
+    /// RFC 3339; deliveries created before this time.
+    #[param(format = DateTime, example = "2026-11-28T00:00:00Z")]
+    until: Option<String>,
     /// 1 to 250; default 50.
     #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
@@ -79,7 +89,23 @@ pub async fn list(
             })
             .transpose()?,
         correlation_key: query.correlation_key,
+        event_type: query.event_type.map(|raw| raw.trim().to_owned()),
+        since: query
+            .since
+            .as_deref()
+            .map(|raw| time("since", raw))
+            .transpose()?,
+        until: query
+            .until
+            .as_deref()
+            .map(|raw| time("until", raw))
+            .transpose()?,
     };
+    if let (Some(since), Some(until)) = (filter.since, filter.until) {
+        if until <= since {
+            return Err(ApiError::invalid("until", "must be after since"));
+        }
+    }
     let page = state
         .engine
         .store()
@@ -94,6 +120,10 @@ pub async fn list(
         data: page.items,
         next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
+}
+
+fn time(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    herald_domain::time::parse_rfc3339(raw).map_err(|reason| ApiError::invalid(field, reason))
 }
 
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = ["delivery.read"])),
