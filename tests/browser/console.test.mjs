@@ -191,6 +191,20 @@ test("a failed delivery is retried from its page", async () => {
   assert.match(await page.textContent(".timeline"), /HTTP 204/);
 });
 
+test("the delivery log filters by event type and time range", async () => {
+  await visit("/deliveries", "delivery log");
+  await page.fill("#f-type", "finding_new");
+  await page.click("form.filters button:has-text('Filter')");
+  await visit(null, "delivery log by event type");
+  assert.match(await page.textContent("main"), /SQL injection/);
+  assert.equal(await page.inputValue("#f-type"), "finding_new");
+  await page.fill("#f-type", "");
+  await page.fill("#f-since", "2999-01-01T00:00");
+  await page.click("form.filters button:has-text('Filter')");
+  await visit(null, "delivery log in the future");
+  assert.match(await page.textContent("main"), /No deliveries match/);
+});
+
 test("a delivery waiting between retries is sent at once with Retry now", async () => {
   answer = 503;
   const { json } = await api("POST", "/v1/events", { type: "finding_new", severity: "low", title: "Slow down" });

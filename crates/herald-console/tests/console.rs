@@ -1008,3 +1008,48 @@ fn rand_suffix() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed).to_string()
 }
+
+on_both!(
+    the_delivery_log_filters_by_event_type_and_time_range,
+    |app: TestApp| async move {
+        app.create_webhook("hook", "http://127.0.0.1:9/hook", json!({}))
+            .await;
+        app.emit(json!({"type": "scan_done", "title": "Old scan"}))
+            .await;
+        app.clock.advance(std::time::Duration::from_secs(3600));
+        app.emit(json!({"type": "iac.run.applied", "target_id": "net", "title": "New run"}))
+            .await;
+        let older = app.deliveries("").await[1].clone();
+        let first: chrono::DateTime<chrono::Utc> =
+            older["created_at"].as_str().unwrap().parse().unwrap();
+        // As a datetime-local input sends it: minutes, no zone (the form says UTC).
+        let middle = (first + chrono::Duration::minutes(30))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string();
+        let mut browser = Browser::new(&app);
+        browser.sign_in_with_token(TOKEN).await;
+
+        let by_type = browser.get("/deliveries?event_type=iac.run.applied").await;
+        assert_eq!(by_type.status, StatusCode::OK, "{}", by_type.body);
+        assert!(by_type.body.contains("New run") && !by_type.body.contains("Old scan"));
+        assert!(
+            by_type.body.contains(r#"value="iac.run.applied""#),
+            "the filter is kept"
+        );
+        let since = browser.get(&format!("/deliveries?since={middle}")).await;
+        assert!(since.body.contains("New run") && !since.body.contains("Old scan"));
+        let until = browser.get(&format!("/deliveries?until={middle}")).await;
+        assert!(until.body.contains("Old scan") && !until.body.contains("New run"));
+        assert!(until.body.contains(&format!(r#"value="{middle}""#)));
+        let alias = browser
+            .get(&format!(
+                "/deliveries?event_type=security.scan.done&until={middle}"
+            ))
+            .await;
+        assert!(alias.body.contains("Old scan"), "{}", alias.body);
+        // A bad time: the API's field error, on the page.
+        let bad = browser.get("/deliveries?since=soon").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("since:"), "{}", bad.body);
+    }
+);

@@ -4,11 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use herald_server::app::{api, ApiError};
 use serde_json::json;
 
-use super::{as_caller, base, error_page, page, parse, query_value, see_other, to_ctx, QueryPairs};
+use super::{
+    as_caller, base, error_page, page, parse, query_value, render, see_other, to_ctx, utc_time,
+    QueryPairs,
+};
 use crate::session::{SignedIn, SignedInForm};
 use crate::Console;
 
@@ -17,34 +21,65 @@ pub async fn list(
     SignedIn(session): SignedIn,
     axum::extract::Query(query): QueryPairs,
 ) -> Response {
-    let integration_id = query_value(&query, "integration_id");
-    let status = query_value(&query, "status");
-    let event_id = query_value(&query, "event_id");
+    // The filters as the form shows them again (times as the datetime-local inputs gave them).
+    let filter = json!({
+        "integration_id": query_value(&query, "integration_id"),
+        "status": query_value(&query, "status"),
+        "event_id": query_value(&query, "event_id"),
+        "event_type": query_value(&query, "event_type"),
+        "since": query_value(&query, "since"),
+        "until": query_value(&query, "until"),
+    });
     let cursor = query_value(&query, "cursor");
+    let integrations = match integration_names(&console, &session).await {
+        Ok(names) => names,
+        Err(error) => return error_page(&console, Some(&session), error),
+    };
     let result = async {
         let (state, caller) = as_caller(&console, &session);
-        let q = parse(json!({"integration_id": integration_id, "status": status, "event_id": event_id, "cursor": cursor, "limit": 50}))?;
-        let deliveries = api::list_deliveries(state, caller, api::ApiQuery(q)).await?.0;
-        let integrations = integration_names(&console, &session).await?;
-        Ok::<_, ApiError>((deliveries, integrations))
+        let q = parse(json!({
+            "integration_id": filter["integration_id"], "status": filter["status"],
+            "event_id": filter["event_id"], "event_type": filter["event_type"],
+            "since": utc_time(query_value(&query, "since")),
+            "until": utc_time(query_value(&query, "until")),
+            "cursor": cursor, "limit": 50,
+        }))?;
+        Ok::<_, ApiError>(
+            api::list_deliveries(state, caller, api::ApiQuery(q))
+                .await?
+                .0,
+        )
     }
     .await;
-    match result {
-        Ok((deliveries, integrations)) => {
-            let names = integrations;
-            let ctx = minijinja::context! {
-                deliveries => to_ctx(&deliveries),
-                integrations => names,
-                statuses => ["pending", "retrying", "success", "failed"],
-                filter_integration => integration_id,
-                filter_status => status,
-                filter_event => event_id,
-                ..base(&session, "Delivery log", "deliveries")
-            };
-            page(&console, "deliveries.html", ctx)
-        }
-        Err(error) => error_page(&console, Some(&session), error),
-    }
+    // The filters again on the Older link, so paging keeps them.
+    let kept: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            filter
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))),
+        )
+        .finish();
+    let (status, deliveries, error) = match result {
+        Ok(deliveries) => (StatusCode::OK, to_ctx(&deliveries), None),
+        Err(ApiError::Invalid(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            to_ctx(&json!({"data": []})),
+            Some(format!("{}: {}", e.field, e.message)),
+        ),
+        Err(error) => return error_page(&console, Some(&session), error),
+    };
+    let ctx = minijinja::context! {
+        deliveries => deliveries,
+        integrations => integrations,
+        statuses => ["pending", "retrying", "success", "failed"],
+        filter => filter,
+        kept => kept,
+        error => error,
+        ..base(&session, "Delivery log", "deliveries")
+    };
+    render(&console, status, "deliveries.html", ctx)
 }
 
 pub async fn show(
