@@ -52,7 +52,12 @@ pub struct HeraldProcess {
 impl HeraldProcess {
     /// Starts `herald serve` with a bootstrap token and waits until it answers `/healthz`.
     /// `HERALD_*` variables in the environment (for example `HERALD_WORKERS`) pass through.
-    pub async fn start(backend: &Backend, workers: Option<usize>) -> Result<Self, String> {
+    /// `wrapper` runs Herald under another program, a profiler for example.
+    pub async fn start(
+        backend: &Backend,
+        workers: Option<usize>,
+        wrapper: &[String],
+    ) -> Result<Self, String> {
         let data = tempfile::tempdir().map_err(|e| e.to_string())?;
         let database = match backend {
             Backend::Sqlite => None,
@@ -65,7 +70,14 @@ impl HeraldProcess {
         let log =
             std::fs::File::create(data.path().join("herald.log")).map_err(|e| e.to_string())?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut command = Command::new(exe);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
         command
             .arg("serve")
             .env("HERALD_LISTEN", addr.to_string())
@@ -147,9 +159,18 @@ impl HeraldProcess {
         parse_vm_hwm_mib(&status).ok_or_else(|| "no VmHWM in /proc/<pid>/status".into())
     }
 
-    /// Kills Herald and drops its PostgreSQL database.
+    /// Stops Herald (SIGTERM, so a profiler around it writes its output; SIGKILL after 30 s)
+    /// and drops its PostgreSQL database.
     pub async fn stop(mut self) -> Result<(), String> {
-        let _ = self.child.kill().await;
+        if let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        if tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
         if let Some((server, name)) = self.database.take() {
             let mut admin = sqlx::PgConnection::connect(&server)
                 .await

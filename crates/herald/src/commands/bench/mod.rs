@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// `HERALD_*` variables in the environment reach Herald too.
     #[arg(long)]
     workers: Option<usize>,
+    /// Run Herald under this program, e.g. `--herald-wrapper "valgrind --tool=callgrind"` to
+    /// profile it under the bench's load (split on spaces).
+    #[arg(long, value_delimiter = ' ', num_args = 1)]
+    herald_wrapper: Vec<String>,
     /// Measure routing instead: the cost of routing one event with many integrations and
     /// integration events in the store (see `--integrations`).
     #[arg(long)]
@@ -122,7 +126,7 @@ async fn herald_round(
     sink: &Sink,
     sink_addr: std::net::SocketAddr,
 ) -> Result<HeraldRound, String> {
-    let herald = HeraldProcess::start(backend, args.workers).await?;
+    let herald = HeraldProcess::start(backend, args.workers, &args.herald_wrapper).await?;
     let result = measure(args, &herald, sink, sink_addr).await;
     let result = result.map_err(|e| format!("{e}\nHerald's log ends with:\n{}", herald.log_tail()));
     herald.stop().await?;
