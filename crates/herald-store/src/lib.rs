@@ -217,9 +217,11 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-        // SQLite has one writer at a time; a few connections let reads overlap with it.
+        // SQLite has one writer at a time; a few connections let reads overlap with it. Each
+        // connection keeps its own page cache and prepared statements, so more of them cost
+        // memory without adding throughput.
         let max_connections = match backend {
-            Backend::Sqlite => 16,
+            Backend::Sqlite => 6,
             Backend::Postgres => 16,
         };
         let pool = AnyPoolOptions::new()
