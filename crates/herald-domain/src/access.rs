@@ -278,6 +278,35 @@ impl Grants {
         Some(ids)
     }
 
+    /// Whether this caller may grant `role` on the organisation: only if it holds every
+    /// permission the role carries there (Kubernetes RBAC's escalation rule). `Err` names the
+    /// first permission it lacks.
+    pub fn may_grant_org_role(&self, role: OrgRole) -> Result<(), Permission> {
+        match role.permissions().iter().find(|p| !self.allows(**p)) {
+            Some(missing) => Err(*missing),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this caller may grant `role` on `integration`: only if it holds every
+    /// permission the role carries on that integration. So an IdentityAccessManager, which
+    /// may read and grant, grants at most Reader and IdentityAccessManager. `Err` names the
+    /// first permission it lacks.
+    pub fn may_grant_integration_role(
+        &self,
+        role: IntegrationRole,
+        integration: &IntegrationId,
+    ) -> Result<(), Permission> {
+        match role
+            .permissions()
+            .iter()
+            .find(|p| !self.allows_on(**p, integration))
+        {
+            Some(missing) => Err(*missing),
+            None => Ok(()),
+        }
+    }
+
     /// Every permission held organisation-wide, for `GET /v1/me`.
     pub fn org_permissions(&self) -> Vec<&'static str> {
         let mut all: Vec<&'static str> = self
@@ -341,6 +370,42 @@ mod tests {
         let iam = grants(&[], &[(&mine, IntegrationRole::IdentityAccessManager)]);
         assert!(iam.allows_on(P::IntegrationGrant, &mine));
         assert!(!iam.allows_on(P::IntegrationUpdate, &mine));
+    }
+
+    #[test]
+    fn nobody_grants_a_role_carrying_permissions_it_lacks() {
+        let (mine, other) = (IntegrationId::generate(), IntegrationId::generate());
+        let iam = grants(&[], &[(&mine, IntegrationRole::IdentityAccessManager)]);
+        let grantable: Vec<IntegrationRole> = IntegrationRole::ALL
+            .into_iter()
+            .filter(|role| iam.may_grant_integration_role(*role, &mine).is_ok())
+            .collect();
+        assert_eq!(
+            grantable,
+            [
+                IntegrationRole::Reader,
+                IntegrationRole::IdentityAccessManager
+            ]
+        );
+        assert_eq!(
+            iam.may_grant_integration_role(IntegrationRole::Owner, &mine),
+            Err(P::IntegrationUpdate)
+        );
+        assert!(iam
+            .may_grant_integration_role(IntegrationRole::Reader, &other)
+            .is_err());
+        let owner = grants(&[], &[(&mine, IntegrationRole::Owner)]);
+        for role in IntegrationRole::ALL {
+            assert!(
+                owner.may_grant_integration_role(role, &mine).is_ok(),
+                "{role:?}"
+            );
+        }
+        let org_owner = grants(&[OrgRole::Owner], &[]);
+        for role in OrgRole::ALL {
+            assert!(org_owner.may_grant_org_role(role).is_ok(), "{role:?}");
+        }
+        assert!(owner.may_grant_org_role(OrgRole::Reader).is_err());
     }
 
     #[test]

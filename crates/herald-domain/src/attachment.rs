@@ -9,8 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::demand::{IntegrationEvent, Trigger};
+use crate::limits::{
+    check_len, normalise_list, short_text, MAX_DESTINATIONS, MAX_DESTINATION_ENVIRONMENTS,
+};
 use crate::scope::{Scope, ScopeKind};
-use crate::{IntegrationEventId, IntegrationId, OrgId};
+use crate::{FieldError, IntegrationEventId, IntegrationId, OrgId};
 
 /// An integration attached to a module (seed 001's workspace): it fires after the chosen
 /// stage, with this module's destination overrides.
@@ -122,8 +125,11 @@ impl RunAfter {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Destinations {
+    /// At most 8 (see [`crate::limits`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 8)]
     pub default: Vec<String>,
+    /// At most 50 environments, of at most 8 each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<String, Vec<String>>,
 }
@@ -131,6 +137,57 @@ pub struct Destinations {
 impl Destinations {
     pub fn is_empty(&self) -> bool {
         self.default.is_empty() && self.environments.values().all(Vec::is_empty)
+    }
+
+    /// Caps every list (at most [`MAX_DESTINATIONS`] per list and
+    /// [`MAX_DESTINATION_ENVIRONMENTS`] environments) and drops repeated entries in one pass.
+    /// `field` prefixes the errors: `destinations.default`, `destinations.environments.prod`.
+    pub fn normalised(self, field: &str) -> Result<Self, FieldError> {
+        self.check_caps(field)?;
+        let environments_field = format!("{field}.environments");
+        let list = |at: String, items: Vec<String>| {
+            normalise_list(&at, Some(items), MAX_DESTINATIONS, |_| Ok(()))
+                .map(Option::unwrap_or_default)
+        };
+        let default = list(format!("{field}.default"), self.default)?;
+        let mut environments = BTreeMap::new();
+        for (environment, items) in self.environments {
+            short_text(&environment).map_err(|message| {
+                FieldError::new(
+                    environments_field.clone(),
+                    format!("environment names {message}"),
+                )
+            })?;
+            let items = list(format!("{environments_field}.{environment}"), items)?;
+            environments.insert(environment, items);
+        }
+        Ok(Self {
+            default,
+            environments,
+        })
+    }
+
+    /// Refuses more lists or longer lists than the caps allow, before any entry is looked at.
+    pub fn check_caps(&self, field: &str) -> Result<(), FieldError> {
+        let environments_field = format!("{field}.environments");
+        check_len(
+            &environments_field,
+            self.environments.len(),
+            MAX_DESTINATION_ENVIRONMENTS,
+        )?;
+        check_len(
+            &format!("{field}.default"),
+            self.default.len(),
+            MAX_DESTINATIONS,
+        )?;
+        for (environment, items) in &self.environments {
+            check_len(
+                &format!("{environments_field}.{environment}"),
+                items.len(),
+                MAX_DESTINATIONS,
+            )?;
+        }
+        Ok(())
     }
 
     /// Every destination named at this level, for validation.

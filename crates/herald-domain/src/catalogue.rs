@@ -47,6 +47,23 @@ const APPROVAL_DECIDED_SCHEMA: &str = r#"{"type": "object",
       "slack_user_id": {"type": "string"}, "slack_user_name": {"type": ["string", "null"]},
       "slack_team_id": {"type": "string"}}}}}"#;
 
+/// What Herald says about one of its own integrations (operator events).
+const INTEGRATION_HEALTH_SCHEMA: &str = r#"{"type": "object",
+  "required": ["integration_id", "integration_name", "kind"],
+  "properties": {
+    "integration_id": {"type": "string"}, "integration_name": {"type": "string"},
+    "kind": {"type": "string"}, "reason": {"type": ["string", "null"]},
+    "failing_since": {"type": ["string", "null"]}}}"#;
+
+/// A delivery that ended without being delivered.
+const DELIVERY_EXHAUSTED_SCHEMA: &str = r#"{"type": "object",
+  "required": ["delivery_id", "event_id", "integration_id"],
+  "properties": {
+    "delivery_id": {"type": "string"}, "event_id": {"type": "string"},
+    "event_type": {"type": "string"}, "integration_id": {"type": "string"},
+    "integration_name": {"type": "string"}, "kind": {"type": "string"},
+    "attempts": {"type": "integer"}, "error": {"type": ["string", "null"]}}}"#;
+
 /// (id, alias, description, schema)
 const PRESETS: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     ("iac.run.queued", None, "An IaC run was queued.", None),
@@ -160,7 +177,34 @@ const PRESETS: &[(&str, Option<&str>, &str, Option<&str>)] = &[
         "A person approved or rejected a run that waited for approval (from Slack).",
         Some(APPROVAL_DECIDED_SCHEMA),
     ),
+    (
+        "herald.integration.failing",
+        None,
+        "Early warning: one of Herald's integrations keeps failing (its circuit opened).",
+        Some(INTEGRATION_HEALTH_SCHEMA),
+    ),
+    (
+        "herald.integration.disabled",
+        None,
+        "Herald disabled one of its integrations on its own (it failed for too long, or its \
+         Slack app was uninstalled); the reason is in `data.reason`.",
+        Some(INTEGRATION_HEALTH_SCHEMA),
+    ),
+    (
+        "herald.delivery.exhausted",
+        None,
+        "A delivery ended without being delivered: out of retries, or refused for good.",
+        Some(DELIVERY_EXHAUSTED_SCHEMA),
+    ),
 ];
+
+/// Herald's operator events (`herald.integration.*`, `herald.delivery.*`): about Herald's own
+/// integrations and deliveries. An integration gets them only by naming them (in `events`, or
+/// in an integration event's trigger), never as part of "every event", so a catch-all
+/// receiver is not flooded with Herald's own health and a failing route cannot feed on itself.
+pub fn is_operator_event(event_type: &str) -> bool {
+    event_type.starts_with("herald.integration.") || event_type.starts_with("herald.delivery.")
+}
 
 /// The fully qualified id an event type stands for: a scanner short name maps to its
 /// `security.scan.*` type; any other name is its own id.

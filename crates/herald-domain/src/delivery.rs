@@ -55,6 +55,17 @@ pub struct Delivery {
     pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A replay: the event sent again on request, as a new delivery with its own id.
+    pub replay: bool,
+    /// The delivery a replay repeats, when the integration had one for the event.
+    #[schema(value_type = Option<String>)]
+    pub replay_of: Option<DeliveryId>,
+    /// The event's type, so that the log reads without fetching each event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The event's title, when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -63,6 +74,9 @@ pub enum AttemptOutcome {
     Delivered,
     Retry,
     Failed,
+    /// The receiver asked for no more attempts of this message (`webhook-delivery:
+    /// abort-message`); the delivery ends failed.
+    Aborted,
 }
 
 impl AttemptOutcome {
@@ -71,11 +85,12 @@ impl AttemptOutcome {
             AttemptOutcome::Delivered => "delivered",
             AttemptOutcome::Retry => "retry",
             AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Aborted => "aborted",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Delivered, Self::Retry, Self::Failed]
+        [Self::Delivered, Self::Retry, Self::Failed, Self::Aborted]
             .into_iter()
             .find(|s| s.as_str() == raw)
     }

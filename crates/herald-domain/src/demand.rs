@@ -43,7 +43,9 @@ impl Trigger {
     /// `canonical_type` is the event's fully qualified type (see [`canonical`]).
     pub fn matches(&self, canonical_type: &str) -> bool {
         match self {
-            Trigger::All => true,
+            // Herald's operator events are had only by naming them (see
+            // `catalogue::is_operator_event`).
+            Trigger::All => !crate::catalogue::is_operator_event(canonical_type),
             Trigger::Prefix(prefix) => canonical_type.starts_with(prefix.as_str()),
             Trigger::Exact(id) => id == canonical_type,
         }
@@ -151,6 +153,12 @@ mod tests {
             .unwrap()
             .matches(canonical("finding_new")));
         assert!(Trigger::parse("*").unwrap().matches("anything.at.all"));
+        assert!(!Trigger::parse("*")
+            .unwrap()
+            .matches("herald.integration.failing"));
+        assert!(Trigger::parse("herald.integration.*")
+            .unwrap()
+            .matches("herald.integration.failing"));
         for bad in ["iac.*.x", "iac run", "", "*.x"] {
             assert_eq!(Trigger::parse(bad).unwrap_err().field, "trigger", "{bad}");
         }

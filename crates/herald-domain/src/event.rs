@@ -71,7 +71,8 @@ pub struct EventInput {
     pub correlation_key: Option<String>,
     /// Posting the same key again returns the first event's id and creates nothing.
     pub idempotency_key: Option<String>,
-    /// RFC 3339; defaults to the time Herald received the event.
+    /// RFC 3339, in the years 1970 to 9999; defaults to the time Herald received the event.
+    #[serde(default, deserialize_with = "crate::time::optional_rfc3339")]
     pub occurred_at: Option<DateTime<Utc>>,
     pub title: Option<String>,
     pub summary: Option<String>,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{normalise_list, short_text, MAX_EVENT_TYPES, MAX_TARGET_IDS};
 use crate::{EventType, FieldError, IntegrationId, OrgId, Severity};
 
 /// Every kind of destination Herald knows. Whether a kind can be used depends on the
@@ -106,44 +107,27 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// Normalises an `events` list: empty means all, each entry must be a valid event type,
-    /// duplicates are dropped, order is kept.
+    /// Normalises an `events` list: empty means all, each entry must be a valid event type
+    /// (not a pattern), at most [`MAX_EVENT_TYPES`] entries, duplicates are dropped, order is
+    /// kept.
     pub fn parse_events(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
-        normalise_list(raw, |i, v| {
-            EventType::parse(v)
-                .map(|_| ())
-                .map_err(|m| FieldError::new(format!("events[{i}]"), m))
-        })
-    }
-
-    /// Normalises a `target_ids` list: empty means all, entries are 1 to 256 bytes.
-    pub fn parse_target_ids(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
-        normalise_list(raw, |i, v| {
-            if v.is_empty() || v.len() > 256 {
-                Err(FieldError::new(
-                    format!("target_ids[{i}]"),
-                    "must be 1 to 256 bytes",
-                ))
-            } else {
-                Ok(())
+        normalise_list("events", raw, MAX_EVENT_TYPES, |v| {
+            if v.contains('*') {
+                return Err(format!(
+                    "`{v}` is a pattern; an integration's `events` lists exact types. \
+                     Subscribe to a pattern with an integration event \
+                     (POST /v1/integration-events, `trigger`), which accepts `prefix.*` and `*`"
+                ));
             }
+            EventType::parse(v).map(|_| ())
         })
     }
-}
 
-fn normalise_list(
-    raw: Option<Vec<String>>,
-    check: impl Fn(usize, &str) -> Result<(), FieldError>,
-) -> Result<Option<Vec<String>>, FieldError> {
-    let Some(items) = raw else { return Ok(None) };
-    let mut kept: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        check(i, &item)?;
-        if !kept.contains(&item) {
-            kept.push(item);
-        }
+    /// Normalises a `target_ids` list: empty means all, at most [`MAX_TARGET_IDS`] entries of
+    /// 1 to 256 bytes, duplicates dropped.
+    pub fn parse_target_ids(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
+        normalise_list("target_ids", raw, MAX_TARGET_IDS, short_text)
     }
-    Ok((!kept.is_empty()).then_some(kept))
 }
 
 /// An integration as the rest of Herald sees it. Its config lives sealed in the store and is
@@ -158,6 +142,8 @@ pub struct Integration {
     /// Why Herald disabled it on its own (the Slack app was uninstalled, its token revoked);
     /// cleared when someone sets `enabled` again.
     pub disabled_reason: Option<String>,
+    /// Paused by an operator: its deliveries wait, untried, until it is resumed.
+    pub paused_at: Option<DateTime<Utc>>,
     pub filters: Filters,
     /// Supplied to every module of the organisation (supply ∩ demand model).
     pub supplied_to_all_modules: bool,
@@ -192,6 +178,13 @@ mod tests {
         let deduped =
             Filters::parse_events(Some(vec!["scan_done".into(), "scan_done".into()])).unwrap();
         assert_eq!(deduped, Some(vec!["scan_done".to_owned()]));
+    }
+
+    #[test]
+    fn a_pattern_in_events_points_to_integration_events() {
+        let err = Filters::parse_events(Some(vec!["iac.run.*".into()])).unwrap_err();
+        assert_eq!(err.field, "events[0]");
+        assert!(err.message.contains("integration event"), "{}", err.message);
     }
 
     #[test]

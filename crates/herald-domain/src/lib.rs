@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod limits;
 pub mod link;
 pub mod retry;
 pub mod routing;
@@ -17,6 +18,7 @@ pub mod scope;
 pub mod severity;
 pub mod status;
 pub mod template;
+pub mod time;
 
 pub use access::{Grants, IntegrationRole, OrgRole, Permission, PrincipalKind};
 pub use catalogue::{Catalogue, CompiledType, EventTypeDef};

@@ -233,6 +233,18 @@ const PRESET_STAGES: &[(&str, Stage)] = &[
         "herald.approval.decided",
         Stage::new(Phase::Notice, "decided"),
     ),
+    (
+        "herald.integration.failing",
+        Stage::new(Phase::Open, "failing"),
+    ),
+    (
+        "herald.integration.disabled",
+        Stage::new(Phase::Failed, "disabled"),
+    ),
+    (
+        "herald.delivery.exhausted",
+        Stage::new(Phase::Failed, "delivery failed"),
+    ),
 ];
 
 /// `status` lower-cased, with `-`, `.` and spaces read as `_`.

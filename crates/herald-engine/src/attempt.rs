@@ -64,6 +64,8 @@ pub(crate) struct Exchange {
     pub response_excerpt: Option<String>,
     /// An id the destination gave, even if a later step failed.
     pub external_id: Option<String>,
+    /// The receiver asked for no more attempts of this message.
+    pub aborted: bool,
 }
 
 impl Exchange {
@@ -75,6 +77,7 @@ impl Exchange {
             status_code: None,
             response_excerpt: None,
             external_id: None,
+            aborted: false,
         }
     }
 }
@@ -82,8 +85,12 @@ impl Exchange {
 /// What became of a claimed delivery.
 enum Attempted {
     Sent(Exchange),
-    /// Not sent: its destination is paced or paused until then.
+    /// Not sent: its destination is paced or paused until then (after its circuit let it
+    /// through, so a probe it was is handed on).
     Deferred(DateTime<Utc>),
+    /// Not sent, before its circuit was asked: the integration is paused, or the circuit is
+    /// open.
+    Held(DateTime<Utc>),
 }
 
 impl Engine {
@@ -92,7 +99,17 @@ impl Engine {
         let timer = Instant::now();
         let exchange = match self.exchange_for(&job).await {
             Attempted::Sent(exchange) => exchange,
-            Attempted::Deferred(until) => {
+            attempted @ (Attempted::Deferred(_) | Attempted::Held(_)) => {
+                let until = match attempted {
+                    Attempted::Deferred(until) => {
+                        // A probe that was not sent: the next attempt may probe.
+                        self.observe_result(&job, &ResultKind::Deferred(until), None)
+                            .await;
+                        until
+                    }
+                    Attempted::Held(until) => until,
+                    Attempted::Sent(_) => unreachable!("matched above"),
+                };
                 tracing::debug!(delivery_id = %job.delivery.id, %until, "destination busy; deferred");
                 return AttemptRecord {
                     lease_token: job.delivery.lease_token,
@@ -112,6 +129,7 @@ impl Engine {
         let attempts_made = job.delivery.cycle_attempts + 1;
         let (result, error) = match exchange.outcome {
             Outcome::Delivered { external_id } => (ResultKind::Delivered { external_id }, None),
+            Outcome::Failed { reason } if exchange.aborted => (ResultKind::Aborted, Some(reason)),
             Outcome::Failed { reason } => (ResultKind::Failed, Some(reason)),
             Outcome::Retry { after, reason } => {
                 match retry::next_attempt_at(
@@ -135,6 +153,15 @@ impl Engine {
             error.as_deref(),
         );
         let error = error.map(|e| storable(&e));
+        let outcome = match &result {
+            ResultKind::Delivered { .. } => "delivered",
+            ResultKind::RetryAt(_) => "retry",
+            ResultKind::Aborted => "aborted",
+            ResultKind::Failed | ResultKind::Deferred(_) => "failed",
+        };
+        self.metrics
+            .attempt(job.delivery.kind.as_str(), outcome, timer.elapsed());
+        self.observe_result(&job, &result, error.as_deref()).await;
         AttemptRecord {
             lease_token: job.delivery.lease_token,
             attempt_number: job.delivery.attempt_count + 1,
@@ -160,6 +187,14 @@ impl Engine {
         };
         if !row.integration.enabled {
             return failed("integration disabled".into());
+        }
+        // Paused meanwhile: back to the queue, where claims pass it over until it is resumed.
+        if row.integration.paused_at.is_some() {
+            return Attempted::Held(self.now());
+        }
+        // An open circuit holds the destination's deliveries back until its probe.
+        if let Err(until) = self.breaker_admits(&job.delivery) {
+            return Attempted::Held(until);
         }
         let kind = row.integration.kind;
         let Some(provider) = self.registry.get(kind) else {
@@ -306,6 +341,7 @@ impl Engine {
         Exchange {
             outcome,
             status_code: exchanged.last_response.as_ref().map(|r| r.status),
+            aborted: exchanged.aborted,
             response_excerpt: exchanged
                 .last_response
                 .as_ref()
@@ -360,6 +396,16 @@ fn log_outcome(
             error,
             "retrying at {}",
             at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+        ResultKind::Aborted => tracing::warn!(
+            delivery_id,
+            event_id,
+            integration_id,
+            kind,
+            attempt,
+            status_code,
+            error,
+            "aborted by the receiver"
         ),
         ResultKind::Failed => tracing::warn!(
             delivery_id,

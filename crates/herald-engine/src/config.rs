@@ -31,6 +31,16 @@ pub struct EngineConfig {
     pub credential_cache_ttl: Duration,
     /// At most this many opened configs are kept.
     pub credential_cache_capacity: usize,
+    /// Failed attempts in a row that open a destination's circuit; 0 turns the breaker off.
+    pub breaker_threshold: u32,
+    /// How long an open circuit holds its destination's deliveries back before a probe (it
+    /// doubles with each failed probe, up to 10 minutes).
+    pub breaker_cooldown: Duration,
+    /// An integration whose attempts have all failed for this long is disabled, with the
+    /// reason recorded; None never disables.
+    pub auto_disable_after: Option<Duration>,
+    /// Events and their delivery log older than this are pruned; None keeps everything.
+    pub retention: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -47,9 +57,16 @@ impl Default for EngineConfig {
             endpoints: Endpoints::default(),
             credential_cache_ttl: Duration::from_secs(15 * 60),
             credential_cache_capacity: 10_000,
+            breaker_threshold: 10,
+            breaker_cooldown: Duration::from_secs(30),
+            auto_disable_after: Some(DEFAULT_AUTO_DISABLE_AFTER),
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }
+
+/// Svix's period: five days of nothing but failures.
+pub const DEFAULT_AUTO_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
 
 /// An eighth of the workers: two hanging endpoints hold a quarter of the pool at most.
 pub fn default_destination_workers(workers: usize) -> usize {

@@ -77,6 +77,7 @@ pub(crate) struct Committer {
     pub wake: Arc<Notify>,
     pub handoff: Arc<Handoff>,
     pub health: Arc<Health>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Committer {
@@ -90,6 +91,7 @@ impl Committer {
             match self.store.insert_events(&rows).await {
                 Ok(results) => {
                     self.health.store_ok();
+                    self.metrics.ingest_batch(group.len());
                     for (pending, result) in group.drain(..).zip(results) {
                         self.finish(pending, Ok(result));
                     }
@@ -178,7 +180,7 @@ impl Engine {
                     integration: row.integration.id.clone(),
                     destination: destination.clone(),
                 };
-                handing_over
+                (handing_over && row.integration.paused_at.is_none())
                     .then(|| self.capacity.admit(org, &key, share))
                     .flatten()
             })
@@ -245,11 +247,14 @@ impl Engine {
             .await
             .map_err(|_| IngestError::Stopped)?;
         match answer.await.map_err(|_| IngestError::Stopped)?? {
-            InsertedEvent::Created => Ok(Accepted {
-                id,
-                replayed: false,
-                deliveries: count,
-            }),
+            InsertedEvent::Created => {
+                self.metrics.event_accepted(org);
+                Ok(Accepted {
+                    id,
+                    replayed: false,
+                    deliveries: count,
+                })
+            }
             InsertedEvent::Replayed(id) => Ok(Accepted {
                 id,
                 replayed: true,

@@ -2,6 +2,7 @@
 //! and runs the workers that claim due deliveries, send them and record every attempt.
 
 mod attempt;
+mod breaker;
 mod capacity;
 mod chain;
 mod change_listener;
@@ -10,8 +11,11 @@ mod credential_cache;
 mod handoff;
 mod health;
 mod ingest;
+mod integration_health;
 mod limiter;
+mod metrics;
 mod results;
+mod retention;
 mod retry;
 mod routing;
 mod routing_cache;
@@ -27,9 +31,12 @@ use herald_providers::{Registry, Sender};
 use herald_store::{Backend, Store};
 use tokio::sync::Notify;
 
-pub use config::{default_destination_workers, default_org_workers, EngineConfig};
+pub use config::{
+    default_destination_workers, default_org_workers, EngineConfig, DEFAULT_AUTO_DISABLE_AFTER,
+};
 pub use health::{Check, Readiness, WorkerCheck};
 pub use ingest::{Accepted, IngestError};
+pub use metrics::{Gauges, Metrics};
 pub use routing::{load_catalogue, Explanation, OrgRouting};
 pub use test_send::{TestError, TestResult};
 
@@ -59,6 +66,9 @@ pub struct Engine {
     limiter: Arc<limiter::Limiter>,
     capacity: Arc<capacity::Capacity>,
     health: Arc<health::Health>,
+    breaker: Arc<breaker::Breaker>,
+    metrics: Arc<metrics::Metrics>,
+    failure_runs: Arc<integration_health::FailureRuns>,
     clock: Clock,
 }
 
@@ -98,12 +108,23 @@ impl Engine {
                 },
             );
         }
+        let metrics = Arc::new(metrics::Metrics::default());
+        let breaker = Arc::new(breaker::Breaker::new(
+            config.breaker_threshold,
+            config.breaker_cooldown,
+            // A probe that has not answered within the lease was lost (a shutdown).
+            config.lease,
+        ));
         Self {
+            breaker,
+            metrics: metrics.clone(),
+            failure_runs: Arc::default(),
             ingest: ingest::IngestQueue::start(ingest::Committer {
                 store: store.clone(),
                 wake: wake.clone(),
                 handoff: handoff.clone(),
                 health: health.clone(),
+                metrics,
             }),
             handoff,
             routing,
@@ -158,6 +179,30 @@ impl Engine {
     /// The engine's clock: the wall clock, or a test's.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The metrics in the Prometheus text format: this process's counters, and gauges read
+    /// from the store now (the queue is shared by every instance).
+    pub async fn metrics_text(&self) -> Result<String, herald_store::StoreError> {
+        let now = self.now();
+        let queue = self.store.queue_gauges(now).await?;
+        let pool = self.store.pool();
+        let gauges = Gauges {
+            queue_by_status: queue.by_status,
+            queue_leased: queue.leased,
+            oldest_due_age: queue
+                .oldest_due_at
+                .and_then(|at| (now - at).to_std().ok())
+                .unwrap_or_default(),
+            integrations_paused: queue.integrations_paused,
+            circuits_open: self.breaker.open_count() as u64,
+            workers: self.capacity.workers() as u64,
+            workers_busy: self.capacity.busy() as u64,
+            pool_max: u64::from(pool.options().get_max_connections()),
+            pool_open: u64::from(pool.size()),
+            pool_idle: pool.num_idle() as u64,
+        };
+        Ok(self.metrics.render(&gauges))
     }
 
     /// The base URLs of fixed-address services (Slack's Web API, ...).

@@ -45,7 +45,7 @@ impl Engine {
                 self.now(),
                 self.config.lease,
                 u32::try_from(self.capacity.free()).unwrap_or(u32::MAX),
-                &self.capacity.skip(Share::Fair),
+                &self.claim_skip(Share::Fair),
             )
             .await?;
         let (admitted, refused) = self.admit(claimed);
@@ -179,7 +179,7 @@ impl Engine {
                     self.now(),
                     self.config.lease,
                     u32::try_from(free).unwrap_or(u32::MAX),
-                    &self.capacity.skip(share),
+                    &self.claim_skip(share),
                 )
                 .await?;
             self.health.store_ok();
@@ -200,6 +200,19 @@ impl Engine {
         Ok(Round {
             backlog: more_due || !self.capacity.skip(Share::Borrowed).is_empty(),
         })
+    }
+
+    /// What a claim passes over: destinations and organisations at their share, and
+    /// destinations whose circuit is open (or whose probe is out).
+    fn claim_skip(&self, share: Share) -> herald_store::ClaimFilter {
+        let mut skip = self.capacity.skip(share);
+        for key in self.breaker.blocked(self.now()) {
+            let pair = (key.integration, key.destination);
+            if !skip.destinations.contains(&pair) {
+                skip.destinations.push(pair);
+            }
+        }
+        skip
     }
 
     /// Admits what it can: fair first, else borrowed for a healthy destination.
@@ -330,7 +343,7 @@ impl Engine {
         let poll = self.config.poll_interval;
         match self
             .store
-            .next_due_at_except(&self.capacity.skip(Share::Borrowed))
+            .next_due_at_except(&self.claim_skip(Share::Borrowed))
             .await
         {
             Ok(Some(at)) => until(at, self.now()).clamp(MIN_IDLE, poll),
@@ -348,7 +361,7 @@ fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
 fn observe(admission: &mut Admission, record: &AttemptRecord) {
     match record.result {
         ResultKind::Deferred(_) => {}
-        ResultKind::Delivered { .. } | ResultKind::Failed => {
+        ResultKind::Delivered { .. } | ResultKind::Failed | ResultKind::Aborted => {
             admission.observe(record.status_code.is_some())
         }
         ResultKind::RetryAt(_) => admission.observe(false),

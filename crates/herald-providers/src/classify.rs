@@ -28,6 +28,19 @@ pub fn classify_status(response: &Response) -> Outcome {
     }
 }
 
+/// The receiver asks for no more attempts of this message, as Svix's receivers do with
+/// `webhook-delivery: abort-message` on an answer that is not a success.
+pub fn receiver_aborted(response: &Response) -> bool {
+    !(200..=299).contains(&response.status)
+        && response
+            .header("webhook-delivery")
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("abort-message"))
+}
+
+/// Why an aborted delivery ended, for the delivery log.
+pub const ABORTED_REASON: &str =
+    "the receiver asked for no more attempts (webhook-delivery: abort-message)";
+
 /// Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
@@ -54,6 +67,19 @@ mod tests {
             body: vec![],
             received_at: "2026-01-01T00:00:00Z".parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn only_a_failed_answer_with_the_abort_header_aborts() {
+        let abort = [("Webhook-Delivery", " Abort-Message ")];
+        assert!(receiver_aborted(&response(500, &abort)));
+        assert!(receiver_aborted(&response(410, &abort)));
+        assert!(!receiver_aborted(&response(204, &abort)));
+        assert!(!receiver_aborted(&response(
+            500,
+            &[("webhook-delivery", "retry")]
+        )));
+        assert!(!receiver_aborted(&response(500, &[])));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Exchanged {
     /// Credentials the requests carried (header values, URL paths and queries, SMTP
     /// passwords), for scrubbing what comes back.
     pub sent_credentials: Vec<String>,
+    /// The receiver asked for no more attempts of this message (see
+    /// [`crate::receiver_aborted`]); the outcome is then `Failed`.
+    pub aborted: bool,
 }
 
 /// What carries an exchange's requests: the guarded [`Sender`] for real deliveries, or a
@@ -90,6 +93,19 @@ pub async fn exchange(
             }
         };
         let outcome = provider.classify(&request, &response);
+        // Whatever the provider made of the answer, a receiver that says "stop" is obeyed.
+        if crate::receiver_aborted(&response) && !matches!(outcome, Outcome::Delivered { .. }) {
+            let reason = crate::ABORTED_REASON.to_owned();
+            let mut ended = ended(
+                Outcome::Failed { reason },
+                Some(response),
+                external_id,
+                steps,
+                sent,
+            );
+            ended.aborted = true;
+            return ended;
+        }
         let Outcome::Delivered {
             external_id: produced,
         } = &outcome
@@ -149,6 +165,7 @@ fn ended(
         external_id,
         steps,
         sent_credentials,
+        aborted: false,
     }
 }
 

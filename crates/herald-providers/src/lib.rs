@@ -37,7 +37,7 @@ pub mod telegram;
 pub mod webex;
 pub mod webhook;
 
-pub use classify::{classify_status, parse_retry_after};
+pub use classify::{classify_status, parse_retry_after, receiver_aborted, ABORTED_REASON};
 pub use endpoints::{join, Endpoints};
 pub use exchange::{exchange, Exchanged, Transport};
 pub use provider::{

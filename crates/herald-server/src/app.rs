@@ -10,4 +10,7 @@ pub use crate::routes::integration_events::{
 pub use crate::routes::integrations::{
     create_integration, set_config, update_integration, CreateIntegration, UpdateIntegration,
 };
+pub use crate::routes::recovery::{
+    replay_event, resend_failed, retry_now, set_paused, ReplayEvent, ResendFailed,
+};
 pub use crate::routes::supplies::{create_supply, delete_supply};

@@ -198,9 +198,7 @@ pub async fn require_token(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .and_then(bearer_token)
         .ok_or(ApiError::Unauthorized)?
         .to_owned();
     let source = request
@@ -210,6 +208,14 @@ pub async fn require_token(
     let caller = caller_for_token(&state, &token, source).await?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is matched without regard
+/// to case (RFC 9110 §11.1: `bearer` and `BEARER` are the same scheme).
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The caller an API token stands for, as every `/v1` request resolves it: for a surface that
@@ -274,4 +280,19 @@ async fn principal_grants(
         .grants
         .put(principal.clone(), grants.clone(), generation);
     Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "BeArEr   abc  "] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc", "abc", ""] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
+    }
 }

@@ -10,6 +10,14 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     duration::parse(raw)
 }
 
+/// A duration that `0` or `off` turns off (as zero).
+fn parse_duration_or_off(raw: &str) -> Result<Duration, String> {
+    match raw.trim() {
+        "0" | "off" => Ok(Duration::ZERO),
+        other => duration::parse(other),
+    }
+}
+
 /// What a `herald serve` process runs, so the API and the workers can scale separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
@@ -115,6 +123,29 @@ pub struct ServeConfig {
     /// How long decrypted integration credentials stay in memory for sending; 0s turns it off.
     #[arg(long, env = "HERALD_CREDENTIAL_CACHE_TTL", default_value = "15m", value_parser = parse_duration)]
     pub credential_cache_ttl: Duration,
+
+    /// Failed attempts in a row that open a destination's circuit (its other deliveries then
+    /// wait for a cool-down and a probe); 0 turns the breaker off.
+    #[arg(long, env = "HERALD_BREAKER_THRESHOLD", default_value_t = 10)]
+    pub breaker_threshold: u32,
+
+    /// How long an open circuit waits before its probe; doubles with each failed probe, up
+    /// to 10 minutes.
+    #[arg(long, env = "HERALD_BREAKER_COOLDOWN", default_value = "30s", value_parser = parse_duration)]
+    pub breaker_cooldown: Duration,
+
+    /// Disable an integration whose attempts have all failed for this long (0 or off: never).
+    #[arg(long, env = "HERALD_AUTO_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration_or_off)]
+    pub auto_disable_after: Duration,
+
+    /// Prune events and their delivery log older than this (0 or off: keep everything).
+    /// Undelivered work and runs still going on are never pruned.
+    #[arg(long, env = "HERALD_RETENTION", default_value = "30d", value_parser = parse_duration_or_off)]
+    pub retention: Duration,
+
+    /// A bearer token `/metrics` requires; unset, `/metrics` is open like `/readyz`.
+    #[arg(long, env = "HERALD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeConfig {
@@ -159,6 +190,11 @@ impl Default for ServeConfig {
             request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
             credential_cache_ttl: Duration::from_secs(15 * 60),
+            breaker_threshold: 10,
+            breaker_cooldown: Duration::from_secs(30),
+            auto_disable_after: Duration::from_secs(5 * 24 * 3600),
+            retention: Duration::from_secs(30 * 24 * 3600),
+            metrics_token: None,
         }
     }
 }

@@ -11,12 +11,20 @@ pub enum ApiError {
     Unauthorized,
     #[error("this needs the permission {}", .0.as_str())]
     Forbidden(herald_domain::Permission),
+    /// Granting a role that carries a permission the caller lacks on that scope.
+    #[error("granting {role} needs every permission it carries; you lack {} here", .missing.as_str())]
+    Escalation {
+        role: String,
+        missing: herald_domain::Permission,
+    },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
     #[error("the body is larger than the server accepts")]
     TooLarge,
+    #[error("the body must be JSON, sent with `Content-Type: application/json`")]
+    UnsupportedMediaType,
     #[error("{0}")]
     Invalid(FieldError),
     #[error("{}", .0.message)]
@@ -36,12 +44,88 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: unauthorized, forbidden, not_found, malformed_json, payload_too_large,
-    /// invalid_field, conflict, unavailable, internal.
+    /// unsupported_media_type, invalid_field, conflict, unavailable, internal; method_not_allowed
+    /// and bad_request for requests no handler could take.
     code: &'static str,
     message: String,
     /// The offending field, as a dotted path (`config.webhook_url`, `events[1]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+}
+
+impl ErrorBody {
+    fn new(code: &'static str, message: String, field: Option<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message,
+                field,
+            },
+        }
+    }
+}
+
+/// Gives every error answer of the API the one JSON format, including those made below the
+/// handlers: 405 for a method a path does not take, 400 for a path segment that does not
+/// decode. The status and headers (`Allow` on a 405) stay; axum's plain-text reason becomes the
+/// message.
+pub(crate) async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // These bodies are axum's one-line reasons; anything longer is cut, not buffered.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let (code, field) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", None),
+        StatusCode::BAD_REQUEST if text.starts_with("Invalid URL") => {
+            ("bad_request", Some("path".to_owned()))
+        }
+        StatusCode::BAD_REQUEST => ("bad_request", None),
+        StatusCode::NOT_FOUND => ("not_found", None),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", Some("body".to_owned())),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", Some("content-type".to_owned()))
+        }
+        status if status.is_server_error() => ("internal", None),
+        _ => ("http_error", None),
+    };
+    let message = match (status, text.is_empty()) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            format!("this path does not take this method; it takes: {allowed}")
+        }
+        (_, false) => text,
+        (_, true) => status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_owned(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&ErrorBody::new(code, message, field))
+        .expect("an error body serialises");
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 impl ApiError {
@@ -103,6 +187,12 @@ impl IntoResponse for ApiError {
                 self.to_string(),
             ),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, self.to_string()),
+            ApiError::Escalation { .. } => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                Some("role".into()),
+                self.to_string(),
+            ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
             ApiError::MalformedJson(_) => (
                 StatusCode::BAD_REQUEST,
@@ -114,6 +204,12 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 Some("body".into()),
+                self.to_string(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Some("content-type".into()),
                 self.to_string(),
             ),
             ApiError::Invalid(e) => (
@@ -144,13 +240,7 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code,
-                message,
-                field,
-            },
-        };
+        let body = ErrorBody::new(code, message, field);
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(

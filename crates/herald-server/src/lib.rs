@@ -4,6 +4,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod cursor;
 pub mod error;
 pub mod extract;
 mod request_id;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub grants: std::sync::Arc<auth::GrantCache>,
     /// Whether `/readyz` requires this process's workers to run.
     pub expect_workers: bool,
+    /// The bearer token `/metrics` asks for, if one is set (`HERALD_METRICS_TOKEN`).
+    pub metrics_token: Option<std::sync::Arc<str>>,
 }
 
 impl AppState {
@@ -37,6 +40,7 @@ impl AppState {
             tokens: Default::default(),
             grants: Default::default(),
             expect_workers: false,
+            metrics_token: None,
         }
     }
 }
@@ -112,6 +116,10 @@ impl Server {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let run_workers = self.config.worker_count() > 0;
         let workers = run_workers.then(|| tokio::spawn(self.engine.clone().run(shutdown.clone())));
+        // Processes that deliver also prune what has aged out (HERALD_RETENTION).
+        if run_workers {
+            tokio::spawn(self.engine.clone().run_retention(shutdown.clone()));
+        }
         tracing::info!(
             address = %self.local_addr(),
             role = %self.config.role.as_str(),
@@ -120,6 +128,11 @@ impl Server {
         );
         let state = AppState {
             expect_workers: run_workers,
+            metrics_token: self
+                .config
+                .metrics_token
+                .as_deref()
+                .map(std::sync::Arc::from),
             ..AppState::new(self.engine.clone())
         };
         let app = match self.config.serves_api() {

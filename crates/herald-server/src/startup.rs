@@ -140,6 +140,10 @@ impl Prepared {
             poll_interval: config.poll_interval,
             endpoints: self.endpoints,
             credential_cache_ttl: config.credential_cache_ttl,
+            breaker_threshold: config.breaker_threshold,
+            breaker_cooldown: config.breaker_cooldown,
+            auto_disable_after: Some(config.auto_disable_after).filter(|d| !d.is_zero()),
+            retention: Some(config.retention).filter(|d| !d.is_zero()),
             ..EngineConfig::default()
         };
         Ok(Engine::new(

@@ -700,3 +700,84 @@ async fn every_operation_names_the_permission_it_needs() {
     }
     assert!(operations >= 25, "{operations}");
 }
+
+on_both_backends!(
+    an_identity_access_manager_cannot_grant_itself_more,
+    |app: TestApp| async move {
+        // Issue 9: an IdentityAccessManager on one integration granted itself Owner on it,
+        // then deleted it.
+        let id = integration(&app, "guarded").await;
+        let (iam_id, iam) = app.principal("user", "ivan", &[]).await;
+        app.grant(&iam_id, "IdentityAccessManager", Some(&id)).await;
+        for role in ["Owner", "Contributor"] {
+            let grant = json!({"principal_id": iam_id, "role": role, "integration_id": id});
+            let (status, body) = app
+                .request_as(&iam, Method::POST, "/v1/role-assignments", Some(grant))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{role}: {body}");
+            assert_eq!(body["error"]["field"], "role");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("integration.update"),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            call(
+                &app,
+                &iam,
+                Method::DELETE,
+                &format!("/v1/integrations/{id}"),
+                None
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+        // What it holds, it may pass on: Reader and IdentityAccessManager.
+        let (someone, _) = app.principal("user", "sam", &[]).await;
+        for role in ["Reader", "IdentityAccessManager"] {
+            let grant = json!({"principal_id": someone, "role": role, "integration_id": id});
+            assert_eq!(
+                call(
+                    &app,
+                    &iam,
+                    Method::POST,
+                    "/v1/role-assignments",
+                    Some(grant)
+                )
+                .await,
+                StatusCode::CREATED,
+                "{role}"
+            );
+        }
+        // An Owner of the integration may grant any role on it, but none on the organisation.
+        let (owner_id, owner) = app.principal("user", "olga", &[]).await;
+        app.grant(&owner_id, "Owner", Some(&id)).await;
+        let grant = json!({"principal_id": someone, "role": "Contributor", "integration_id": id});
+        assert_eq!(
+            call(
+                &app,
+                &owner,
+                Method::POST,
+                "/v1/role-assignments",
+                Some(grant)
+            )
+            .await,
+            StatusCode::CREATED
+        );
+        let org_grant = json!({"principal_id": owner_id, "role": "Owner"});
+        assert_eq!(
+            call(
+                &app,
+                &owner,
+                Method::POST,
+                "/v1/role-assignments",
+                Some(org_grant)
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+    }
+);

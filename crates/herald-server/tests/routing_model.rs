@@ -164,6 +164,10 @@ on_both_backends!(
         let (_, integration) = app.get(&one).await;
         assert_eq!(integration["routing_model"], "filters");
         assert_eq!(integration["is_supplied_to_all_modules"], false);
+        assert!(
+            integration.get("warnings").is_none(),
+            "its filters apply: {integration}"
+        );
         // The short name and its fully qualified id are one type.
         assert_eq!(app.emit_and_count(json!({"type": "scan_done"})).await, 1);
         assert_eq!(
@@ -182,6 +186,24 @@ on_both_backends!(
         .await;
         let (_, integration) = app.get(&one).await;
         assert_eq!(integration["routing_model"], "supply_demand");
+        assert_eq!(
+            integration["warnings"][0]["field"], "events",
+            "{integration}"
+        );
+        // Patching in another filter is accepted, and the answer says it is inert too.
+        let (status, patched) = app.patch(&one, json!({"severity_filter": "high"})).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        let warned: Vec<&str> = patched["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(warned, vec!["events", "severity_filter"]);
+        assert!(patched["warnings"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("min_severity"));
         let (_, listed) = app.get("/v1/integrations?name=scanner").await;
         assert_eq!(listed["data"][0]["routing_model"], "supply_demand");
         let (_, shown) = app.get(&format!("/v1/integration-events/{demand}")).await;

@@ -4,7 +4,7 @@
 
 use herald_domain::error::error_chain;
 use herald_domain::Integration;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::SlackApp;
 
@@ -53,35 +53,15 @@ pub(crate) async fn handle(app: &SlackApp, envelope: &Value) -> Result<(), Strin
     Ok(())
 }
 
-/// Disables an integration on Herald's own initiative, saying why. Already disabled: nothing
-/// changes (a retried or repeated event records nothing twice).
+/// Disables an integration on Herald's own initiative, saying why, through the engine's one
+/// mechanism (the reason on the integration, the audit log, `herald.integration.disabled`).
+/// Already disabled: nothing changes (a retried or repeated event records nothing twice).
 pub(crate) async fn disable(app: &SlackApp, integration: &Integration, reason: &str, source: &str) {
-    let store = app.engine().store();
-    let Ok(Some(mut row)) = store
-        .get_integration(&integration.org_id, &integration.id)
+    if let Err(error) = app
+        .engine()
+        .disable_integration(&integration.org_id, &integration.id, reason, source)
         .await
-    else {
-        return;
-    };
-    if !row.integration.enabled {
-        return;
-    }
-    row.integration.enabled = false;
-    row.integration.disabled_reason = Some(reason.to_owned());
-    row.integration.updated_at = app.now();
-    if let Err(error) = store.update_integration(&row).await {
+    {
         tracing::error!(integration_id = %integration.id, error = %error_chain(&error), "could not disable an integration");
-        return;
     }
-    app.engine().integrations_changed(&integration.org_id);
-    herald_server::app::audit_system(
-        &app.state,
-        &integration.org_id,
-        source,
-        "integration.disable",
-        ("integration", integration.id.as_str()),
-        Some(json!({"changed": ["enabled"], "reason": reason})),
-    )
-    .await;
-    tracing::info!(integration_id = %integration.id, reason, "integration disabled");
 }

@@ -17,13 +17,25 @@ use crate::{Backend, Page, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, status, \
                        attempt_count, cycle_attempts, next_attempt_at, last_status_code, last_error, external_id, \
-                       created_at, updated_at, correlation_key, carried_by";
+                       created_at, updated_at, correlation_key, carried_by, replayed, replay_of";
+
+/// [`COLUMNS`] of `deliveries d`, with the type and title of its event `e`, for the log.
+const LISTED_COLUMNS: &str = "d.id, d.org_id, d.event_id, d.integration_id, d.integration_name, d.kind, \
+                              d.destination, d.status, d.attempt_count, d.cycle_attempts, d.next_attempt_at, \
+                              d.last_status_code, d.last_error, d.external_id, d.created_at, d.updated_at, \
+                              d.correlation_key, d.carried_by, d.replayed, d.replay_of, e.event_type, \
+                              e.title AS event_title";
 
 /// True for a delivery `d` with no unfinished predecessor in its chain: deliveries of one
 /// integration and destination that share a correlation key go out one at a time, in order.
 const CHAIN_HEAD: &str = "(d.correlation_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p \
     WHERE p.integration_id = d.integration_id AND p.destination = d.destination \
     AND p.correlation_key = d.correlation_key AND p.id < d.id AND p.next_attempt_at IS NOT NULL))";
+
+/// True for a delivery `d` whose integration is not paused: a paused integration's
+/// deliveries wait in the queue, untried, until it is resumed.
+const NOT_PAUSED: &str =
+    "d.integration_id NOT IN (SELECT i.id FROM integrations i WHERE i.paused_at IS NOT NULL)";
 
 /// A delivery a worker now holds the lease on.
 #[derive(Debug, Clone)]
@@ -105,6 +117,9 @@ pub enum ResultKind {
     },
     RetryAt(DateTime<Utc>),
     Failed,
+    /// The receiver asked for no more attempts of this message: it ends failed, and the
+    /// attempt is logged as `aborted`.
+    Aborted,
     /// Not attempted: the destination is rate limited or paused until then. No attempt is
     /// logged and the retry schedule does not advance.
     Deferred(DateTime<Utc>),
@@ -138,6 +153,7 @@ pub struct DeliveryFilter {
     pub integration_id: Option<IntegrationId>,
     pub event_id: Option<EventId>,
     pub status: Option<DeliveryStatus>,
+    pub correlation_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,7 +201,7 @@ impl Store {
         let sql = format!(
             "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
                SELECT d.id FROM deliveries d WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $3 \
-               AND {CHAIN_HEAD}{skipped} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
+               AND {CHAIN_HEAD} AND {NOT_PAUSED}{skipped} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
              RETURNING {COLUMNS}, lease_owner"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
@@ -270,7 +286,7 @@ impl Store {
     pub async fn next_due_at_except(&self, skip: &ClaimFilter) -> Result<Option<DateTime<Utc>>> {
         let sql = format!(
             "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d \
-             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD}{}",
+             WHERE d.next_attempt_at IS NOT NULL AND {CHAIN_HEAD} AND {NOT_PAUSED}{}",
             skip.sql(1)
         );
         let row = skip.bind(sqlx::query(&sql)).fetch_one(&self.pool).await?;
@@ -286,19 +302,25 @@ impl Store {
         limit: u32,
     ) -> Result<Page<Delivery>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM deliveries WHERE org_id = $1 AND ($2 IS NULL OR integration_id = $2) \
-             AND ($3 IS NULL OR event_id = $3) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR id < $5) \
-             ORDER BY id DESC LIMIT $6"
+            "SELECT {LISTED_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id \
+             WHERE d.org_id = $1 AND ($2 IS NULL OR d.integration_id = $2) \
+             AND ($3 IS NULL OR d.event_id = $3) AND ($4 IS NULL OR d.status = $4) \
+             AND ($5 IS NULL OR d.correlation_key = $5) AND ($6 IS NULL OR d.id < $6) \
+             ORDER BY d.id DESC LIMIT $7"
         ))
         .bind(org.to_string())
         .bind(filter.integration_id.as_ref().map(|i| i.to_string()))
         .bind(filter.event_id.as_ref().map(|i| i.to_string()))
         .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.correlation_key.clone())
         .bind(cursor.map(str::to_owned))
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows.iter().map(delivery_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(listed_delivery_row)
+            .collect::<Result<Vec<_>>>()?;
         let next_cursor = page_cursor(&mut items, limit, |d| d.id.to_string());
         Ok(Page { items, next_cursor })
     }
@@ -309,14 +331,15 @@ impl Store {
         id: &DeliveryId,
     ) -> Result<Option<(Delivery, Vec<Attempt>)>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM deliveries WHERE id = $1 AND org_id = $2"
+            "SELECT {LISTED_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id \
+             WHERE d.id = $1 AND d.org_id = $2"
         ))
         .bind(id.to_string())
         .bind(org.to_string())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let delivery = delivery_row(&row)?;
+        let delivery = listed_delivery_row(&row)?;
         let attempts = sqlx::query(
             "SELECT attempt_number, started_at, duration_ms, outcome, status_code, response_excerpt, error \
              FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number",
@@ -416,6 +439,21 @@ fn delivery_row(row: &AnyRow) -> Result<Delivery> {
         external_id: row.try_get("external_id")?,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
+        replay: row.try_get::<i64, _>("replayed")? != 0,
+        replay_of: row
+            .try_get::<Option<String>, _>("replay_of")?
+            .map(DeliveryId::from_trusted),
+        event_type: None,
+        event_title: None,
+    })
+}
+
+/// A row of [`LISTED_COLUMNS`].
+fn listed_delivery_row(row: &AnyRow) -> Result<Delivery> {
+    Ok(Delivery {
+        event_type: row.try_get("event_type")?,
+        event_title: row.try_get("event_title")?,
+        ..delivery_row(row)?
     })
 }
 
@@ -458,6 +496,12 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
             next_attempt_at: Some(to_millis(*at)),
             external_id: progress,
             outcome: AttemptOutcome::Retry,
+        },
+        ResultKind::Aborted => Applied {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            external_id: progress,
+            outcome: AttemptOutcome::Aborted,
         },
         ResultKind::Failed | ResultKind::Deferred(_) => Applied {
             status: DeliveryStatus::Failed,

@@ -145,9 +145,10 @@ async fn insert_event_rows(
     backend: crate::Backend,
     chunk: &[(EventInsert, Vec<NewDelivery>)],
 ) -> Result<HashSet<String>> {
-    let values = crate::value_rows(backend, chunk.len(), 7);
+    let values = crate::value_rows(backend, chunk.len(), 9);
     let sql = format!(
-        "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at) \
+        "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
+         target_id, title) \
          VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING RETURNING id"
     );
     let mut query = sqlx::query(&sql);
@@ -159,7 +160,9 @@ async fn insert_event_rows(
             .bind(insert.idempotency_key.clone())
             .bind(insert.event.correlation_key.clone())
             .bind(serde_json::to_string(&insert.event).expect("events serialise"))
-            .bind(to_millis(insert.received_at));
+            .bind(to_millis(insert.received_at))
+            .bind(insert.event.target_id.clone())
+            .bind(insert.event.title.clone());
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.iter().map(|row| Ok(row.try_get("id")?)).collect()

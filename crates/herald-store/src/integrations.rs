@@ -8,7 +8,7 @@ use crate::{conflict_as, Page, Result, Store, StoreError};
 
 const COLUMNS: &str =
     "id, org_id, kind, name, enabled, severity_filter, events, target_ids, config_sealed, \
-                       config_keys, created_at, updated_at, template, supplied_to_all_modules, destinations, disabled_reason";
+                       config_keys, created_at, updated_at, template, supplied_to_all_modules, destinations, disabled_reason, paused_at";
 
 /// An integration with its sealed config: what is created, updated, and opened on the send path.
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ impl Store {
 pub(crate) fn insert_integration_sql() -> String {
     format!(
         "INSERT INTO integrations ({COLUMNS}) VALUES ({})",
-        crate::placeholders(1, 16)
+        crate::placeholders(1, 17)
     )
 }
 
@@ -222,6 +222,7 @@ pub(crate) fn bind_integration<'q>(
         .bind(i64::from(i.supplied_to_all_modules))
         .bind(destinations_json(&i.destinations))
         .bind(i.disabled_reason.clone())
+        .bind(i.paused_at.map(to_millis))
 }
 
 /// Trims a fetched `limit + 1` rows to `limit` and returns the cursor for the next page.
@@ -274,6 +275,7 @@ fn integration_row(row: &AnyRow) -> Result<IntegrationRow> {
         name: row.try_get("name")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         disabled_reason: row.try_get("disabled_reason")?,
+        paused_at: crate::time::opt_from_millis(row.try_get("paused_at")?)?,
         filters: Filters {
             events: parse_json_list(row.try_get("events")?)?,
             target_ids: parse_json_list(row.try_get("target_ids")?)?,

@@ -6,11 +6,16 @@ mod attachments;
 mod chain;
 mod deliveries;
 mod demands;
+mod event_log;
 mod events;
+mod gauges;
 mod integration_changes;
+mod integration_health;
 mod integrations;
 mod key_rotation;
 mod orgs;
+mod recovery;
+mod retention;
 mod scopes;
 mod slack;
 mod time;
@@ -29,10 +34,14 @@ pub use deliveries::{
     ResultKind,
 };
 pub use demands::{DemandFilter, EventTypeRow};
+pub use event_log::EventFilter;
 pub use events::{EventInsert, InsertedEvent, Lease, NewDelivery, StoredEvent};
+pub use gauges::QueueGauges;
 pub use integration_changes::{IntegrationChange, IntegrationChanges, INTEGRATIONS_CHANNEL};
 pub use integrations::IntegrationRow;
 pub use key_rotation::RotationReport;
+pub use recovery::{NewReplay, OriginalDelivery, RetryNowError};
+pub use retention::Pruned;
 pub use scopes::{ScopeDeleteError, ScopeFilter, ScopeRow, SupplyRow};
 pub use slack::{
     ApprovalDecision, SlackInstallation, SlackLinkCode, SlackOAuthState, SlackSubscription,
@@ -412,6 +421,8 @@ pub(crate) fn pow2_chunks<T>(mut items: &[T], max: usize) -> Vec<&[T]> {
 pub mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;
 
 impl Store {
     /// A round trip to the database, for health checks.

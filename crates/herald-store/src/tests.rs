@@ -30,6 +30,7 @@ pub(crate) fn new_integration(org: &OrgId) -> Integration {
         filters: Filters::default(),
         supplied_to_all_modules: false,
         disabled_reason: None,
+        paused_at: None,
         destinations: None,
         config_keys: vec!["webhook_url".into()],
         template: None,

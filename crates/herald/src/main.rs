@@ -33,6 +33,9 @@ enum Command {
     /// List, show and test integrations.
     #[command(subcommand)]
     Integrations(commands::integrations::IntegrationsCommand),
+    /// Accepted events: list them by type, module, run or time.
+    #[command(subcommand)]
+    Events(commands::events::EventsCommand),
     /// The delivery log: list, show (with attempts) and retry deliveries.
     #[command(subcommand)]
     Deliveries(commands::deliveries::DeliveriesCommand),
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
             Command::Integrations(command) => commands::integrations::run(command).await,
+            Command::Events(command) => commands::events::run(command).await,
             Command::Deliveries(command) => commands::deliveries::run(command).await,
             Command::Render(args) => commands::render::run(args).await,
             Command::Org(command) => commands::org::run(command).await,

@@ -151,11 +151,19 @@ async fn apply_creates_everything_then_a_second_run_changes_nothing() {
     let (herald, dir) = start();
     let file = write(dir.path(), "herald.yaml", FILE);
 
-    let out = ok(&cli(&herald, &["apply", "-f", &file], &secrets()));
+    let applied = cli(&herald, &["apply", "-f", &file], &secrets());
+    let out = ok(&applied);
     assert!(
         out.contains("+ create   integration \"ops slack\" (slack)"),
         "{out}"
     );
+    // The audit hook keeps an `events` filter beside its integration event: said, not refused.
+    let warned = String::from_utf8_lossy(&applied.stderr);
+    assert!(
+        warned.contains("warning: ") && warned.contains("integrations[1].events (\"audit hook\")"),
+        "{warned}"
+    );
+    assert!(!warned.contains("ops slack"), "{warned}");
     assert!(out.contains("Plan: 12 to create, 0 to update"), "{out}");
     assert!(out.contains("Applied 12 change(s)."), "{out}");
 
@@ -169,6 +177,7 @@ async fn apply_creates_everything_then_a_second_run_changes_nothing() {
     assert_eq!(hook["events"], serde_json::json!(["scan_done"]));
     assert_eq!(hook["template"]["title"], "{{ title }}!");
     assert_eq!(hook["routing_model"], "supply_demand");
+    assert_eq!(hook["warnings"][0]["field"], "events", "{hook}");
     let slack_id = slack["id"].as_str().unwrap();
     let supplies = herald
         .call(

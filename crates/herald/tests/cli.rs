@@ -90,6 +90,28 @@ async fn integrations_and_deliveries_from_the_command_line() {
     );
     assert!(ok, "{err}");
     assert!(out.contains(&delivery) && out.contains("failed"), "{out}");
+    assert!(
+        out.contains("scan_done"),
+        "each delivery names its event's type: {out}"
+    );
+    let (ok, out, err) = herald_cli(
+        &base,
+        &[
+            "events",
+            "list",
+            "--type",
+            "scan_done",
+            "--since",
+            "2000-01-01T00:00:00Z",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(event_id.trim()), "{out}");
+    let (ok, out, err) = herald_cli(&base, &["events", "list", "--type", "finding_new"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains(event_id.trim()), "{out}");
+    let (ok, _, err) = herald_cli(&base, &["events", "list", "--since", "last week"]);
+    assert!(!ok && err.contains("since"), "{err}");
     let (ok, out, err) = herald_cli(&base, &["deliveries", "show", &delivery]);
     assert!(ok, "{err}");
     assert!(out.contains("OUTCOME") && out.contains("400"), "{out}");

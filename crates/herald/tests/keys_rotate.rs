@@ -36,6 +36,7 @@ async fn rotate_rewraps_every_config_under_the_first_key() {
             template: None,
             supplied_to_all_modules: false,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -152,7 +152,10 @@ impl RoutingIndex {
                 bucket.candidates(&at, &mut candidates);
             }
         }
-        self.all.candidates(&at, &mut candidates);
+        // `*` does not cover Herald's operator events (see `Trigger::matches`).
+        if !crate::catalogue::is_operator_event(canonical_type) {
+            self.all.candidates(&at, &mut candidates);
+        }
         candidates.sort_unstable_by_key(|&d| (self.owner[d as usize], d));
 
         let mut routed = Vec::new();
@@ -232,6 +235,7 @@ mod tests {
             filters: Filters::default(),
             supplied_to_all_modules: all,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             config_keys: vec![],
             template: None,

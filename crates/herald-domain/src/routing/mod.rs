@@ -3,6 +3,7 @@
 //! it has an integration event; from then on by supply ∩ demand, and its filters no longer apply.
 
 mod index;
+mod inert;
 
 use serde::Serialize;
 
@@ -12,6 +13,7 @@ use crate::scope::{Location, Supply};
 use crate::{Event, Integration, IntegrationEventId, Severity};
 
 pub use index::RoutingIndex;
+pub use inert::{inert_filter_message, inert_filters};
 
 /// Whether an integration gets an event, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,6 +96,11 @@ pub fn route(event: &Event, integration: &Integration) -> Verdict {
         return skip(SkipReason::Disabled);
     }
     let filters = &integration.filters;
+    if filters.events.is_none() && crate::catalogue::is_operator_event(&event.event_type) {
+        return skip(SkipReason::EventNotSubscribed {
+            event_type: event.event_type.clone(),
+        });
+    }
     if let Some(events) = &filters.events {
         let wanted = canonical(&event.event_type);
         if !events.iter().any(|e| canonical(e) == wanted) {
@@ -220,6 +227,7 @@ mod tests {
             filters,
             supplied_to_all_modules: false,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             config_keys: vec![],
             template: None,
@@ -256,6 +264,26 @@ mod tests {
                 reason: SkipReason::Disabled
             }
         );
+    }
+
+    #[test]
+    fn operator_events_reach_only_those_that_name_them() {
+        let failing = event(json!({"type": "herald.integration.failing"}));
+        let everything = integration(Filters::default());
+        assert!(matches!(
+            route(&failing, &everything),
+            Verdict::Skip {
+                reason: SkipReason::EventNotSubscribed { .. }
+            }
+        ));
+        let named = integration(Filters {
+            events: Some(vec!["herald.integration.failing".into()]),
+            ..Filters::default()
+        });
+        assert_eq!(route(&failing, &named), Verdict::Deliver);
+        // Other events of Herald's own (an approval decision) are ordinary events.
+        let decided = event(json!({"type": "herald.test"}));
+        assert_eq!(route(&decided, &everything), Verdict::Deliver);
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn sealed_row(keys: &SecretBox, org: &OrgId, token: &str) -> IntegrationRow {
             template: None,
             supplied_to_all_modules: false,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

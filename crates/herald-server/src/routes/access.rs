@@ -56,13 +56,17 @@ pub struct PrincipalPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalQuery {
     kind: Option<PrincipalKind>,
     /// Exact name: finds one principal by name.
     name: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[utoipa::path(post, path = "/v1/principals", tag = "access", security(("bearer" = ["principal.manage"])),
@@ -123,13 +127,13 @@ pub async fn list_principals(
             &caller.org_id,
             query.kind,
             query.name.as_deref(),
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
     Ok(Json(PrincipalPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 
@@ -302,6 +306,7 @@ impl From<RoleAssignment> for RoleAssignmentView {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RoleAssignmentQuery {
     principal_id: Option<String>,
@@ -318,7 +323,7 @@ fn require_grant(caller: &Caller, integration: Option<&IntegrationId>) -> Result
 
 #[utoipa::path(post, path = "/v1/role-assignments", tag = "access",
     security(("bearer" = ["role.grant", "integration.grant"])),
-    description = "Needs role.grant for an organisation role, or integration.grant on the integration for a role on it.",
+    description = "Needs role.grant for an organisation role, or integration.grant on the integration for a role on it, and every permission the role carries on that scope: nobody grants more than they hold (an IdentityAccessManager grants Reader and IdentityAccessManager).",
     request_body = CreateRoleAssignment,
     responses((status = 201, body = RoleAssignmentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -333,19 +338,31 @@ pub async fn create_role_assignment(
         .map(|raw| IntegrationId::parse(raw).ok_or(ApiError::NotFound("integration")))
         .transpose()?;
     require_grant(&caller, integration.as_ref())?;
-    let role_known = match &integration {
-        Some(_) => IntegrationRole::parse(&body.role).is_some(),
-        None => OrgRole::parse(&body.role).is_some(),
+    // Nobody grants a role carrying a permission they do not hold on that scope
+    // (Kubernetes RBAC's escalation rule).
+    let escalation = match &integration {
+        Some(id) => IntegrationRole::parse(&body.role)
+            .map(|role| caller.grants.may_grant_integration_role(role, id)),
+        None => OrgRole::parse(&body.role).map(|role| caller.grants.may_grant_org_role(role)),
     };
-    if !role_known {
-        let names: Vec<&str> = match &integration {
-            Some(_) => IntegrationRole::ALL.iter().map(|r| r.as_str()).collect(),
-            None => OrgRole::ALL.iter().map(|r| r.as_str()).collect(),
-        };
-        return Err(ApiError::invalid(
-            "role",
-            format!("must be one of: {}", names.join(", ")),
-        ));
+    match escalation {
+        Some(Ok(())) => {}
+        Some(Err(missing)) => {
+            return Err(ApiError::Escalation {
+                role: body.role,
+                missing,
+            })
+        }
+        None => {
+            let names: Vec<&str> = match &integration {
+                Some(_) => IntegrationRole::ALL.iter().map(|r| r.as_str()).collect(),
+                None => OrgRole::ALL.iter().map(|r| r.as_str()).collect(),
+            };
+            return Err(ApiError::invalid(
+                "role",
+                format!("must be one of: {}", names.join(", ")),
+            ));
+        }
     }
     let store = state.engine.store();
     let principal = PrincipalId::parse(&body.principal_id)
@@ -392,7 +409,8 @@ pub async fn create_role_assignment(
 #[utoipa::path(get, path = "/v1/role-assignments", tag = "access",
     security(("bearer" = ["principal.read", "integration.grant"])),
     description = "Needs principal.read, or integration.grant on the integration named by integration_id.",
-    params(RoleAssignmentQuery), responses((status = 200, body = Vec<RoleAssignmentView>), (status = 403, body = ErrorBody)))]
+    params(RoleAssignmentQuery), responses((status = 200, body = Vec<RoleAssignmentView>), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "The integration named by integration_id is not visible to the caller")))]
 pub async fn list_role_assignments(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -401,7 +419,10 @@ pub async fn list_role_assignments(
     let integration = query
         .integration_id
         .as_deref()
-        .map(|raw| IntegrationId::parse(raw).ok_or(ApiError::NotFound("integration")))
+        .map(|raw| {
+            IntegrationId::parse(raw)
+                .ok_or_else(|| ApiError::invalid("integration_id", "is not an integration id"))
+        })
         .transpose()?;
     match &integration {
         Some(id) if !caller.grants.allows(Permission::PrincipalRead) => {
@@ -464,6 +485,7 @@ pub struct CreateToken {
     /// Whom the token acts as; the caller when absent. Another principal needs principal.manage.
     principal_id: Option<String>,
     /// When it stops working (RFC 3339, in the future); never when absent.
+    #[serde(default, deserialize_with = "herald_domain::time::optional_rfc3339")]
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -619,6 +641,7 @@ pub async fn revoke_token(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// e.g. integration.update
@@ -626,8 +649,11 @@ pub struct AuditQuery {
     resource_id: Option<String>,
     /// The principal who acted.
     actor_id: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -685,11 +711,16 @@ pub async fn list_audit(
     let page = state
         .engine
         .store()
-        .list_audit(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_audit(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(AuditPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

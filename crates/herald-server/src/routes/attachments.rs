@@ -27,6 +27,7 @@ pub struct CreateAttachment {
     run_after: RunAfter,
     /// This module's overrides: channels (Slack) or URLs (Teams, webhook, custom), by default
     /// and per environment.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     destinations: Option<Destinations>,
 }
 
@@ -35,7 +36,7 @@ pub struct CreateAttachment {
 pub struct UpdateAttachment {
     run_after: Option<RunAfter>,
     /// Replaces the overrides; null removes them.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<Destinations>)]
     destinations: Option<Option<Destinations>>,
 }
@@ -73,13 +74,17 @@ pub struct AttachmentPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentQuery {
     integration_id: Option<String>,
     /// Exact module name: with `integration_id`, finds the one attachment of that pair.
     module: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[utoipa::path(post, path = "/v1/attachments", tag = "routing", security(("bearer" = ["integration.update"])),
@@ -167,13 +172,13 @@ pub async fn list(
             integration.as_ref(),
             query.module.as_deref(),
             readable.as_deref(),
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
     Ok(Json(AttachmentPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

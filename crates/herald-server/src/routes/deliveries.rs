@@ -17,15 +17,21 @@ use crate::AppState;
 use herald_domain::Permission;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     integration_id: Option<String>,
     event_id: Option<String>,
     /// pending, retrying, success or failed.
     status: Option<String>,
+    /// Only the deliveries of one run (or other chain of correlated events).
+    correlation_key: Option<String>,
     /// 1 to 250; default 50.
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -37,8 +43,8 @@ pub struct DeliveryPage {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
-    delivery: Delivery,
-    attempts: Vec<Attempt>,
+    pub(crate) delivery: Delivery,
+    pub(crate) attempts: Vec<Attempt>,
 }
 
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", security(("bearer" = ["delivery.read"])), params(ListQuery),
@@ -72,15 +78,21 @@ pub async fn list(
                     .ok_or_else(|| invalid("status", "one of pending, retrying, success, failed"))
             })
             .transpose()?,
+        correlation_key: query.correlation_key,
     };
     let page = state
         .engine
         .store()
-        .list_deliveries(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_deliveries(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(DeliveryPage {
         data: page.items,
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

@@ -37,6 +37,7 @@ pub struct EventTypePage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventTypeQuery {
     /// Only the type with this id or alias.

@@ -1,17 +1,19 @@
 //! `POST /v1/events`: accept a platform event. The 202 comes only after the event and all its
-//! deliveries are committed together.
+//! deliveries are committed together. `GET /v1/events` lists what was accepted.
 
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use herald_domain::{Event, EventId, EventInput};
 use herald_engine::IngestError;
-use serde::Serialize;
+use herald_store::EventFilter;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::AppState;
 use herald_domain::Permission;
 
@@ -77,4 +79,78 @@ pub async fn get_one(
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     Ok(Json(stored.event))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// The exact event type, e.g. `iac.run.applied`.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// The module or workspace the events are about (their `target_id`).
+    target_id: Option<String>,
+    correlation_key: Option<String>,
+    /// RFC 3339; events received at or after this time.
+    since: Option<String>,
+    /// RFC 3339; events received before this time.
+    until: Option<String>,
+    /// 1 to 250; default 50.
+    #[param(minimum = 1, maximum = 250)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    #[schema(value_type = Vec<Object>)]
+    data: Vec<Event>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("bearer" = ["event.read"])), params(ListQuery),
+    responses((status = 200, body = EventPage, description = "Stored event envelopes, newest first"),
+              (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    caller.require(Permission::EventRead)?;
+    let limit = crate::routes::page_limit(query.limit)?;
+    let filter = EventFilter {
+        event_type: query.event_type,
+        target_id: query.target_id,
+        correlation_key: query.correlation_key,
+        since: query
+            .since
+            .as_deref()
+            .map(|raw| time("since", raw))
+            .transpose()?,
+        until: query
+            .until
+            .as_deref()
+            .map(|raw| time("until", raw))
+            .transpose()?,
+    };
+    let page = state
+        .engine
+        .store()
+        .list_events(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
+        .await?;
+    Ok(Json(EventPage {
+        data: page.items,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
+    }))
+}
+
+fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    herald_domain::time::parse_rfc3339(raw).map_err(|reason| ApiError::invalid(field, reason))
 }

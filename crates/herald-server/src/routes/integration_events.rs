@@ -6,6 +6,9 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use herald_domain::limits::{
+    check_len, normalise_list, short_text, MAX_DESTINATIONS, MAX_ENVIRONMENTS,
+};
 use herald_domain::scope::parse_scope_name;
 use herald_domain::{
     FieldError, IntegrationEvent, IntegrationEventId, IntegrationId, MessageTemplate, Permission,
@@ -70,17 +73,22 @@ pub struct CreateIntegrationEvent {
     /// as their `security.scan.*` id), a pattern `iac.run.*`, or `*`.
     #[schema(example = "iac.run.*")]
     trigger: String,
+    #[serde(deserialize_with = "crate::extract::object")]
     scope: ScopeBody,
-    /// Only events from these environments; empty or null means any.
+    /// Only events from these environments; empty or null means any. At most 100.
+    #[schema(max_items = 100)]
     environments: Option<Vec<String>>,
     /// Only events at least this severe (events without a severity do not pass).
     min_severity: Option<Severity>,
     /// Defaults to true.
     enabled: Option<bool>,
     /// Stored and validated like an integration's template.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     template: Option<MessageTemplate>,
     /// Where the events it carries go instead of the integration's own destinations: Slack
     /// channels, or URLs for Teams, webhook and custom. Empty or null: the integration's own.
+    /// At most 8.
+    #[schema(max_items = 8)]
     destinations: Option<Vec<String>>,
 }
 
@@ -90,20 +98,21 @@ pub struct CreateIntegrationEvent {
 pub struct UpdateIntegrationEvent {
     name: Option<String>,
     trigger: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     scope: Option<ScopeBody>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
     environments: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Severity>)]
     min_severity: Option<Option<Severity>>,
     enabled: Option<bool>,
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
     /// Replaces its own destinations; null (or empty) goes back to the integration's own.
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 8)]
     destinations: Option<Option<Vec<String>>>,
 }
 
@@ -150,37 +159,30 @@ pub struct IntegrationEventPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationEventQuery {
     name: Option<String>,
     integration_id: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 fn parse_name(raw: &str) -> Result<String, FieldError> {
     herald_domain::IntegrationName::parse(raw).map(|n| n.as_str().to_owned())
 }
 
-/// Empty means any; entries are 1 to 256 bytes; duplicates are dropped.
+/// Empty means any; at most [`MAX_ENVIRONMENTS`] entries of 1 to 256 bytes; duplicates are
+/// dropped.
 fn parse_environments(raw: Option<Vec<String>>) -> Result<Option<Vec<String>>, FieldError> {
-    let Some(items) = raw else { return Ok(None) };
-    let mut kept: Vec<String> = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        if item.is_empty() || item.len() > 256 {
-            return Err(FieldError::new(
-                format!("environments[{i}]"),
-                "must be 1 to 256 bytes",
-            ));
-        }
-        if !kept.contains(&item) {
-            kept.push(item);
-        }
-    }
-    Ok((!kept.is_empty()).then_some(kept))
+    normalise_list("environments", raw, MAX_ENVIRONMENTS, short_text)
 }
 
-/// Destinations checked for the integration's kind; empty means none (the integration's own).
+/// Destinations checked for the integration's kind, at most [`MAX_DESTINATIONS`]; empty means
+/// none (the integration's own).
 async fn checked_destinations(
     state: &AppState,
     caller: &Caller,
@@ -190,6 +192,7 @@ async fn checked_destinations(
     let Some(items) = raw.filter(|items| !items.is_empty()) else {
         return Ok(None);
     };
+    check_len("destinations", items.len(), MAX_DESTINATIONS)?;
     let kind = state
         .engine
         .store()
@@ -198,14 +201,15 @@ async fn checked_destinations(
         .ok_or_else(|| ApiError::invalid("integration_id", "no such integration"))?
         .integration
         .kind;
-    let mut kept: Vec<String> = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        check_destination(state, kind, &item, &format!("destinations[{i}]"))?;
-        if !kept.contains(&item) {
-            kept.push(item);
-        }
+    for (i, item) in items.iter().enumerate() {
+        check_destination(state, kind, item, &format!("destinations[{i}]"))?;
     }
-    Ok(Some(kept))
+    Ok(normalise_list(
+        "destinations",
+        Some(items),
+        MAX_DESTINATIONS,
+        |_| Ok(()),
+    )?)
 }
 
 /// A trigger naming one type must name one the catalogue knows.
@@ -318,11 +322,16 @@ pub async fn list(
     let page = state
         .engine
         .store()
-        .list_integration_events(&caller.org_id, &filter, query.cursor.as_deref(), limit)
+        .list_integration_events(
+            &caller.org_id,
+            &filter,
+            crate::cursor::PageCursor::position_of(&query.cursor),
+            limit,
+        )
         .await?;
     Ok(Json(IntegrationEventPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

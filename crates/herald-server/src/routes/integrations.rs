@@ -35,15 +35,19 @@ pub struct CreateIntegration {
     /// Per-kind credentials and URLs. Encrypted at rest, never returned.
     #[schema(value_type = Object)]
     config: Value,
-    /// Only events about these targets; empty or null means all.
+    /// Only events about these targets; empty or null means all. At most 10,000.
+    #[schema(max_items = 10000)]
     target_ids: Option<Vec<String>>,
-    /// Only these event types; empty or null means all.
+    /// Only these event types (not patterns); empty or null means all. At most 256.
+    #[schema(max_items = 256)]
     events: Option<Vec<String>>,
     /// MiniJinja templates over the event's fields that replace the title and/or text shown
     /// (chat, incident and ticket kinds; machine payloads are sent as they are).
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     template: Option<MessageTemplate>,
     /// Organisation-level channels (Slack) or URLs (Teams, webhook, custom), by default and
     /// per environment: `{"default": [...], "environments": {"production": [...]}}`.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     destinations: Option<Destinations>,
     /// Supply ∩ demand: the integration serves every module of the organisation. Default false.
     is_supplied_to_all_modules: Option<bool>,
@@ -62,17 +66,17 @@ pub struct UpdateIntegration {
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 10000)]
     target_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 256)]
     events: Option<Option<Vec<String>>>,
     /// Replaces the template; null removes it.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<MessageTemplate>)]
     template: Option<Option<MessageTemplate>>,
     /// Replaces the destinations; null removes them.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "crate::extract::present_object")]
     #[schema(value_type = Option<Destinations>)]
     destinations: Option<Option<Destinations>>,
     is_supplied_to_all_modules: Option<bool>,
@@ -119,6 +123,9 @@ pub struct IntegrationView {
     /// Why Herald disabled it on its own, e.g. "the Slack app was uninstalled from Acme
     /// (T0123)"; null once someone sets `enabled` again.
     disabled_reason: Option<String>,
+    /// Paused by an operator (`POST /v1/integrations/{id}/pause`): its deliveries wait,
+    /// untried, until it is resumed. Null when not paused.
+    paused_at: Option<DateTime<Utc>>,
     target_ids: Option<Vec<String>>,
     events: Option<Vec<String>>,
     /// Which config keys are set. Their values are write-only.
@@ -132,12 +139,29 @@ pub struct IntegrationView {
     /// `filters` (the scanner seed's `events`, `target_ids`, `severity_filter`) until the
     /// integration has an integration event; then `supply_demand`, and the filters no longer apply.
     routing_model: RoutingModel,
+    /// What is set but has no effect: filters of an integration routed by supply ∩ demand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
+/// Something accepted that will not do what it seems to: the field and why.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Warning {
+    field: String,
+    message: String,
+}
+
 impl IntegrationView {
     pub(crate) fn new(i: Integration, has_integration_events: bool) -> Self {
+        let warnings = herald_domain::routing::inert_filters(&i.filters, has_integration_events)
+            .into_iter()
+            .map(|field| Warning {
+                field: field.to_owned(),
+                message: herald_domain::routing::inert_filter_message(field),
+            })
+            .collect();
         Self {
             id: i.id.to_string(),
             kind: i.kind,
@@ -145,6 +169,7 @@ impl IntegrationView {
             severity_filter: i.filters.severity_filter,
             enabled: i.enabled,
             disabled_reason: i.disabled_reason,
+            paused_at: i.paused_at,
             target_ids: i.filters.target_ids,
             events: i.filters.events,
             config_keys: i.config_keys,
@@ -152,6 +177,7 @@ impl IntegrationView {
             destinations: i.destinations,
             is_supplied_to_all_modules: i.supplied_to_all_modules,
             routing_model: RoutingModel::of(has_integration_events),
+            warnings,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }
@@ -166,13 +192,17 @@ pub struct IntegrationPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only the integration(s) with exactly this name.
     name: Option<String>,
     /// 1 to 250; default 50.
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 /// The `{ok, status, response}` of seed 004's test call.
@@ -230,6 +260,7 @@ pub async fn create_integration(
         name: name.as_str().to_owned(),
         enabled: body.enabled.unwrap_or(true),
         disabled_reason: None,
+        paused_at: None,
         filters,
         supplied_to_all_modules: body.is_supplied_to_all_modules.unwrap_or(false),
         config_keys,
@@ -292,7 +323,7 @@ pub async fn list(
             &caller.org_id,
             query.name.as_deref(),
             readable.as_deref(),
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
@@ -311,7 +342,7 @@ pub async fn list(
                 IntegrationView::new(i, has)
             })
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 
@@ -491,7 +522,10 @@ pub async fn test(
 }
 
 /// The API's view of one integration, with its routing model.
-async fn view(state: &AppState, integration: Integration) -> Result<IntegrationView, ApiError> {
+pub(crate) async fn view(
+    state: &AppState,
+    integration: Integration,
+) -> Result<IntegrationView, ApiError> {
     let with_demand = state
         .engine
         .store()
@@ -659,10 +693,11 @@ pub(crate) fn checked_destinations(
     let Some(destinations) = destinations.filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
+    destinations.check_caps(field)?;
     for (path, value) in destinations.all() {
         check_destination(state, kind, value, &format!("{field}.{path}"))?;
     }
-    Ok(Some(destinations))
+    Ok(Some(destinations.normalised(field)?))
 }
 
 /// One destination a kind can take: a Slack channel, or an http(s) URL (refused addresses

@@ -3,11 +3,13 @@
 
 mod access;
 mod attachments;
-mod deliveries;
+pub(crate) mod deliveries;
 mod event_types;
 mod events;
 pub(crate) mod integration_events;
 pub(crate) mod integrations;
+mod openapi;
+pub(crate) mod recovery;
 mod routing;
 mod scopes;
 pub(crate) mod supplies;
@@ -72,7 +74,7 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
             integrations::delete
         ))
         .routes(routes!(integrations::test))
-        .routes(routes!(events::emit))
+        .routes(routes!(events::emit, events::list))
         .routes(routes!(events::get_one))
         .routes(routes!(routing::explain_stored))
         .routes(routes!(routing::explain_dry_run))
@@ -120,6 +122,11 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get_one))
         .routes(routes!(deliveries::retry))
+        .routes(routes!(recovery::retry_now_route))
+        .routes(routes!(recovery::resend_failed_route))
+        .routes(routes!(recovery::replay_event_route))
+        .routes(routes!(recovery::pause_route))
+        .routes(routes!(recovery::resume_route))
         .routes(routes!(access::create_principal, access::list_principals))
         .routes(routes!(access::get_principal, access::delete_principal))
         .routes(routes!(access::list_members))
@@ -140,7 +147,8 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
             attachments::delete
         ))
         .split_for_parts();
-    let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    let mut openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serialises");
+    openapi::document_shared_answers(&mut openapi);
     let v1 = v1.route_layer(middleware::from_fn_with_state(
         state.clone(),
         crate::auth::require_token,
@@ -148,9 +156,11 @@ pub fn router(state: AppState, surfaces: Vec<Surface>) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(move || async move { Json(openapi) }))
         .merge(v1)
-        .with_state(state);
+        .with_state(state)
+        .layer(middleware::from_fn(crate::error::json_errors));
     for routes in public {
         app = app.merge(routes);
     }
@@ -163,6 +173,7 @@ pub fn probes_only(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
 }
@@ -189,6 +200,47 @@ async fn readyz(
         "checks": readiness,
     });
     (status, Json(body)).into_response()
+}
+
+/// The Prometheus text exposition. Open like the probes, unless `HERALD_METRICS_TOKEN` is
+/// set: then it needs that bearer token (compared in constant time).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(expected) = &state.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::auth::bearer_token)
+            .unwrap_or_default();
+        // Digests of equal length, compared without an early exit: neither the token's length
+        // nor its first differing byte shows in the time taken.
+        let (given, expected) = (
+            herald_crypto::hash_token(given),
+            herald_crypto::hash_token(expected),
+        );
+        let same = given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+        if !same {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    match state.engine.metrics_text().await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }
 
 /// Page sizes: 1 to 250, 50 by default.

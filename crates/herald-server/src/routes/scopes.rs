@@ -83,14 +83,18 @@ pub struct ScopePage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeQuery {
     /// Only the one with exactly this name.
     name: Option<String>,
     /// Namespaces of this stack, or modules of this namespace.
     parent: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 async fn create(
@@ -171,13 +175,13 @@ async fn list(
             &caller.org_id,
             kind,
             &filter,
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
     Ok(Json(ScopePage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

@@ -84,13 +84,17 @@ pub struct SupplyPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SupplyQuery {
     /// Only supplies to the scope with exactly this name.
     name: Option<String>,
     integration_id: Option<String>,
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    cursor: Option<String>,
+    /// `next_cursor` of the previous page, as given; absent for the first page.
+    #[param(value_type = Option<String>)]
+    cursor: Option<crate::cursor::PageCursor>,
 }
 
 /// The integration named in a body, if the caller may change it: 404 if it may not even read
@@ -194,13 +198,13 @@ async fn list(
             &caller.org_id,
             kind,
             &filter,
-            query.cursor.as_deref(),
+            crate::cursor::PageCursor::position_of(&query.cursor),
             limit,
         )
         .await?;
     Ok(Json(SupplyPage {
         data: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
 }
 

@@ -70,6 +70,9 @@ pub async fn run(args: ApplyArgs) -> Result<(), String> {
     let plan =
         plan::plan(&desired, &remote, &options, &env).map_err(|e| format!("{source}: {e}"))?;
     print!("{}", plan.render(&source));
+    for warning in super::manifest::warnings::inert_filter_warnings(&desired, &remote) {
+        eprintln!("warning: {source}: {warning}");
+    }
     if plan.is_empty() {
         return Ok(());
     }

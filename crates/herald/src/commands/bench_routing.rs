@@ -210,6 +210,7 @@ async fn seed(store: &Store, org: &OrgId, count: usize, per: usize) -> Result<()
             filters: Filters::default(),
             supplied_to_all_modules: core && i % 10 == 0,
             disabled_reason: None,
+            paused_at: None,
             destinations: None,
             config_keys: vec!["webhook_url".into()],
             template: None,

@@ -1,5 +1,5 @@
 //! `herald deliveries`: the delivery log from the command line: list, show with attempts,
-//! retry.
+//! retry, retry now, re-send failed deliveries, replay an event.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -23,6 +23,9 @@ pub enum DeliveriesCommand {
         /// Only those in this state: pending, retrying, success or failed.
         #[arg(long)]
         status: Option<String>,
+        /// Only this run's (or incident's): the events' correlation key.
+        #[arg(long)]
+        correlation_key: Option<String>,
         /// At most this many (1 to 250).
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -40,13 +43,41 @@ pub enum DeliveriesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Send a delivery again: a failed one with a fresh retry budget, one waiting between
-    /// retries at once.
+    /// Queue a failed delivery again, due now, with a fresh retry budget.
     Retry {
         #[command(flatten)]
         server: ServerArgs,
         /// The delivery's id (dlv_…).
         delivery: String,
+    },
+    /// Send a delivery that waits between retries at once (its retry schedule stays where it
+    /// is). Fails if it is not waiting: it has ended, or is being sent right now.
+    RetryNow {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The delivery's id (dlv_…).
+        delivery: String,
+    },
+    /// Queue every failed delivery of an integration within a time window again.
+    ResendFailed {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The integration (id or exact name).
+        integration: String,
+        /// Deliveries created within this long before now (e.g. 30m, 6h, 2d).
+        #[arg(long, value_parser = herald_domain::duration::parse)]
+        since: std::time::Duration,
+    },
+    /// Send an event again as new deliveries, recorded as replays: to every integration that
+    /// got it, or to those named.
+    Replay {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The event's id (evt_…).
+        event: String,
+        /// Only to this integration (id or exact name); repeat for several.
+        #[arg(long)]
+        integration: Vec<String>,
     },
 }
 
@@ -57,45 +88,41 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             integration,
             event,
             status,
+            correlation_key,
             limit,
             json,
         } => {
             let client = Client::new(&server);
-            let mut query = vec![format!("limit={limit}")];
-            if let Some(integration) = integration {
-                let id = resolve(&client, &integration).await?;
-                query.push(format!("integration_id={}", encode(&id)));
-            }
-            if let Some(event) = event {
-                query.push(format!("event_id={}", encode(&event)));
-            }
-            if let Some(status) = status {
-                query.push(format!("status={}", encode(&status)));
-            }
-            let page = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/deliveries?{}", query.join("&")),
-                    None,
+            let integration_id = match integration {
+                Some(integration) => Some(resolve(&client, &integration).await?),
+                None => None,
+            };
+            let items = client
+                .first_page(
+                    "/v1/deliveries",
+                    vec![
+                        ("limit", Some(limit.to_string())),
+                        ("integration_id", integration_id),
+                        ("event_id", event),
+                        ("status", status),
+                        ("correlation_key", correlation_key),
+                    ],
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            let items = page["data"].as_array().cloned().unwrap_or_default();
-            if json {
-                table::print_json(&Value::Array(items));
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-            table::print(
+            table::print_items(
+                items,
+                json,
                 &[
                     "ID",
                     "STATUS",
                     "ATTEMPTS",
                     "INTEGRATION",
+                    "EVENT",
                     "UPDATED",
                     "LAST ERROR",
                 ],
-                &rows,
+                row,
             );
             Ok(())
         }
@@ -138,6 +165,83 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             );
             Ok(())
         }
+        DeliveriesCommand::RetryNow { server, delivery } => {
+            let client = Client::new(&server);
+            let found = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/deliveries/{}/retry-now", encode(&delivery)),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} is {} (due {})",
+                table::cell(&found["id"]),
+                table::cell(&found["status"]),
+                table::cell(&found["next_attempt_at"])
+            );
+            Ok(())
+        }
+        DeliveriesCommand::ResendFailed {
+            server,
+            integration,
+            since,
+        } => {
+            let client = Client::new(&server);
+            let id = resolve(&client, &integration).await?;
+            let since = chrono::Duration::from_std(since)
+                .ok()
+                .and_then(|since| chrono::Utc::now().checked_sub_signed(since))
+                .ok_or("--since is too far back")?;
+            let body = serde_json::json!({"since": since});
+            let resent = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/integrations/{}/resend-failed", encode(&id)),
+                    Some(&body),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} failed deliveries queued again",
+                table::cell(&resent["requeued"])
+            );
+            Ok(())
+        }
+        DeliveriesCommand::Replay {
+            server,
+            event,
+            integration,
+        } => {
+            let client = Client::new(&server);
+            let mut body = serde_json::json!({});
+            if !integration.is_empty() {
+                let mut ids = Vec::with_capacity(integration.len());
+                for name in &integration {
+                    ids.push(resolve(&client, name).await?);
+                }
+                body["integration_ids"] = serde_json::json!(ids);
+            }
+            let replayed = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/events/{}/replay", encode(&event)),
+                    Some(&body),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let items = replayed["data"].as_array().cloned().unwrap_or_default();
+            for delivery in &items {
+                println!(
+                    "{} to {} ({})",
+                    table::cell(&delivery["id"]),
+                    table::cell(&delivery["integration_name"]),
+                    table::cell(&delivery["status"])
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -147,6 +251,7 @@ fn row(delivery: &Value) -> Vec<String> {
         table::cell(&delivery["status"]),
         table::cell(&delivery["attempt_count"]),
         table::cell(&delivery["integration_name"]),
+        table::cell(&delivery["event_type"]),
         table::cell(&delivery["updated_at"]),
         table::short(&table::cell(&delivery["last_error"]), 60),
     ]

@@ -34,6 +34,20 @@ pub enum IntegrationsCommand {
         /// Its id (int_…) or its exact name.
         integration: String,
     },
+    /// Pause an integration: its deliveries wait, untried, until it is resumed.
+    Pause {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Its id (int_…) or its exact name.
+        integration: String,
+    },
+    /// Resume a paused integration: what waited is sent now.
+    Resume {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Its id (int_…) or its exact name.
+        integration: String,
+    },
 }
 
 pub async fn run(command: IntegrationsCommand) -> Result<(), String> {
@@ -100,7 +114,37 @@ pub async fn run(command: IntegrationsCommand) -> Result<(), String> {
                 Err(format!("the test failed: {status} {response}"))
             }
         }
+        IntegrationsCommand::Pause {
+            server,
+            integration,
+        } => pause_or_resume(&server, &integration, "pause").await,
+        IntegrationsCommand::Resume {
+            server,
+            integration,
+        } => pause_or_resume(&server, &integration, "resume").await,
     }
+}
+
+async fn pause_or_resume(
+    server: &ServerArgs,
+    integration: &str,
+    action: &str,
+) -> Result<(), String> {
+    let client = Client::new(server);
+    let id = resolve(&client, integration).await?;
+    let found = client
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/{action}"),
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    match &found["paused_at"] {
+        Value::String(at) => println!("{} is paused (since {at})", table::cell(&found["name"])),
+        _ => println!("{} is running", table::cell(&found["name"])),
+    }
+    Ok(())
 }
 
 /// An integration id as given, or the id of the one integration with that exact name.

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod bench_routing;
 pub mod deliveries;
 pub mod emit;
+pub mod events;
 pub mod export;
 pub mod integrations;
 pub mod keys;

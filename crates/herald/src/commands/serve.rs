@@ -133,3 +133,38 @@ async fn signal() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ServeArgs;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn settings_are_flags_and_a_bare_switch_means_true() {
+        let parsed = Cli::try_parse_from([
+            "herald",
+            "--enable-script-provider",
+            "--log",
+            "herald_engine=debug,info",
+            "--log-format",
+            "json",
+        ])
+        .unwrap()
+        .serve;
+        assert!(parsed.config.enable_script_provider);
+        assert_eq!(parsed.log.filter, "herald_engine=debug,info");
+        assert_eq!(parsed.log.format, "json");
+        let off = Cli::try_parse_from(["herald", "--enable-script-provider", "false"])
+            .unwrap()
+            .serve;
+        assert!(!off.config.enable_script_provider);
+        assert!(Cli::try_parse_from(["herald", "--log-format", "xml"]).is_err());
+    }
+}

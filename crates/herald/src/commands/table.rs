@@ -43,6 +43,20 @@ pub fn short(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
+/// Prints a list as the API's JSON (`--json`) or as a table of one row per item.
+pub fn print_items(
+    items: Vec<Value>,
+    json: bool,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) {
+    if json {
+        print_json(&Value::Array(items));
+    } else {
+        print(header, &items.iter().map(row).collect::<Vec<_>>());
+    }
+}
+
 pub fn print_json(value: &Value) {
     println!(
         "{}",

@@ -87,6 +87,27 @@ impl Client {
     }
 
     /// Every item of a paginated list (`{data, next_cursor}`), following the cursor.
+    /// The first page of a list, with the filters that are set as its query.
+    pub async fn first_page(
+        &self,
+        path: &str,
+        filters: Vec<(&str, Option<String>)>,
+    ) -> Result<Vec<Value>, CallError> {
+        let query: Vec<String> = filters
+            .into_iter()
+            .filter_map(|(name, value)| {
+                Some(format!(
+                    "{name}={}",
+                    crate::commands::integrations::encode(&value?)
+                ))
+            })
+            .collect();
+        let page = self
+            .call(Method::GET, &format!("{path}?{}", query.join("&")), None)
+            .await?;
+        Ok(page["data"].as_array().cloned().unwrap_or_default())
+    }
+
     pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, CallError> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut items = Vec::new();

@@ -9,6 +9,7 @@ pub mod client;
 pub mod credentials;
 pub mod plan;
 pub mod state;
+pub mod warnings;
 
 use herald_domain::attachment::{Destinations, RunAfter};
 use herald_domain::{MessageTemplate, ScopeKind, Severity};
@@ -207,14 +208,16 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
 
 #[cfg(test)]
 mod tests {
-    /// The README's example is a file `herald apply` accepts.
+    /// The documented example (docs/configuration-as-code.md) is a file `herald apply` accepts.
     #[test]
     fn the_readme_example_parses() {
-        let readme = include_str!("../../../../../README.md");
-        let section = &readme[readme.find("### Configuration as code").unwrap()..];
+        let section = include_str!("../../../../../docs/configuration-as-code.md");
         let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
         let example = &section[start..start + section[start..].find("```").unwrap()];
         let manifest = super::parse(example).unwrap();
+        // Issue 10: the example must not contradict itself.
+        let warnings = super::warnings::inert_filter_warnings(&manifest, &Default::default());
+        assert_eq!(warnings, Vec::<String>::new());
         assert_eq!(manifest.integrations.unwrap().len(), 2);
         assert_eq!(manifest.attachments.unwrap().len(), 1);
         assert_eq!(manifest.scopes.unwrap().modules.len(), 1);
