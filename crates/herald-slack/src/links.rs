@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
 use chrono::{DateTime, Duration, Utc};
@@ -332,9 +332,14 @@ async fn confirm_code(
     .await
 }
 
-/// `GET /slack/link?code=…`: where `/herald link` sends the person. Until the console's
-/// sign-in is available here, the person confirms with a Herald API token of their own.
-pub async fn link_page(Query(query): Query<HashMap<String, String>>) -> Response {
+/// `GET /slack/link?code=…`: where `/herald link` sends the person. Someone signed in to the
+/// console confirms with one click (the session says who they are); anyone else signs in first,
+/// or confirms with a Herald API token of their own.
+pub async fn link_page(
+    State(app): State<Arc<SlackApp>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let code = query.get("code").map(String::as_str).unwrap_or_default();
     if code.is_empty() {
         return page(
@@ -344,42 +349,84 @@ pub async fn link_page(Query(query): Query<HashMap<String, String>>) -> Response
             "",
         );
     }
-    let form = format!(
-        "<form method=\"post\" action=\"link\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
-         <p><label>Your Herald API token<br><input type=\"password\" name=\"token\" required \
-         autocomplete=\"off\" size=\"50\"></label></p><p><button type=\"submit\">Link my Slack account</button></p></form>",
-        escape(code)
-    );
+    let intro = "Confirm that the Slack user who typed /herald link is you. Herald will then act as \
+                 your Herald user for /herald commands and approvals from Slack, with your permissions.";
+    let session = herald_console::current_session(&app.state, &headers, None)
+        .await
+        .ok()
+        .flatten();
+    let form = match session {
+        Some(session) => format!(
+            "<form method=\"post\" action=\"link\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\"><p>Signed in to Herald as <strong>{}</strong>.</p>\
+             <p><button type=\"submit\">Link my Slack account</button></p></form>",
+            escape(code),
+            escape(&session.csrf),
+            escape(&session.display_name)
+        ),
+        None => {
+            let back = format!("/slack/link?code={}", encode(code));
+            format!(
+                "<p><a href=\"/sign-in?next={}\">Sign in to Herald</a> to confirm, or confirm with an API token of your own:</p>\
+                 <form method=\"post\" action=\"link\"><input type=\"hidden\" name=\"code\" value=\"{}\">\
+                 <p><label>Your Herald API token<br><input type=\"password\" name=\"token\" required \
+                 autocomplete=\"off\" size=\"50\"></label></p><p><button type=\"submit\">Link my Slack account</button></p></form>",
+                escape(&encode(&back)),
+                escape(code)
+            )
+        }
+    };
     page(
         StatusCode::OK,
         "Link your Slack account",
-        &["Confirm that the Slack user who typed /herald link is you. Herald will then act as your Herald user for /herald commands and approvals from Slack, with your permissions.".into()],
+        &[intro.into()],
         &form,
     )
+}
+
+fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[derive(Deserialize)]
 pub struct PageForm {
     code: String,
-    token: String,
+    /// With a console session: its CSRF token, which proves the form came from this page.
+    #[serde(default)]
+    csrf: Option<String>,
+    /// Without one: an API token of the person's own.
+    #[serde(default)]
+    token: Option<String>,
 }
 
-/// The page's form: the token says who the person is in Herald.
+/// The page's form: the console session, or else the token, says who the person is in Herald.
 pub async fn page_confirm(
     State(app): State<Arc<SlackApp>>,
+    headers: HeaderMap,
     Form(form): Form<PageForm>,
 ) -> Response {
-    let caller = match caller_for_token(&app.state, form.token.trim(), None).await {
-        Ok(caller) => caller,
-        Err(_) => {
-            return page(
-                StatusCode::UNAUTHORIZED,
-                "Not linked",
-                &["That is not a valid Herald API token. Nothing was changed.".into()],
-                "",
-            )
-        }
+    let not_linked = |why: &str| {
+        page(
+            StatusCode::UNAUTHORIZED,
+            "Not linked",
+            &[format!("{why} Nothing was changed.")],
+            "",
+        )
     };
+    let caller =
+        match (&form.csrf, &form.token) {
+            (Some(csrf), _) => {
+                match herald_console::current_session(&app.state, &headers, None).await {
+                Ok(Some(session)) if session.csrf_matches(csrf) => session.caller,
+                _ => return not_linked("Your Herald session has ended, or this form is not from this page; open the link from Slack again."),
+            }
+            }
+            (None, Some(token)) => match caller_for_token(&app.state, token.trim(), None).await {
+                Ok(caller) => caller,
+                Err(_) => return not_linked("That is not a valid Herald API token."),
+            },
+            (None, None) => return not_linked("Sign in to Herald, or give an API token."),
+        };
     match confirm_code(&app, &caller, &form.code).await {
         Ok(link) => page(
             StatusCode::OK,

@@ -234,22 +234,22 @@ impl Store {
             .partition(|r| matches!(r.result, ResultKind::Deferred(_)));
         let mut tx = self.begin_write().await?;
         let mut recorded = 0;
-        for chunk in deferred.chunks(RESULT_CHUNK) {
-            let sql = defer_sql(chunk.len());
+        for chunk in crate::pow2_chunks(&deferred, RESULT_CHUNK) {
+            let sql = defer_sql(self.backend, chunk.len());
             recorded += bind_deferrals(sqlx::query(&sql), chunk)
                 .fetch_all(&mut *tx)
                 .await?
                 .len();
         }
         let attempted: Vec<AttemptRecord> = attempted.into_iter().cloned().collect();
-        for chunk in attempted.chunks(RESULT_CHUNK) {
+        for chunk in crate::pow2_chunks(&attempted, RESULT_CHUNK) {
             // The attempt rows first, while `lease_owner` still names the current claim: only a
             // result under that claim's token is logged, even if a stale one shares the batch.
-            let attempts = results_sql(RESULT_ATTEMPTS, chunk.len());
+            let attempts = results_sql(self.backend, RESULT_ATTEMPTS, chunk.len());
             bind_results(sqlx::query(&attempts), chunk)
                 .execute(&mut *tx)
                 .await?;
-            let update = results_sql(RESULT_UPDATE, chunk.len());
+            let update = results_sql(self.backend, RESULT_UPDATE, chunk.len());
             recorded += bind_results(sqlx::query(&update), chunk)
                 .fetch_all(&mut *tx)
                 .await?
@@ -535,11 +535,8 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
 
 /// Moves deferred deliveries to their new time and ends their claims, leaving their status,
 /// counts and log untouched.
-fn defer_sql(count: usize) -> String {
-    let values = (0..count)
-        .map(|i| format!("({})", crate::placeholders(i * 3 + 1, 3)))
-        .collect::<Vec<_>>()
-        .join(", ");
+fn defer_sql(backend: crate::Backend, count: usize) -> String {
+    let values = crate::value_rows(backend, count, 3);
     format!(
         "WITH v (id, lease, next_attempt_at) AS (VALUES {values}) \
          UPDATE deliveries SET next_attempt_at = v.next_attempt_at, lease_owner = NULL \
@@ -581,16 +578,8 @@ const RESULT_UPDATE: &str = "UPDATE deliveries SET status = v.status, next_attem
     FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id";
 
 /// One of the two result statements, for `count` records.
-fn results_sql(statement: &str, count: usize) -> String {
-    let values = (0..count)
-        .map(|i| {
-            format!(
-                "({})",
-                crate::placeholders(i * RESULT_COLUMNS + 1, RESULT_COLUMNS)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+fn results_sql(backend: crate::Backend, statement: &str, count: usize) -> String {
+    let values = crate::value_rows(backend, count, RESULT_COLUMNS);
     format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
 }
 

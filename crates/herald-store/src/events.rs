@@ -53,7 +53,7 @@ pub struct StoredEvent {
 }
 
 /// Rows per multi-row INSERT, far below SQLite's bound-parameter limit.
-const DELIVERY_CHUNK: usize = 500;
+const DELIVERY_CHUNK: usize = 256;
 
 impl Store {
     /// Stores the event and all its deliveries in one transaction: once this returns, both are
@@ -78,8 +78,8 @@ impl Store {
     ) -> Result<Vec<InsertedEvent>> {
         let mut tx = self.begin_write().await?;
         let mut results = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(EVENT_CHUNK) {
-            let created = insert_event_rows(&mut tx, chunk).await?;
+        for chunk in crate::pow2_chunks(batch, EVENT_CHUNK) {
+            let created = insert_event_rows(&mut tx, self.backend, chunk).await?;
             let replayed = find_replays(&mut tx, chunk, &created).await?;
             for (insert, _) in chunk {
                 results.push(match replayed.get(insert.id.as_str()) {
@@ -94,8 +94,8 @@ impl Store {
             .filter(|(_, result)| **result == InsertedEvent::Created)
             .flat_map(|((insert, deliveries), _)| deliveries.iter().map(move |d| (insert, d)))
             .collect();
-        for chunk in deliveries.chunks(DELIVERY_CHUNK) {
-            insert_deliveries(&mut tx, chunk).await?;
+        for chunk in crate::pow2_chunks(&deliveries, DELIVERY_CHUNK) {
+            insert_deliveries(&mut tx, self.backend, chunk).await?;
         }
         tx.commit().await?;
         Ok(results)
@@ -142,13 +142,10 @@ const EVENT_CHUNK: usize = 256;
 /// repeated an idempotency key already stored, or used earlier in the chunk).
 async fn insert_event_rows(
     conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
     chunk: &[(EventInsert, Vec<NewDelivery>)],
 ) -> Result<HashSet<String>> {
-    const COLUMNS: usize = 9;
-    let values = (0..chunk.len())
-        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let values = crate::value_rows(backend, chunk.len(), 9);
     let sql = format!(
         "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
          target_id, title) \
@@ -199,13 +196,10 @@ async fn find_replays(
 /// One multi-row INSERT for a chunk of (event, delivery) pairs.
 async fn insert_deliveries(
     conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
     chunk: &[(&EventInsert, &NewDelivery)],
 ) -> Result<()> {
-    const COLUMNS: usize = 14;
-    let values = (0..chunk.len())
-        .map(|i| format!("({})", crate::placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let values = crate::value_rows(backend, chunk.len(), 14);
     let sql = format!(
         "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
          status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key, carried_by) VALUES {values}"

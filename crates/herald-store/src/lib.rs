@@ -228,9 +228,11 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-        // SQLite has one writer at a time; a few connections let reads overlap with it.
+        // SQLite has one writer at a time; a few connections let reads overlap with it. Each
+        // connection keeps its own page cache and prepared statements, so more of them cost
+        // memory without adding throughput.
         let max_connections = match backend {
-            Backend::Sqlite => 16,
+            Backend::Sqlite => 6,
             Backend::Postgres => 16,
         };
         let pool = AnyPoolOptions::new()
@@ -350,12 +352,16 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{select} ({})", placeholders(1, ids.len()));
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(id.clone());
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in pow2_chunks(ids, 256) {
+            let sql = format!("{select} ({})", parameters(self.backend, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.clone());
+            }
+            rows.extend(query.fetch_all(&self.pool).await?);
         }
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(rows)
     }
 }
 
@@ -374,6 +380,44 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `count` parameters for a statement that has no others and binds them in order: `$1, $2, …`,
+/// or on SQLite anonymous `?`s. SQLite resolves each named `$n` by a linear search over the
+/// names seen before it, in the parser and again when binding, which made a statement of
+/// thousands of parameters quadratic: 40% of Herald's instructions under load went there.
+pub(crate) fn parameters(backend: Backend, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; count].join(", "),
+        Backend::Postgres => placeholders(1, count),
+    }
+}
+
+/// `(…), (…)` for `rows` rows of `columns` parameters; see [`parameters`].
+pub(crate) fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|i| match backend {
+            Backend::Sqlite => format!("({})", vec!["?"; columns].join(", ")),
+            Backend::Postgres => format!("({})", placeholders(i * columns + 1, columns)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Splits `items` into runs of at most `max` whose lengths are powers of two, largest first.
+/// A multi-row statement then comes in a few sizes only, each prepared once per connection and
+/// reused from the statement cache, instead of one new statement (parsed, planned and cached)
+/// for every batch size.
+pub(crate) fn pow2_chunks<T>(mut items: &[T], max: usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let n = items.len().min(max.max(1));
+        let size = 1 << (usize::BITS - 1 - n.leading_zeros());
+        let (head, tail) = items.split_at(size);
+        chunks.push(head);
+        items = tail;
+    }
+    chunks
 }
 
 pub mod testing;
@@ -398,5 +442,35 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod statement_shape_tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_largest_first_and_cover_everything() {
+        let items: Vec<usize> = (0..300).collect();
+        let sizes: Vec<usize> = pow2_chunks(&items, 256).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 32, 8, 4]);
+        let joined: Vec<usize> = pow2_chunks(&items, 256).concat();
+        assert_eq!(joined, items);
+        assert!(pow2_chunks::<u8>(&[], 256).is_empty());
+        assert_eq!(
+            pow2_chunks(&items[..7], 4)
+                .iter()
+                .map(|c| c.len())
+                .collect::<Vec<_>>(),
+            [4, 2, 1]
+        );
+    }
+
+    #[test]
+    fn sqlite_gets_anonymous_parameters_and_postgres_numbered_ones() {
+        assert_eq!(value_rows(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(value_rows(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(parameters(Backend::Sqlite, 3), "?, ?, ?");
+        assert_eq!(parameters(Backend::Postgres, 3), "$1, $2, $3");
     }
 }

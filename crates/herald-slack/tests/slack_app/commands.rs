@@ -232,3 +232,110 @@ crate::on_both_backends!(
         assert_eq!(links["data"].as_array().unwrap().len(), 1, "{links}");
     }
 );
+
+/// The `Set-Cookie` pairs of an answer, as a `Cookie` header.
+fn cookies_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn csrf_in(page: &str) -> String {
+    let start = page.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+crate::on_both_backends!(
+    someone_signed_in_to_the_console_links_with_one_click,
+    |t: SlackTest| async move {
+        t.install().await;
+        let (carol, carol_token) = t.app.principal("user", "carol", &["Contributor"]).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let url = |path: &str| format!("{}{path}", t.app.base);
+
+        // Signed out, the page offers the console's sign-in (coming back here) or a token.
+        let answer = t.command("U0CAROL", "link").await;
+        let text = answer["text"].as_str().unwrap().to_owned();
+        let start = text.find("/slack/link?code=").unwrap();
+        let path: String = text[start..].chars().take_while(|c| *c != '|').collect();
+        let signed_out = client
+            .get(url(&path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            signed_out.contains("/sign-in?next=%2Fslack%2Flink%3Fcode%3D"),
+            "{signed_out}"
+        );
+
+        // Carol signs in to the console with her token.
+        let form = client.get(url("/sign-in")).send().await.unwrap();
+        let pre = cookies_of(&form);
+        let csrf = csrf_in(&form.text().await.unwrap());
+        let signed_in = client
+            .post(url("/sign-in"))
+            .header("cookie", pre)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("token", carol_token.as_str()),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let session = cookies_of(&signed_in);
+        assert!(session.contains("herald_session"), "{session}");
+
+        // The page knows her; its form carries the session's CSRF token, not a token field.
+        let page = client
+            .get(url(&path))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Signed in to Herald as"), "{page}");
+        assert!(!page.contains("name=\"token\""), "{page}");
+        let code = path.split("code=").nth(1).unwrap();
+        // A forged form (no session cookie, or the wrong CSRF token) links nobody.
+        let forged = client
+            .post(url("/slack/link"))
+            .header("cookie", &session)
+            .form(&[("code", code), ("csrf", "not-the-token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        let csrf = csrf_in(&page);
+        let no_cookie = client
+            .post(url("/slack/link"))
+            .form(&[("code", code), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(no_cookie.status(), StatusCode::UNAUTHORIZED);
+        let confirmed = client
+            .post(url("/slack/link"))
+            .header("cookie", &session)
+            .form(&[("code", code), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirmed.status(), StatusCode::OK);
+        let (_, links) = t.app.get("/v1/slack/links").await;
+        assert_eq!(links["data"][0]["principal_id"], carol.as_str(), "{links}");
+        assert_eq!(links["data"][0]["slack_user_id"], "U0CAROL");
+    }
+);

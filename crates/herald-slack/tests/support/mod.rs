@@ -242,10 +242,13 @@ pub async fn spawn_slack(db: Db, config: SlackAppConfig) -> SlackTest {
         app.surface()
     });
     let base = fake.base.clone();
+    // The console beside it: the link page knows people signed in there.
+    let console: herald_server::Mount =
+        Box::new(|state| herald_console::Console::new(state, None).surface());
     let app = spawn_app_mounted(
         db,
         |c| c.provider_endpoints = format!("slack={base}"),
-        vec![mount],
+        vec![mount, console],
     )
     .await;
     let slack = slot.lock().unwrap().take().expect("mounted");
