@@ -316,28 +316,64 @@ impl Store {
             .as_deref()
             .and_then(herald_domain::catalogue::preset)
             .and_then(|p| p.def.aliases.first().cloned());
-        let rows = sqlx::query(&format!(
+        // Only the filters given become conditions, so that the database can use the index
+        // that fits them (`($n IS NULL OR column = $n)` hides it from SQLite's planner).
+        enum Bind {
+            Text(String),
+            Int(i64),
+        }
+        let mut conditions = vec!["d.org_id = $1".to_owned()];
+        let mut binds = vec![Bind::Text(org.to_string())];
+        let mut condition = |sql: &str, values: Vec<Bind>| {
+            let mut sql = sql.to_owned();
+            for value in values {
+                binds.push(value);
+                sql = sql.replacen('?', &format!("${}", binds.len()), 1);
+            }
+            conditions.push(sql);
+        };
+        if let Some(id) = &filter.integration_id {
+            condition("d.integration_id = ?", vec![Bind::Text(id.to_string())]);
+        }
+        if let Some(id) = &filter.event_id {
+            condition("d.event_id = ?", vec![Bind::Text(id.to_string())]);
+        }
+        if let Some(status) = filter.status {
+            condition("d.status = ?", vec![Bind::Text(status.as_str().to_owned())]);
+        }
+        if let Some(key) = &filter.correlation_key {
+            condition("d.correlation_key = ?", vec![Bind::Text(key.clone())]);
+        }
+        if let Some(cursor) = cursor {
+            condition("d.id < ?", vec![Bind::Text(cursor.to_owned())]);
+        }
+        if let Some(type_id) = type_id {
+            let alias = type_alias.unwrap_or_else(|| type_id.clone());
+            condition(
+                "(e.event_type = ? OR e.event_type = ?)",
+                vec![Bind::Text(type_id), Bind::Text(alias)],
+            );
+        }
+        if let Some(since) = filter.since {
+            condition("d.created_at >= ?", vec![Bind::Int(to_millis(since))]);
+        }
+        if let Some(until) = filter.until {
+            condition("d.created_at < ?", vec![Bind::Int(to_millis(until))]);
+        }
+        let sql = format!(
             "SELECT {LISTED_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id \
-             WHERE d.org_id = $1 AND ($2 IS NULL OR d.integration_id = $2) \
-             AND ($3 IS NULL OR d.event_id = $3) AND ($4 IS NULL OR d.status = $4) \
-             AND ($5 IS NULL OR d.correlation_key = $5) AND ($6 IS NULL OR d.id < $6) \
-             AND ($8 IS NULL OR e.event_type = $8 OR e.event_type = $11) AND ($9 IS NULL OR d.created_at >= $9) \
-             AND ($10 IS NULL OR d.created_at < $10) \
-             ORDER BY d.id DESC LIMIT $7"
-        ))
-        .bind(org.to_string())
-        .bind(filter.integration_id.as_ref().map(|i| i.to_string()))
-        .bind(filter.event_id.as_ref().map(|i| i.to_string()))
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.correlation_key.clone())
-        .bind(cursor.map(str::to_owned))
-        .bind(i64::from(limit) + 1)
-        .bind(type_id)
-        .bind(filter.since.map(to_millis))
-        .bind(filter.until.map(to_millis))
-        .bind(type_alias)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE {} ORDER BY d.id DESC LIMIT {}",
+            conditions.join(" AND "),
+            i64::from(limit) + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = match value {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(number) => query.bind(number),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut items = rows
             .iter()
             .map(listed_delivery_row)
