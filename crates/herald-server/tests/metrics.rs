@@ -3,48 +3,10 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use herald_testkit::{Receiver, Reply};
+use herald_testkit::{parse_with_prometheus_client, Receiver, Reply};
 use serde_json::{json, Value};
-
-/// Parses an exposition with the reference Python parser; returns every sample as
-/// `{family, type, name, labels, value}`. Panics with the parser's error if it refuses it.
-pub fn parse_with_prometheus_client(text: &str) -> Vec<Value> {
-    const SCRIPT: &str = r#"
-import json, math, sys
-from prometheus_client.parser import text_string_to_metric_families
-out = []
-for family in text_string_to_metric_families(sys.stdin.read()):
-    for s in family.samples:
-        v = s.value
-        out.append({"family": family.name, "type": family.type, "name": s.name,
-                    "labels": s.labels, "value": None if math.isinf(v) or math.isnan(v) else v})
-print(json.dumps(out))
-"#;
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (scripts/test installs prometheus-client)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the Prometheus parser refused the exposition: {}\n{text}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 fn sample<'a>(samples: &'a [Value], name: &str, labels: Value) -> Option<&'a Value> {
     samples.iter().find(|s| {

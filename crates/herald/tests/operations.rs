@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use herald_testkit::{Receiver, Reply};
@@ -124,36 +123,6 @@ async fn retry_now_pause_resume_replay_and_resend_from_the_command_line() {
     assert!(delivered.iter().any(|d| d["replay"] == true));
 }
 
-/// Parses an exposition with PyPI `prometheus-client`'s parser (scripts/test installs it);
-/// returns the names of the families it read.
-fn families_read_by_prometheus_client(text: &str) -> Vec<String> {
-    const SCRIPT: &str = r#"
-import json, sys
-from prometheus_client.parser import text_string_to_metric_families
-print(json.dumps([f.name for f in text_string_to_metric_families(sys.stdin.read())]))
-"#;
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (scripts/test installs prometheus-client)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the Prometheus parser refused it: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[tokio::test]
 async fn metrics_ask_for_their_token_when_one_is_set() {
     let data = tempfile::tempdir().unwrap();
@@ -189,7 +158,7 @@ async fn metrics_ask_for_their_token_when_one_is_set() {
         .await
         .unwrap();
     assert_eq!(lower_case.status(), 200);
-    let families = families_read_by_prometheus_client(&answered.text().await.unwrap());
+    let families = herald_testkit::prometheus_families(&answered.text().await.unwrap());
     for name in [
         "herald_events_accepted",
         "herald_deliveries",

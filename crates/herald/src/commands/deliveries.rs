@@ -147,41 +147,9 @@ pub async fn run(command: DeliveriesCommand) -> Result<(), String> {
             }
             Ok(())
         }
-        DeliveriesCommand::Retry { server, delivery } => {
-            let client = Client::new(&server);
-            let found = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/deliveries/{}/retry", encode(&delivery)),
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{} is {} (due {})",
-                table::cell(&found["id"]),
-                table::cell(&found["status"]),
-                table::cell(&found["next_attempt_at"])
-            );
-            Ok(())
-        }
+        DeliveriesCommand::Retry { server, delivery } => requeue(&server, &delivery, "retry").await,
         DeliveriesCommand::RetryNow { server, delivery } => {
-            let client = Client::new(&server);
-            let found = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/deliveries/{}/retry-now", encode(&delivery)),
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{} is {} (due {})",
-                table::cell(&found["id"]),
-                table::cell(&found["status"]),
-                table::cell(&found["next_attempt_at"])
-            );
-            Ok(())
+            requeue(&server, &delivery, "retry-now").await
         }
         DeliveriesCommand::ResendFailed {
             server,
@@ -307,4 +275,23 @@ fn print_detail(delivery: &Value) {
         ],
         &rows,
     );
+}
+
+/// `POST /v1/deliveries/{id}/{action}` (retry, retry-now), then says where the delivery stands.
+async fn requeue(server: &ServerArgs, delivery: &str, action: &str) -> Result<(), String> {
+    let found = Client::new(server)
+        .call(
+            Method::POST,
+            &format!("/v1/deliveries/{}/{action}", encode(delivery)),
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{} is {} (due {})",
+        table::cell(&found["id"]),
+        table::cell(&found["status"]),
+        table::cell(&found["next_attempt_at"])
+    );
+    Ok(())
 }
