@@ -787,7 +787,9 @@ on_both!(
         let (_, groups) = app.get("/v1/principals?name=oncall").await;
         let oncall = groups["data"][0]["id"].as_str().unwrap().to_owned();
 
-        // Membership.
+        // Membership. A user is not a group: its "group page" does not exist.
+        let not_a_group = browser.get(&format!("/access/groups/{grace}")).await;
+        assert_eq!(not_a_group.status, StatusCode::NOT_FOUND);
         let group = browser.get(&format!("/access/groups/{oncall}")).await;
         assert_eq!(group.status, StatusCode::OK, "{}", group.body);
         assert!(group.body.contains("No members yet"));

@@ -277,8 +277,13 @@ pub async fn group(
         Ok((members, all)) => {
             let all = serde_json::to_value(&all).unwrap_or_default();
             let all = all["data"].as_array().cloned().unwrap_or_default();
-            let Some(group) = all.iter().find(|p| p["id"] == json!(id)).cloned() else {
-                return error_page(&console, Some(&session), ApiError::NotFound("principal"));
+            // Only a group has members to manage; any other principal is not a group page.
+            let Some(group) = all
+                .iter()
+                .find(|p| p["id"] == json!(id) && p["kind"] == "group")
+                .cloned()
+            else {
+                return error_page(&console, Some(&session), ApiError::NotFound("group"));
             };
             let members = serde_json::to_value(&members).unwrap_or_default();
             let candidates: Vec<&Value> = all
