@@ -69,6 +69,8 @@ pub async fn list(
     let invalid = |field: &str, what: &str| {
         ApiError::Invalid(FieldError::new(field, format!("is not {what}")))
     };
+    let (since, until) =
+        crate::routes::time_window(query.since.as_deref(), query.until.as_deref())?;
     let filter = DeliveryFilter {
         integration_id: query
             .integration_id
@@ -90,22 +92,9 @@ pub async fn list(
             .transpose()?,
         correlation_key: query.correlation_key,
         event_type: query.event_type.map(|raw| raw.trim().to_owned()),
-        since: query
-            .since
-            .as_deref()
-            .map(|raw| time("since", raw))
-            .transpose()?,
-        until: query
-            .until
-            .as_deref()
-            .map(|raw| time("until", raw))
-            .transpose()?,
+        since,
+        until,
     };
-    if let (Some(since), Some(until)) = (filter.since, filter.until) {
-        if until <= since {
-            return Err(ApiError::invalid("until", "must be after since"));
-        }
-    }
     let page = state
         .engine
         .store()
@@ -120,10 +109,6 @@ pub async fn list(
         data: page.items,
         next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
-}
-
-fn time(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
-    herald_domain::time::parse_rfc3339(raw).map_err(|reason| ApiError::invalid(field, reason))
 }
 
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = ["delivery.read"])),

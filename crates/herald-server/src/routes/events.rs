@@ -5,7 +5,6 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
 use herald_domain::{Event, EventId, EventInput};
 use herald_engine::IngestError;
 use herald_store::EventFilter;
@@ -120,20 +119,14 @@ pub async fn list(
 ) -> Result<Json<EventPage>, ApiError> {
     caller.require(Permission::EventRead)?;
     let limit = crate::routes::page_limit(query.limit)?;
+    let (since, until) =
+        crate::routes::time_window(query.since.as_deref(), query.until.as_deref())?;
     let filter = EventFilter {
         event_type: query.event_type,
         target_id: query.target_id,
         correlation_key: query.correlation_key,
-        since: query
-            .since
-            .as_deref()
-            .map(|raw| time("since", raw))
-            .transpose()?,
-        until: query
-            .until
-            .as_deref()
-            .map(|raw| time("until", raw))
-            .transpose()?,
+        since,
+        until,
     };
     let page = state
         .engine
@@ -149,8 +142,4 @@ pub async fn list(
         data: page.items,
         next_cursor: crate::cursor::PageCursor::next(page.next_cursor),
     }))
-}
-
-fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
-    herald_domain::time::parse_rfc3339(raw).map_err(|reason| ApiError::invalid(field, reason))
 }

@@ -16,6 +16,7 @@ pub(crate) mod supplies;
 
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use chrono::{DateTime, Utc};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -252,6 +253,31 @@ async fn metrics(
             .into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
+}
+
+/// Where a time-filtered list starts and ends; either end may be open.
+pub(crate) type TimeWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// A list's `since` and `until` query parameters: RFC 3339 within the accepted years, each
+/// refusal naming its parameter, and `until` after `since` when both are given.
+pub(crate) fn time_window(
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<TimeWindow, ApiError> {
+    let parse = |field: &str, raw: Option<&str>| {
+        raw.map(|raw| {
+            herald_domain::time::parse_rfc3339(raw)
+                .map_err(|reason| ApiError::invalid(field, reason))
+        })
+        .transpose()
+    };
+    let (since, until) = (parse("since", since)?, parse("until", until)?);
+    if let (Some(since), Some(until)) = (since, until) {
+        if until <= since {
+            return Err(ApiError::invalid("until", "must be after since"));
+        }
+    }
+    Ok((since, until))
 }
 
 /// Page sizes: 1 to 250, 50 by default.
