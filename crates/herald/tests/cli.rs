@@ -3,26 +3,11 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use herald_testkit::{Receiver, Reply};
 use serde_json::json;
-use support::{Herald, TOKEN};
-
-fn herald_cli(base: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
-        .env("HERALD_URL", base)
-        .env("HERALD_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+use support::{herald_cli, Herald};
 
 // The CLI runs as a blocking child process; the receiver needs another thread meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -253,18 +253,12 @@ impl Herald {
 
     /// Emits through the CLI, as a platform's shell script would.
     pub fn emit_with_cli(&self, event_type: &str) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["emit", "--type", event_type, "--fact", "phase=cli"])
-            .env("HERALD_URL", &self.base)
-            .env("HERALD_TOKEN", TOKEN)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let (ok, out, err) = herald_cli(
+            &self.base,
+            &["emit", "--type", event_type, "--fact", "phase=cli"],
         );
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        assert!(ok, "{err}");
+        out.trim().to_owned()
     }
 }
 
@@ -319,4 +313,19 @@ pub async fn readyz(client: &reqwest::Client, base: &str) -> u16 {
         response.text().await.unwrap_or_default()
     );
     status
+}
+
+/// Runs the `herald` CLI against `base` as the owner token: (succeeded, stdout, stderr).
+pub fn herald_cli(base: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env("HERALD_URL", base)
+        .env("HERALD_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
 }
