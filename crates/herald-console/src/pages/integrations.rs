@@ -124,6 +124,12 @@ fn kinds(console: &Console) -> Vec<&'static str> {
         .collect()
 }
 
+/// The kind a form names, with its config schema.
+fn posted_kind(console: &Console, form: &SignedInForm) -> Option<(Kind, Value)> {
+    let kind = Kind::parse(&form.text("kind")?)?;
+    Some((kind, schema_of(console, kind)?))
+}
+
 fn schema_of(console: &Console, kind: Kind) -> Option<Value> {
     console
         .state
@@ -244,11 +250,7 @@ pub async fn new_form(
 
 pub async fn create(State(console): State<Arc<Console>>, form: SignedInForm) -> Response {
     let session = &form.session;
-    let Some((kind, schema)) = form
-        .text("kind")
-        .and_then(|k| Kind::parse(&k))
-        .and_then(|k| schema_of(&console, k).map(|s| (k, s)))
-    else {
+    let Some((kind, schema)) = posted_kind(&console, &form) else {
         return error_page(
             &console,
             Some(session),
@@ -423,11 +425,7 @@ pub async fn update(
     form: SignedInForm,
 ) -> Response {
     let session = &form.session;
-    let Some((kind, schema)) = form
-        .text("kind")
-        .and_then(|k| Kind::parse(&k))
-        .and_then(|k| schema_of(&console, k).map(|s| (k, s)))
-    else {
+    let Some((kind, schema)) = posted_kind(&console, &form) else {
         return error_page(
             &console,
             Some(session),
