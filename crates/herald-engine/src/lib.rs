@@ -33,6 +33,7 @@ use tokio::sync::Notify;
 
 pub use config::{
     default_destination_workers, default_org_workers, EngineConfig, DEFAULT_AUTO_DISABLE_AFTER,
+    DEFAULT_WORKERS,
 };
 pub use health::{Check, Readiness, WorkerCheck};
 pub use ingest::{Accepted, IngestError};
@@ -51,8 +52,22 @@ const ROUTING_CACHE_TTL_UNHEARD: std::time::Duration = std::time::Duration::from
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Shared by the API (which accepts events and wakes workers) and the worker loop.
+///
+/// A handle: clones share one [`Shared`]. Every request and every attempt clones the engine,
+/// and cloning seventeen `Arc`s each time cost 2% of Herald's CPU under load (atomic counts
+/// bouncing between cores); now it is one.
 #[derive(Clone)]
-pub struct Engine {
+pub struct Engine(Arc<Shared>);
+
+impl std::ops::Deref for Engine {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What the clones of one [`Engine`] share.
+pub struct Shared {
     store: Store,
     registry: Arc<Registry>,
     sender: Sender,
@@ -115,7 +130,7 @@ impl Engine {
             // A probe that has not answered within the lease was lost (a shutdown).
             config.lease,
         ));
-        Self {
+        Self(Arc::new(Shared {
             breaker,
             metrics: metrics.clone(),
             failure_runs: Arc::default(),
@@ -139,11 +154,14 @@ impl Engine {
             capacity,
             health,
             clock: Arc::new(Utc::now),
-        }
+        }))
     }
 
+    /// Replaces the clock; call it before the engine is cloned.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        Arc::get_mut(&mut self.0)
+            .expect("the clock is set before the engine is shared")
+            .clock = clock;
         self
     }
 

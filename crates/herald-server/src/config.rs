@@ -86,7 +86,7 @@ pub struct ServeConfig {
     pub role: Role,
 
     /// Deliveries in flight at once in this process; 0 runs the API without workers.
-    #[arg(long, env = "HERALD_WORKERS", default_value_t = 32)]
+    #[arg(long, env = "HERALD_WORKERS", default_value_t = herald_engine::DEFAULT_WORKERS)]
     pub workers: usize,
 
     /// Workers one destination may hold while it is new or failing (default: an eighth of the
