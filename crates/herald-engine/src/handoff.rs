@@ -20,6 +20,9 @@ use crate::Engine;
 #[derive(Clone)]
 pub(crate) struct Dispatch {
     pub engine: Engine,
+    /// Where attempts run: the runtime of the worker loop (handoffs are started from the
+    /// committers' thread).
+    pub runtime: tokio::runtime::Handle,
     pub results: mpsc::Sender<AttemptRecord>,
     /// Cancels attempts still running when the shutdown grace is over.
     pub abort: CancellationToken,

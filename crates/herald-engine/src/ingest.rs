@@ -66,7 +66,7 @@ impl IngestQueue {
     /// Starts the committer; it stops when the last queue handle is dropped.
     pub(crate) fn start(committer: Committer) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_GROUP * 4);
-        tokio::spawn(committer.run(receiver));
+        crate::commit_thread::spawn(committer.run(receiver));
         Self(sender)
     }
 }

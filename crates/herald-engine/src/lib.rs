@@ -6,6 +6,7 @@ mod breaker;
 mod capacity;
 mod chain;
 mod change_listener;
+mod commit_thread;
 mod config;
 mod credential_cache;
 mod handoff;

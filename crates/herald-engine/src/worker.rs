@@ -73,9 +73,11 @@ impl Engine {
     pub async fn run(self, shutdown: CancellationToken) {
         let (results, committed) = mpsc::channel::<AttemptRecord>(self.capacity.workers() * 2);
         let give_up = CancellationToken::new();
-        let committer = tokio::spawn(self.clone().commit_results(committed, give_up.clone()));
+        let committer =
+            crate::commit_thread::spawn(self.clone().commit_results(committed, give_up.clone()));
         let dispatch = Dispatch {
             engine: self.clone(),
+            runtime: tokio::runtime::Handle::current(),
             results,
             abort: CancellationToken::new(),
             abandon: CancellationToken::new(),
@@ -304,7 +306,7 @@ impl Engine {
             dispatch.abandon.clone(),
         );
         let mut admission = admission;
-        tokio::spawn(async move {
+        dispatch.runtime.spawn(async move {
             let release = release_record(&job.delivery, engine.now());
             let record = tokio::select! {
                 biased;

@@ -237,9 +237,9 @@ impl Store {
         for chunk in crate::pow2_chunks(&deferred, RESULT_CHUNK) {
             let sql = defer_sql(self.backend, chunk.len());
             recorded += bind_deferrals(sqlx::query(&sql), chunk)
-                .fetch_all(&mut *tx)
+                .execute(&mut *tx)
                 .await?
-                .len();
+                .rows_affected() as usize;
         }
         let attempted: Vec<AttemptRecord> = attempted.into_iter().cloned().collect();
         for chunk in crate::pow2_chunks(&attempted, RESULT_CHUNK) {
@@ -251,9 +251,9 @@ impl Store {
                 .await?;
             let update = results_sql(self.backend, RESULT_UPDATE, chunk.len());
             recorded += bind_results(sqlx::query(&update), chunk)
-                .fetch_all(&mut *tx)
+                .execute(&mut *tx)
                 .await?
-                .len();
+                .rows_affected() as usize;
         }
         tx.commit().await?;
         Ok(recorded)
@@ -576,7 +576,7 @@ fn defer_sql(backend: crate::Backend, count: usize) -> String {
     format!(
         "WITH v (id, lease, next_attempt_at) AS (VALUES {values}) \
          UPDATE deliveries SET next_attempt_at = v.next_attempt_at, lease_owner = NULL \
-         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id"
+         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease"
     )
 }
 
@@ -606,12 +606,12 @@ const RESULT_ATTEMPTS: &str = "INSERT INTO attempts (id, delivery_id, attempt_nu
     SELECT v.attempt_id, v.id, v.attempt_number, v.started_at, v.duration_ms, v.outcome, v.status_code, \
     v.response_excerpt, v.error FROM v JOIN deliveries ON deliveries.id = v.id AND deliveries.lease_owner = v.lease";
 
-/// Applies those results to their deliveries and ends the claims; returns the ids updated.
+/// Applies those results to their deliveries and ends the claims.
 const RESULT_UPDATE: &str = "UPDATE deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, \
     lease_owner = NULL, attempt_count = v.attempt_number, cycle_attempts = deliveries.cycle_attempts + 1, \
     last_status_code = v.status_code, last_error = v.error, \
     external_id = COALESCE(v.external_id, deliveries.external_id), updated_at = v.updated_at \
-    FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease RETURNING deliveries.id";
+    FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease";
 
 /// One of the two result statements, for `count` records.
 fn results_sql(backend: crate::Backend, statement: &str, count: usize) -> String {

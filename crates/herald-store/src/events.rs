@@ -146,10 +146,16 @@ async fn insert_event_rows(
     chunk: &[(EventInsert, Vec<NewDelivery>)],
 ) -> Result<HashSet<String>> {
     let values = crate::value_rows(backend, chunk.len(), 9);
+    // Without idempotency keys nothing can conflict: every row is inserted, and no ids need
+    // to come back (each returned row is one more message from SQLite's thread).
+    let keyless = chunk
+        .iter()
+        .all(|(insert, _)| insert.idempotency_key.is_none());
+    let returning = if keyless { "" } else { " RETURNING id" };
     let sql = format!(
         "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
          target_id, title) \
-         VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING RETURNING id"
+         VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING{returning}"
     );
     let mut query = sqlx::query(&sql);
     for (insert, _) in chunk {
@@ -163,6 +169,13 @@ async fn insert_event_rows(
             .bind(to_millis(insert.received_at))
             .bind(insert.event.target_id.clone())
             .bind(insert.event.title.clone());
+    }
+    if keyless {
+        query.execute(&mut *conn).await?;
+        return Ok(chunk
+            .iter()
+            .map(|(insert, _)| insert.id.to_string())
+            .collect());
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.iter().map(|row| Ok(row.try_get("id")?)).collect()

@@ -171,6 +171,8 @@ pub struct Page<T> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run: one connection of its own on SQLite, `pool` on PostgreSQL.
+    writer: AnyPool,
     backend: Backend,
     /// SQLite has one writer at a time. Writers on the hot paths take turns here, queueing in
     /// tokio, rather than in SQLite's busy handler, which sleeps in coarse, growing steps.
@@ -204,6 +206,44 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// How every pool connects: quick to give up when none is free, never handing out a connection
+/// left inside a failed transaction, and on SQLite syncing every commit.
+fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        // Waiting longer for a connection only hangs clients: an API call gets a quick 503
+        // with Retry-After instead, and the workers try again on their next round.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection whose transaction could neither commit nor roll back (SQLite rolls
+        // back by itself on a full disk, so the driver's ROLLBACK fails and it still counts
+        // the transaction open) would refuse every later BEGIN. Such a connection is closed
+        // here, before anyone gets it; the idle check before it has drained its queue.
+        .before_acquire(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                let clean = !conn.is_in_transaction();
+                if !clean {
+                    tracing::warn!(
+                        "closing a database connection left inside a failed transaction"
+                    );
+                }
+                Ok(clean)
+            })
+        })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // FULL syncs the WAL on every commit, so an acknowledged event survives
+                    // power loss, not just a crash. (A per-connection setting; takes no lock.)
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
 impl Store {
     /// Which back-end a database URL names, without connecting.
     pub fn backend_of(url: &str) -> Result<Backend> {
@@ -232,43 +272,11 @@ impl Store {
         // connection keeps its own page cache and prepared statements, so more of them cost
         // memory without adding throughput.
         let max_connections = match backend {
-            Backend::Sqlite => 6,
+            Backend::Sqlite => 5,
             Backend::Postgres => 16,
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            // Waiting longer for a connection only hangs clients: an API call gets a quick 503
-            // with Retry-After instead, and the workers try again on their next round.
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // A connection whose transaction could neither commit nor roll back (SQLite rolls
-            // back by itself on a full disk, so the driver's ROLLBACK fails and it still counts
-            // the transaction open) would refuse every later BEGIN. Such a connection is closed
-            // here, before anyone gets it; the idle check before it has drained its queue.
-            .before_acquire(|conn, _| {
-                Box::pin(async move {
-                    use sqlx::Connection;
-                    let clean = !conn.is_in_transaction();
-                    if !clean {
-                        tracing::warn!(
-                            "closing a database connection left inside a failed transaction"
-                        );
-                    }
-                    Ok(clean)
-                })
-            })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // FULL syncs the WAL on every commit, so an acknowledged event survives
-                        // power loss, not just a crash. (A per-connection setting; takes no lock.)
-                        sqlx::query("PRAGMA synchronous = FULL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(backend, max_connections)
+            .connect_with(options.clone())
             .await?;
         let write_turn =
             (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
@@ -280,8 +288,17 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
+        // On SQLite the write transactions have a connection of their own. A connection that
+        // only sees its own writes keeps its page cache; one that another connection wrote
+        // behind discards it and reads the pages again (a quarter of the SQLite threads' time
+        // under load went to that).
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
+            Backend::Postgres => pool.clone(),
+        };
         let store = Self {
             pool,
+            writer,
             backend,
             write_turn,
             postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
@@ -310,7 +327,7 @@ impl Store {
             Backend::Postgres => "BEGIN",
         };
         Ok(WriteTx {
-            tx: self.pool.begin_with(begin).await?,
+            tx: self.writer.begin_with(begin).await?,
             _turn: turn,
         })
     }
@@ -324,6 +341,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
