@@ -13,6 +13,8 @@ use crate::Engine;
 
 /// Results committed in one transaction at most.
 const COMMIT_BATCH: usize = 256;
+/// How long a batch of results waits for more before it is committed.
+const LINGER: Duration = Duration::from_millis(3);
 /// The longest pause between tries while the database is unavailable.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -26,6 +28,19 @@ impl Engine {
     ) {
         let mut batch = Vec::with_capacity(COMMIT_BATCH);
         while committed.recv_many(&mut batch, COMMIT_BATCH).await > 0 {
+            // Nobody waits for a result to be committed (its worker is already free), while
+            // every request waits for its event's: on SQLite, where one transaction commits at
+            // a time, a little patience here makes fewer, larger result transactions and leaves
+            // the writer to ingest more often.
+            if batch.len() < COMMIT_BATCH {
+                tokio::time::sleep(LINGER).await;
+                while batch.len() < COMMIT_BATCH {
+                    match committed.try_recv() {
+                        Ok(record) => batch.push(record),
+                        Err(_) => break,
+                    }
+                }
+            }
             self.commit_batch(&batch, &give_up).await;
             // A retry may now be due sooner than the loop's current sleep, and a chain's
             // follow-up is due once the delivery before it ends.
