@@ -181,7 +181,7 @@ impl Default for ServeConfig {
             provider_endpoints: String::new(),
             enable_script_provider: false,
             role: Role::All,
-            workers: 32,
+            workers: herald_engine::DEFAULT_WORKERS,
             destination_workers: None,
             org_workers: None,
             shutdown_grace: Duration::from_secs(10),
