@@ -290,8 +290,8 @@ impl Store {
         }
         // On SQLite the write transactions have a connection of their own. A connection that
         // only sees its own writes keeps its page cache; one that another connection wrote
-        // behind discards it and reads the pages again (a quarter of the SQLite threads' time
-        // under load went to that).
+        // behind discards it and reads the pages again (under load, `pread` and
+        // `pcache1TruncateUnsafe` showed in every SQLite thread's profile).
         let writer = match backend {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
