@@ -142,7 +142,11 @@ impl Server {
         let stop = shutdown.clone();
         // The peer address is kept for the audit log's "from where".
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let serve = axum::serve(self.listener, app)
+        // No Nagle: an answer goes out at once, not when the client's ACK of the last one comes.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await });
         // Requests still open when the grace is over are cut off: the process must end.
         let grace = self.config.shutdown_grace + std::time::Duration::from_secs(1);
