@@ -206,11 +206,31 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// Opens all of a SQLite pool's connections now, one after another, while nothing else uses
+/// the database. Opened later, beside the first connection's work, a new connection now and
+/// then failed with "unable to open database file" (SQLITE_CANTOPEN) although no file call
+/// failed; a request that needed it got a 503.
+async fn open_every_connection(pool: &AnyPool, count: u32) -> Result<()> {
+    let mut held = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        held.push(pool.acquire().await?);
+    }
+    Ok(())
+}
+
 /// How every pool connects: quick to give up when none is free, never handing out a connection
 /// left inside a failed transaction, and on SQLite syncing every commit.
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    let recycle = match backend {
+        // SQLite's connections are opened once, at start (see `open_every_connection`), and
+        // kept: nothing is gained by closing a local file's connection when it idles.
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(std::time::Duration::from_secs(10 * 60)),
+    };
     AnyPoolOptions::new()
         .max_connections(max_connections)
+        .idle_timeout(recycle)
+        .max_lifetime(recycle.map(|idle| idle * 3))
         // Waiting longer for a connection only hangs clients: an API call gets a quick 503
         // with Retry-After instead, and the workers try again on their next round.
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -296,6 +316,9 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
         };
+        if backend == Backend::Sqlite {
+            open_every_connection(&pool, max_connections).await?;
+        }
         let store = Self {
             pool,
             writer,
