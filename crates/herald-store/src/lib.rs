@@ -210,7 +210,8 @@ impl std::ops::DerefMut for WriteTx {
 /// the database. Opened later, beside the first connection's work, a new connection now and
 /// then failed with "unable to open database file" (SQLITE_CANTOPEN) although no file call
 /// failed; a request that needed it got a 503.
-async fn open_every_connection(pool: &AnyPool, count: u32) -> Result<()> {
+async fn open_every_connection(pool: &AnyPool) -> Result<()> {
+    let count = pool.options().get_max_connections();
     let mut held = Vec::with_capacity(count as usize);
     for _ in 0..count {
         held.push(pool.acquire().await?);
@@ -221,16 +222,13 @@ async fn open_every_connection(pool: &AnyPool, count: u32) -> Result<()> {
 /// How every pool connects: quick to give up when none is free, never handing out a connection
 /// left inside a failed transaction, and on SQLite syncing every commit.
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
-    let recycle = match backend {
+    let mut options = AnyPoolOptions::new().max_connections(max_connections);
+    if backend == Backend::Sqlite {
         // SQLite's connections are opened once, at start (see `open_every_connection`), and
         // kept: nothing is gained by closing a local file's connection when it idles.
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(std::time::Duration::from_secs(10 * 60)),
-    };
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .idle_timeout(recycle)
-        .max_lifetime(recycle.map(|idle| idle * 3))
+        options = options.idle_timeout(None).max_lifetime(None);
+    }
+    options
         // Waiting longer for a connection only hangs clients: an API call gets a quick 503
         // with Retry-After instead, and the workers try again on their next round.
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -317,7 +315,7 @@ impl Store {
             Backend::Postgres => pool.clone(),
         };
         if backend == Backend::Sqlite {
-            open_every_connection(&pool, max_connections).await?;
+            open_every_connection(&pool).await?;
         }
         let store = Self {
             pool,
