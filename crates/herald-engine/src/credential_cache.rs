@@ -8,12 +8,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herald_domain::{IntegrationId, OrgId};
+use herald_providers::Destination;
 use serde_json::Value;
+
+/// An opened config with what is derived from it alone, so that no attempt parses it again.
+/// Deliberately not Debug, as the cache: it holds plaintext credentials.
+#[derive(PartialEq)]
+pub(crate) struct Opened {
+    pub config: Value,
+    /// The integration's own destination (`Provider::destination` of `config`).
+    pub destination: Destination,
+}
 
 struct Entry {
     org: OrgId,
     sealed: String,
-    config: Arc<Value>,
+    config: Arc<Opened>,
     opened: Instant,
 }
 
@@ -35,13 +45,13 @@ impl CredentialCache {
     }
 
     /// The config opened from exactly `sealed`, if it is still fresh.
-    pub(crate) fn get(&self, id: &IntegrationId, sealed: &str) -> Option<Arc<Value>> {
+    pub(crate) fn get(&self, id: &IntegrationId, sealed: &str) -> Option<Arc<Opened>> {
         let entries = self.entries.lock().expect("not poisoned");
         let entry = entries.get(id)?;
         (entry.sealed == sealed && entry.opened.elapsed() < self.ttl).then(|| entry.config.clone())
     }
 
-    pub(crate) fn put(&self, org: &OrgId, id: &IntegrationId, sealed: &str, config: Arc<Value>) {
+    pub(crate) fn put(&self, org: &OrgId, id: &IntegrationId, sealed: &str, config: Arc<Opened>) {
         if self.ttl.is_zero() || self.capacity == 0 {
             return;
         }
@@ -97,8 +107,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn config(token: &str) -> Arc<Value> {
-        Arc::new(json!({ "token": token }))
+    fn config(token: &str) -> Arc<Opened> {
+        Arc::new(Opened {
+            config: json!({ "token": token }),
+            destination: Destination::new(herald_domain::Kind::Webhook, "", None),
+        })
     }
 
     #[test]
@@ -106,9 +119,9 @@ mod tests {
         let cache = CredentialCache::new(Duration::from_secs(900), 10);
         let (org, id) = (OrgId::generate(), IntegrationId::generate());
         cache.put(&org, &id, "hsb2.a.old", config("old"));
-        assert_eq!(cache.get(&id, "hsb2.a.old"), Some(config("old")));
+        assert!(cache.get(&id, "hsb2.a.old") == Some(config("old")));
         // The row now holds another blob (a PATCH elsewhere): the old token is not served.
-        assert_eq!(cache.get(&id, "hsb2.a.new"), None);
+        assert!(cache.get(&id, "hsb2.a.new").is_none());
     }
 
     #[test]
@@ -117,17 +130,17 @@ mod tests {
         let expired = CredentialCache::new(Duration::from_nanos(1), 10);
         expired.put(&org, &id, "s", config("x"));
         std::thread::sleep(Duration::from_millis(1));
-        assert_eq!(expired.get(&id, "s"), None);
+        assert!(expired.get(&id, "s").is_none());
 
         let cache = CredentialCache::new(Duration::from_secs(900), 10);
         cache.put(&org, &id, "s", config("x"));
         cache.invalidate(&id);
-        assert_eq!(cache.get(&id, "s"), None);
+        assert!(cache.get(&id, "s").is_none());
         cache.put(&org, &id, "s", config("x"));
         cache.invalidate_org(&OrgId::generate());
         assert!(cache.get(&id, "s").is_some());
         cache.invalidate_org(&org);
-        assert_eq!(cache.get(&id, "s"), None);
+        assert!(cache.get(&id, "s").is_none());
     }
 
     #[test]

@@ -75,7 +75,7 @@ async fn existing_integration(url: &str, keys: &SecretBox) -> (OrgId, Integratio
 async fn token_seen_by(engine: &Engine, org: &OrgId) -> Option<Value> {
     let routing = engine.routing_for(org).await.unwrap();
     let row = routing.rows().first()?;
-    Some(engine.credentials_for(row).unwrap()["token"].clone())
+    Some(engine.credentials_for(row).unwrap().config["token"].clone())
 }
 
 fn cached(engine: &Engine, org: &OrgId, id: &IntegrationId, sealed: &str) -> bool {

@@ -7,12 +7,22 @@ mod policy;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue, USER_AGENT};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use url::Host;
 
 pub use policy::{BlockedAddress, OutboundPolicy};
@@ -52,9 +62,20 @@ pub enum SendError {
     Other(String),
 }
 
+type HttpClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
+
+const HERALD_AGENT: HeaderValue =
+    HeaderValue::from_static(concat!("Herald/", env!("CARGO_PKG_VERSION")));
+
+/// Idle keep-alive connections are closed after this long, as browsers and reqwest do.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// hyper's own pooled HTTP/1 client, with TLS by rustls: no redirects and no proxies by
+/// construction. (Through reqwest, its redirect and timeout layers re-parsed every URL twice
+/// and cost about a tenth of an event's instructions under load.)
 #[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    client: HttpClient,
     policy: Arc<OutboundPolicy>,
     max_response_bytes: usize,
     connect_timeout: Duration,
@@ -66,17 +87,22 @@ pub struct Sender {
 impl Sender {
     pub fn new(config: SenderConfig) -> Self {
         let policy = Arc::new(config.policy);
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.total_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: policy.clone(),
-            }))
-            .build()
-            .expect("the HTTP client configuration is static and valid");
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
+            policy: policy.clone(),
+        });
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        let connector = HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .expect("ring supports the default protocol versions")
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .build(connector);
         Self {
             client,
             policy,
@@ -92,15 +118,18 @@ impl Sender {
 
     /// Sends whatever the provider asked for: an HTTP request, an e-mail or a local program.
     pub async fn send(&self, outbound: &Outbound) -> Result<Response, SendError> {
+        // The mail and script branches are boxed: their futures (a script's two 8 KiB read
+        // buffers above all) would otherwise size every attempt's future, webhooks included,
+        // at 18 KB, copied several times as each attempt starts.
         match outbound {
             Outbound::Http(request) => self.send_http(request).await,
-            Outbound::Mail(mail) => mail::send(self, mail).await,
+            Outbound::Mail(mail) => Box::pin(mail::send(self, mail)).await,
             Outbound::Exec(exec) => {
                 let exec = crate::ExecRequest {
                     timeout: exec.timeout.min(self.total_timeout),
                     ..exec.clone()
                 };
-                exec::run(&exec, self.max_response_bytes).await
+                Box::pin(exec::run(&exec, self.max_response_bytes)).await
             }
         }
     }
@@ -114,35 +143,67 @@ impl Sender {
             None => return Err(SendError::Other("the URL has no host".into())),
         }
         let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
+            Method::Get => hyper::Method::GET,
+            Method::Post => hyper::Method::POST,
+            Method::Put => hyper::Method::PUT,
+            Method::Patch => hyper::Method::PATCH,
+            Method::Delete => hyper::Method::DELETE,
         };
-        let mut builder = self
-            .client
-            .request(method, request.url.clone())
-            .body(request.body.clone());
+        let uri: hyper::Uri = request
+            .url
+            .as_str()
+            .parse()
+            .map_err(|_| SendError::Other("the URL is not a valid request target".into()))?;
+        let mut outgoing = hyper::Request::new(Full::new(Bytes::from(request.body.clone())));
+        *outgoing.method_mut() = method;
+        *outgoing.uri_mut() = uri;
+        let headers = outgoing.headers_mut();
         for header in &request.headers {
-            builder = builder.header(&header.name, &header.value);
+            let name = HeaderName::from_bytes(header.name.as_bytes());
+            let value = HeaderValue::from_str(&header.value);
+            let (Ok(name), Ok(value)) = (name, value) else {
+                return Err(SendError::Other(format!(
+                    "the header {} cannot be sent",
+                    header.name
+                )));
+            };
+            headers.append(name, value);
         }
-        let mut response = builder.send().await.map_err(describe)?;
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, HERALD_AGENT);
+        }
+        // One deadline for the answer and its body together.
+        tokio::time::timeout(self.total_timeout, self.exchange_http(outgoing))
+            .await
+            .map_err(|_| SendError::Timeout)?
+    }
+
+    async fn exchange_http(
+        &self,
+        outgoing: hyper::Request<Full<Bytes>>,
+    ) -> Result<Response, SendError> {
+        let response = self.client.request(outgoing).await.map_err(describe)?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
+        let mut incoming = response.into_body();
         let mut body = Vec::new();
         while body.len() < self.max_response_bytes {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
+            match incoming.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(chunk) = frame.data_ref() {
+                        body.extend_from_slice(chunk);
+                    }
+                }
+                None => break,
                 // The status already arrived; a broken body does not change what it means.
-                Err(_) => break,
+                Some(Err(_)) => break,
             }
         }
+        // The rest is dropped with the connection, unread.
         body.truncate(self.max_response_bytes);
         Ok(Response {
             status,
@@ -153,12 +214,14 @@ impl Sender {
     }
 }
 
-/// Describes a transport error by its causes, never by its URL.
-fn describe(error: reqwest::Error) -> SendError {
+/// Describes a transport error by its causes, never by its URL (hyper's errors carry none).
+fn describe(error: hyper_util::client::legacy::Error) -> SendError {
     if let Some(blocked) = find_cause::<BlockedAddress>(&error) {
         return SendError::Blocked(blocked.clone());
     }
-    if error.is_timeout() {
+    let timed_out = find_cause::<std::io::Error>(&error)
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    if timed_out {
         return SendError::Timeout;
     }
     let mut causes = Vec::new();
@@ -167,12 +230,8 @@ fn describe(error: reqwest::Error) -> SendError {
         causes.push(cause.to_string());
         source = cause.source();
     }
-    let is_connect = error.is_connect();
-    let detail = causes
-        .last()
-        .cloned()
-        .unwrap_or_else(|| error.without_url().to_string());
-    if is_connect {
+    let detail = causes.last().cloned().unwrap_or_else(|| error.to_string());
+    if error.is_connect() {
         SendError::Connect(detail)
     } else {
         SendError::Other(detail)
@@ -194,12 +253,21 @@ fn find_cause<'a, T: std::error::Error + 'static>(
 
 /// Resolves names and drops every address the policy refuses; the connection can only go to
 /// an address that was checked.
+#[derive(Clone)]
 struct GuardedResolver {
     policy: Arc<OutboundPolicy>,
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let policy = self.policy.clone();
         Box::pin(async move {
             let resolved: Vec<SocketAddr> =
@@ -216,10 +284,8 @@ impl Resolve for GuardedResolver {
                 })
                 .collect();
             match (allowed.is_empty(), first_refusal) {
-                (true, Some(refusal)) => {
-                    Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>)
-                }
-                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
+                (true, Some(refusal)) => Err(Box::new(refusal) as Self::Error),
+                _ => Ok(allowed.into_iter()),
             }
         })
     }
