@@ -84,35 +84,43 @@ impl Committer {
     async fn run(self, mut waiting: mpsc::Receiver<Pending>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-            let rows: Vec<_> = group
-                .iter()
-                .map(|p| (p.insert.clone(), p.deliveries.clone()))
-                .collect();
+            // The rows move out of the requests (not cloned: an event and its deliveries are
+            // dozens of allocations); what is left answers them.
+            let (rows, answers): (Vec<_>, Vec<_>) = group
+                .drain(..)
+                .map(|p| {
+                    let answer = Answer {
+                        deliveries: p.deliveries.len(),
+                        handoff: p.handoff,
+                        reply: p.reply,
+                    };
+                    ((p.insert, p.deliveries), answer)
+                })
+                .unzip();
             match self.store.insert_events(&rows).await {
                 Ok(results) => {
                     self.health.store_ok();
-                    self.metrics.ingest_batch(group.len());
-                    for (pending, result) in group.drain(..).zip(results) {
-                        self.finish(pending, Ok(result));
+                    self.metrics.ingest_batch(answers.len());
+                    for (answer, result) in answers.into_iter().zip(results) {
+                        self.finish(answer, Ok(result));
                     }
                 }
                 // One bad event must not fail the others: commit them one by one.
-                Err(error) if group.len() > 1 && error.is_data_error() => {
-                    for pending in group.drain(..) {
-                        let row = [(pending.insert.clone(), pending.deliveries.clone())];
+                Err(error) if rows.len() > 1 && error.is_data_error() => {
+                    for (row, answer) in rows.chunks(1).zip(answers) {
                         let result = self
                             .store
-                            .insert_events(&row)
+                            .insert_events(row)
                             .await
                             .map(|mut results| results.remove(0));
-                        self.finish(pending, result.map_err(IngestError::from));
+                        self.finish(answer, result.map_err(IngestError::from));
                     }
                 }
                 Err(error) => {
                     self.health.store_failed(&error, "storing events");
                     let error = Arc::new(error);
-                    for pending in group.drain(..) {
-                        self.finish(pending, Err(IngestError::Store(error.clone())));
+                    for answer in answers {
+                        self.finish(answer, Err(IngestError::Store(error.clone())));
                     }
                 }
             }
@@ -122,11 +130,11 @@ impl Committer {
     /// After a commit (or its failure): start fresh deliveries on their workers and wake the
     /// workers for the rest, then answer the request. Nothing is acknowledged that was not
     /// committed, and a client that hangs up cannot strand its deliveries.
-    fn finish(&self, pending: Pending, result: Result<InsertedEvent, IngestError>) {
+    fn finish(&self, answer: Answer, result: Result<InsertedEvent, IngestError>) {
         if let Ok(InsertedEvent::Created) = result {
-            let handed = pending.handoff.len();
-            let returned = self.handoff.hand_over(pending.handoff);
-            if handed < pending.deliveries.len() || !returned.is_empty() {
+            let handed = answer.handoff.len();
+            let returned = self.handoff.hand_over(answer.handoff);
+            if handed < answer.deliveries || !returned.is_empty() {
                 self.wake.notify_one();
             }
             if !returned.is_empty() {
@@ -139,8 +147,16 @@ impl Committer {
                 });
             }
         }
-        let _ = pending.reply.send(result);
+        let _ = answer.reply.send(result);
     }
+}
+
+/// What is left of a request once its rows went to the store: how to answer it.
+struct Answer {
+    /// How many deliveries the event was stored with.
+    deliveries: usize,
+    handoff: Vec<(Job, Admission)>,
+    reply: Reply,
 }
 
 impl Engine {

@@ -241,15 +241,19 @@ impl Store {
                 .await?
                 .rows_affected() as usize;
         }
-        let attempted: Vec<AttemptRecord> = attempted.into_iter().cloned().collect();
         for chunk in crate::pow2_chunks(&attempted, RESULT_CHUNK) {
             // The attempt rows first, while `lease_owner` still names the current claim: only a
             // result under that claim's token is logged, even if a stale one shares the batch.
-            let attempts = results_sql(self.backend, RESULT_ATTEMPTS, chunk.len());
+            let attempts = results_sql(
+                self.backend,
+                "record attempts",
+                RESULT_ATTEMPTS,
+                chunk.len(),
+            );
             bind_results(sqlx::query(&attempts), chunk)
                 .execute(&mut *tx)
                 .await?;
-            let update = results_sql(self.backend, RESULT_UPDATE, chunk.len());
+            let update = results_sql(self.backend, "record results", RESULT_UPDATE, chunk.len());
             recorded += bind_results(sqlx::query(&update), chunk)
                 .execute(&mut *tx)
                 .await?
@@ -571,13 +575,15 @@ fn applied(record: &AttemptRecord) -> Applied<'_> {
 
 /// Moves deferred deliveries to their new time and ends their claims, leaving their status,
 /// counts and log untouched.
-fn defer_sql(backend: crate::Backend, count: usize) -> String {
-    let values = crate::value_rows(backend, count, 3);
-    format!(
-        "WITH v (id, lease, next_attempt_at) AS (VALUES {values}) \
-         UPDATE deliveries SET next_attempt_at = v.next_attempt_at, lease_owner = NULL \
-         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease"
-    )
+fn defer_sql(backend: crate::Backend, count: usize) -> std::sync::Arc<str> {
+    crate::batch_sql("defer results", backend, count, || {
+        let values = crate::value_rows(backend, count, 3);
+        format!(
+            "WITH v (id, lease, next_attempt_at) AS (VALUES {values}) \
+             UPDATE deliveries SET next_attempt_at = v.next_attempt_at, lease_owner = NULL \
+             FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease"
+        )
+    })
 }
 
 fn bind_deferrals<'q>(
@@ -614,15 +620,22 @@ const RESULT_UPDATE: &str = "UPDATE deliveries SET status = v.status, next_attem
     FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease";
 
 /// One of the two result statements, for `count` records.
-fn results_sql(backend: crate::Backend, statement: &str, count: usize) -> String {
-    let values = crate::value_rows(backend, count, RESULT_COLUMNS);
-    format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
+fn results_sql(
+    backend: crate::Backend,
+    name: &'static str,
+    statement: &str,
+    count: usize,
+) -> std::sync::Arc<str> {
+    crate::batch_sql(name, backend, count, || {
+        let values = crate::value_rows(backend, count, RESULT_COLUMNS);
+        format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
+    })
 }
 
 /// Binds every record's values, in the order of the columns of `v`.
 fn bind_results<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    chunk: &[AttemptRecord],
+    chunk: &[&AttemptRecord],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     for record in chunk {
         let applied = applied(record);

@@ -145,18 +145,23 @@ async fn insert_event_rows(
     backend: crate::Backend,
     chunk: &[(EventInsert, Vec<NewDelivery>)],
 ) -> Result<HashSet<String>> {
-    let values = crate::value_rows(backend, chunk.len(), 9);
     // Without idempotency keys nothing can conflict: every row is inserted, and no ids need
     // to come back (each returned row is one more message from SQLite's thread).
     let keyless = chunk
         .iter()
         .all(|(insert, _)| insert.idempotency_key.is_none());
-    let returning = if keyless { "" } else { " RETURNING id" };
-    let sql = format!(
-        "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
-         target_id, title) \
-         VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING{returning}"
-    );
+    let (name, returning) = match keyless {
+        true => ("insert events", ""),
+        false => ("insert events returning", " RETURNING id"),
+    };
+    let sql = crate::batch_sql(name, backend, chunk.len(), || {
+        let values = crate::value_rows(backend, chunk.len(), 9);
+        format!(
+            "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
+             target_id, title) \
+             VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING{returning}"
+        )
+    });
     let mut query = sqlx::query(&sql);
     for (insert, _) in chunk {
         query = query
@@ -212,11 +217,13 @@ async fn insert_deliveries(
     backend: crate::Backend,
     chunk: &[(&EventInsert, &NewDelivery)],
 ) -> Result<()> {
-    let values = crate::value_rows(backend, chunk.len(), 14);
-    let sql = format!(
-        "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
-         status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key, carried_by) VALUES {values}"
-    );
+    let sql = crate::batch_sql("insert deliveries", backend, chunk.len(), || {
+        let values = crate::value_rows(backend, chunk.len(), 14);
+        format!(
+            "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
+             status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key, carried_by) VALUES {values}"
+        )
+    });
     let mut query = sqlx::query(&sql);
     for (event, delivery) in chunk {
         let created = to_millis(event.received_at);

@@ -170,3 +170,25 @@ fn the_default_attempt_limits_are_5_s_to_connect_and_15_s_in_total() {
     assert_eq!(config.connect_timeout, Duration::from_secs(5));
     assert_eq!(config.total_timeout, Duration::from_secs(15));
 }
+
+/// An https URL is spoken in TLS: the first thing the endpoint reads is a TLS handshake record
+/// (0x16), never a plaintext request line. The handshake then fails (the endpoint is not a TLS
+/// server), and that is an error, not an answer.
+#[tokio::test]
+async fn an_https_url_is_spoken_in_tls() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first_byte = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        byte[0]
+    });
+    let error = sender("127.0.0.0/8")
+        .send_http(&post(&format!("https://{addr}/hook")))
+        .await
+        .unwrap_err();
+    assert!(!matches!(error, SendError::Blocked(_)), "{error}");
+    assert_eq!(first_byte.await.unwrap(), 0x16, "a TLS handshake record");
+}
