@@ -244,16 +244,11 @@ impl Store {
         for chunk in crate::pow2_chunks(&attempted, RESULT_CHUNK) {
             // The attempt rows first, while `lease_owner` still names the current claim: only a
             // result under that claim's token is logged, even if a stale one shares the batch.
-            let attempts = results_sql(
-                self.backend,
-                "record attempts",
-                RESULT_ATTEMPTS,
-                chunk.len(),
-            );
+            let attempts = results_sql(self.backend, RESULT_ATTEMPTS, chunk.len());
             bind_results(sqlx::query(&attempts), chunk)
                 .execute(&mut *tx)
                 .await?;
-            let update = results_sql(self.backend, "record results", RESULT_UPDATE, chunk.len());
+            let update = results_sql(self.backend, RESULT_UPDATE, chunk.len());
             recorded += bind_results(sqlx::query(&update), chunk)
                 .execute(&mut *tx)
                 .await?
@@ -622,11 +617,10 @@ const RESULT_UPDATE: &str = "UPDATE deliveries SET status = v.status, next_attem
 /// One of the two result statements, for `count` records.
 fn results_sql(
     backend: crate::Backend,
-    name: &'static str,
-    statement: &str,
+    statement: &'static str,
     count: usize,
 ) -> std::sync::Arc<str> {
-    crate::batch_sql(name, backend, count, || {
+    crate::batch_sql(statement, backend, count, || {
         let values = crate::value_rows(backend, count, RESULT_COLUMNS);
         format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
     })

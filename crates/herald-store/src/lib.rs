@@ -443,8 +443,8 @@ pub(crate) fn value_rows(backend: Backend, rows: usize, columns: usize) -> Strin
         .join(", ")
 }
 
-/// The text of a multi-row statement, built once per statement, back-end and row count and then
-/// shared: building a 256-row `VALUES` list on every batch cost about 3% of an event's
+/// The text of a multi-row statement, built once per statement (named by `statement`), back-end
+/// and row count and then shared: building a 256-row `VALUES` list on every batch cost about 3% of an event's
 /// instructions. `rows` comes from [`pow2_chunks`], so each statement has a few sizes only.
 pub(crate) fn batch_sql(
     statement: &'static str,
@@ -455,14 +455,14 @@ pub(crate) fn batch_sql(
     type Key = (&'static str, Backend, usize);
     static BUILT: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Key, Arc<str>>>> =
         std::sync::OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    let key = (statement, backend, rows);
-    if let Some(sql) = built.lock().expect("not poisoned").get(&key) {
-        return sql.clone();
-    }
-    let sql: Arc<str> = build().into();
-    built.lock().expect("not poisoned").insert(key, sql.clone());
-    sql
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .expect("not poisoned");
+    built
+        .entry((statement, backend, rows))
+        .or_insert_with(|| build().into())
+        .clone()
 }
 
 /// Splits `items` into runs of at most `max` whose lengths are powers of two, largest first.
