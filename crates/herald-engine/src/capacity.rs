@@ -146,6 +146,15 @@ impl Capacity {
         })
     }
 
+    /// Whether `org` and `key` are both below their fair shares: a fair claim would not pass
+    /// over a delivery of theirs.
+    pub(crate) fn within_fair_share(&self, org: &OrgId, key: &DestinationKey) -> bool {
+        let state = self.lock();
+        let destination_busy = state.destinations.get(key).map_or(0, |d| d.busy);
+        let org_busy = state.orgs.get(org).copied().unwrap_or(0);
+        destination_busy < self.destination_share && org_busy < self.org_share
+    }
+
     /// What a claim for `share` passes over: destinations and organisations at their share
     /// (for borrowed workers, only destinations that may not borrow).
     pub(crate) fn skip(&self, share: Share) -> ClaimFilter {

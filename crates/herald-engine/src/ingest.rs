@@ -12,7 +12,7 @@ use herald_store::{
     lease_token, ClaimedDelivery, EventInsert, InsertedEvent, IntegrationRow, Lease, NewDelivery,
     Store, StoreError,
 };
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::attempt::{released, Job};
 use crate::capacity::{Admission, DestinationKey};
@@ -55,6 +55,8 @@ struct Pending {
     deliveries: Vec<NewDelivery>,
     /// Jobs to start on this process's workers once committed, each with its admission.
     handoff: Vec<(Job, Admission)>,
+    /// See [`Answer`].
+    fair_unleased: bool,
     reply: Reply,
 }
 
@@ -74,7 +76,7 @@ impl IngestQueue {
 /// The group committer and what it tells once a group is committed.
 pub(crate) struct Committer {
     pub store: Store,
-    pub wake: Arc<Notify>,
+    pub wake: Arc<crate::due_work::DueWork>,
     pub handoff: Arc<Handoff>,
     pub health: Arc<Health>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -91,6 +93,7 @@ impl Committer {
                 .map(|p| {
                     let answer = Answer {
                         deliveries: p.deliveries.len(),
+                        fair_unleased: p.fair_unleased,
                         handoff: p.handoff,
                         reply: p.reply,
                     };
@@ -134,8 +137,10 @@ impl Committer {
         if let Ok(InsertedEvent::Created) = result {
             let handed = answer.handoff.len();
             let returned = self.handoff.hand_over(answer.handoff);
-            if handed < answer.deliveries || !returned.is_empty() {
-                self.wake.notify_one();
+            if answer.fair_unleased || !returned.is_empty() {
+                self.wake.fair();
+            } else if handed < answer.deliveries {
+                self.wake.beyond_share();
             }
             if !returned.is_empty() {
                 // The workers stopped between admission and commit: give the leases back.
@@ -155,6 +160,9 @@ impl Committer {
 struct Answer {
     /// How many deliveries the event was stored with.
     deliveries: usize,
+    /// Some delivery was written unleased although its organisation and destination were
+    /// within their shares: a fair claim may take it.
+    fair_unleased: bool,
     handoff: Vec<(Job, Admission)>,
     reply: Reply,
 }
@@ -189,6 +197,7 @@ impl Engine {
                 + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX),
         };
         let share = self.capacity.share_for_fresh();
+        let mut fair_unleased = false;
         let admissions: Vec<Option<Admission>> = routed
             .iter()
             .map(|(row, destination, _)| {
@@ -196,9 +205,14 @@ impl Engine {
                     integration: row.integration.id.clone(),
                     destination: destination.clone(),
                 };
-                (handing_over && row.integration.paused_at.is_none())
+                let admission = (handing_over && row.integration.paused_at.is_none())
                     .then(|| self.capacity.admit(org, &key, share))
-                    .flatten()
+                    .flatten();
+                // Refused within the shares (no worker was free), or never offered: a fair
+                // claim may take it. Refused at a share: only a borrowed claim can.
+                fair_unleased |= admission.is_none()
+                    && (!handing_over || self.capacity.within_fair_share(org, &key));
+                admission
             })
             .collect();
         let deliveries: Vec<NewDelivery> = routed
@@ -255,6 +269,7 @@ impl Engine {
             insert,
             deliveries,
             handoff,
+            fair_unleased,
             reply,
         };
         self.ingest

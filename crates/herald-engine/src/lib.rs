@@ -9,6 +9,7 @@ mod change_listener;
 mod commit_thread;
 mod config;
 mod credential_cache;
+mod due_work;
 mod handoff;
 mod health;
 mod ingest;
@@ -30,7 +31,6 @@ use herald_crypto::SecretBox;
 use herald_domain::OrgId;
 use herald_providers::{Registry, Sender};
 use herald_store::{Backend, Store};
-use tokio::sync::Notify;
 
 pub use config::{
     default_destination_workers, default_org_workers, EngineConfig, DEFAULT_AUTO_DISABLE_AFTER,
@@ -74,7 +74,7 @@ pub struct Shared {
     sender: Sender,
     secrets: Arc<SecretBox>,
     config: Arc<EngineConfig>,
-    wake: Arc<Notify>,
+    wake: Arc<due_work::DueWork>,
     ingest: ingest::IngestQueue,
     handoff: Arc<handoff::Handoff>,
     routing: Arc<routing_cache::RoutingCache<routing::OrgRouting>>,
@@ -98,7 +98,7 @@ impl Engine {
         secrets: SecretBox,
         config: EngineConfig,
     ) -> Self {
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(due_work::DueWork::default());
         let handoff = Arc::new(handoff::Handoff::default());
         let health = Arc::new(health::Health::default());
         let capacity = Arc::new(capacity::Capacity::new(
@@ -192,7 +192,7 @@ impl Engine {
 
     /// Tells the workers of this process that new work may be due.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.wake.fair();
     }
 
     /// The engine's clock: the wall clock, or a test's.

@@ -18,6 +18,7 @@ use herald_domain::error::error_chain;
 
 use crate::attempt::{release_record, Job};
 use crate::capacity::{Admission, DestinationKey, Share};
+use crate::due_work::FairDrained;
 use crate::handoff::Dispatch;
 use crate::Engine;
 
@@ -123,6 +124,7 @@ impl Engine {
         let poll = self.config.poll_interval;
         let mut backlog = false;
         let mut wait = Duration::ZERO;
+        let mut fair_drained = None;
         loop {
             if !wait.is_zero() {
                 tokio::select! {
@@ -130,7 +132,8 @@ impl Engine {
                     _ = shutdown.cancelled() => return,
                     _ = self.capacity.freed(), if backlog => {}
                     _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
+                    // Work may have come due by the clock: look for it with a fair claim.
+                    _ = tokio::time::sleep(wait) => fair_drained = None,
                 }
             }
             if shutdown.is_cancelled() {
@@ -141,7 +144,7 @@ impl Engine {
                 wait = poll;
                 continue;
             }
-            match self.claim_round(dispatch).await {
+            match self.claim_round(dispatch, &mut fair_drained).await {
                 Ok(round) => {
                     backlog = round.backlog;
                     wait = match backlog {
@@ -163,7 +166,14 @@ impl Engine {
 
     /// Claims for the free workers, fair shares first, then (if workers are still free) for
     /// healthy destinations beyond their share; starts all it admits and gives back the rest.
-    async fn claim_round(&self, dispatch: &Dispatch) -> Result<Round, StoreError> {
+    ///
+    /// A fair claim known to find nothing (see [`crate::due_work`]) is skipped; `fair_drained`
+    /// remembers the last one that came back short.
+    async fn claim_round(
+        &self,
+        dispatch: &Dispatch,
+        fair_drained: &mut Option<FairDrained>,
+    ) -> Result<Round, StoreError> {
         let mut more_due = false;
         for share in [Share::Fair, Share::Borrowed] {
             let free = self.capacity.free();
@@ -174,6 +184,15 @@ impl Engine {
             if share == Share::Borrowed && !self.capacity.may_lend() {
                 break;
             }
+            let skip = self.claim_skip(share);
+            let generation = self.wake.before_fair_claim();
+            if share == Share::Fair
+                && fair_drained
+                    .as_ref()
+                    .is_some_and(|drained| self.wake.still_drained(drained, &skip))
+            {
+                continue;
+            }
             let claimed = self
                 .store
                 .claim_due_except(
@@ -181,11 +200,16 @@ impl Engine {
                     self.now(),
                     self.config.lease,
                     u32::try_from(free).unwrap_or(u32::MAX),
-                    &self.claim_skip(share),
+                    &skip,
                 )
                 .await?;
             self.health.store_ok();
             let filled = claimed.len() >= free;
+            // A claim that filled says nothing about what it passed over; an earlier short one
+            // still holds.
+            if share == Share::Fair && !filled {
+                *fair_drained = Some(self.wake.drained(skip, generation));
+            }
             let (admitted, refused) = self.admit(claimed);
             self.release(&refused).await;
             more_due |= filled || !refused.is_empty();
