@@ -30,9 +30,13 @@ const RELEASE_TIME: Duration = Duration::from_millis(1500);
 
 /// What one claim round found.
 struct Round {
-    /// More may be due than free workers could take, or a destination that may not borrow is
-    /// at its share: claim again as soon as a worker comes free.
+    /// Claim again as soon as a worker comes free: more may be due than the free workers could
+    /// take ([`Round::filled`]), or a claim passed over an organisation or destination at its
+    /// share that may have due work.
     backlog: bool,
+    /// More may be due than the free workers could take: due work is waiting for them, so
+    /// nothing comes due sooner than it.
+    filled: bool,
 }
 
 impl Engine {
@@ -147,7 +151,7 @@ impl Engine {
             match self.claim_round(dispatch, &mut fair_drained).await {
                 Ok(round) => {
                     backlog = round.backlog;
-                    wait = match backlog {
+                    wait = match round.filled {
                         true => poll,
                         false => self.time_until_due().await,
                     };
@@ -175,6 +179,7 @@ impl Engine {
         fair_drained: &mut Option<FairDrained>,
     ) -> Result<Round, StoreError> {
         let mut more_due = false;
+        let mut passed_over = false;
         for share in [Share::Fair, Share::Borrowed] {
             let free = self.capacity.free();
             if free == 0 {
@@ -191,6 +196,7 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|drained| self.wake.still_drained(drained, &skip))
             {
+                passed_over |= !skip.is_empty();
                 continue;
             }
             let claimed = self
@@ -204,10 +210,18 @@ impl Engine {
                 )
                 .await?;
             self.health.store_ok();
+            if share == Share::Borrowed {
+                // It looked at all a fair claim passed over, but for destinations that may not
+                // borrow (counted below).
+                passed_over = false;
+            }
             let filled = claimed.len() >= free;
             // A claim that filled says nothing about what it passed over; an earlier short one
             // still holds.
             if share == Share::Fair && !filled {
+                // What it passed over may fall below its share while this round runs; if no
+                // borrowed claim follows, the next freed worker looks again.
+                passed_over |= !skip.is_empty();
                 *fair_drained = Some(self.wake.drained(skip, generation));
             }
             let (admitted, refused) = self.admit(claimed);
@@ -224,7 +238,8 @@ impl Engine {
         // A destination passed over even for borrowed workers may have due work that a freed
         // worker of its share can take; a healthy borrower's was just looked for.
         Ok(Round {
-            backlog: more_due || !self.capacity.skip(Share::Borrowed).is_empty(),
+            backlog: more_due || passed_over || !self.capacity.skip(Share::Borrowed).is_empty(),
+            filled: more_due,
         })
     }
 

@@ -122,6 +122,88 @@ async fn a_burst_into_a_slow_endpoint_drains_at_the_pace_of_the_pool() {
     );
 }
 
+#[tokio::test]
+async fn one_organisations_backlog_leaves_the_rest_of_the_pool_to_another() {
+    const WORKERS: usize = 16;
+    const BACKLOG: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = production_timing(dir.path());
+    env.push(("HERALD_WORKERS", WORKERS.to_string()));
+    // The second organisation's five deliveries fit its new destination's share; what is
+    // measured is the organisations' shares.
+    env.push(("HERALD_DESTINATION_WORKERS", "8".into()));
+    let herald = Herald::start(&env);
+    let (slow, quick) = (Receiver::start().await, Receiver::start().await);
+    // Answered, so healthy: the busy organisation borrows every idle worker.
+    slow.set_fallback(Reply::status(204).after(Duration::from_secs(1)));
+    herald.webhook("slow", &slow.url("/slow"), None).await;
+
+    // A second organisation, made by the operator's command, with a quick endpoint.
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["org", "create", "second"])
+        .env("HERALD_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(made.stdout).unwrap();
+    assert!(made.status.success(), "{printed}");
+    let second_token = printed
+        .split_whitespace()
+        .find(|word| word.starts_with("hld_"))
+        .expect("a token is printed")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/v1/integrations", herald.base()))
+        .bearer_auth(&second_token)
+        .json(&json!({"kind": "webhook", "name": "quick", "config": {"webhook_url": quick.url("/quick")}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    for i in 0..BACKLOG {
+        herald
+            .emit(json!({"type": "scan_done", "title": format!("backlog {i}")}))
+            .await;
+    }
+    // The pool is full of the first organisation's deliveries, and more of them wait.
+    slow.wait_for(WORKERS, Duration::from_secs(5)).await;
+    let mut sent = std::collections::HashMap::new();
+    for i in 0..5 {
+        let before = Instant::now();
+        let accepted: serde_json::Value = client
+            .post(format!("{}/v1/events", herald.base()))
+            .bearer_auth(&second_token)
+            .json(&json!({"type": "scan_done", "title": format!("second {i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        sent.insert(accepted["id"].as_str().unwrap().to_owned(), before);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let arrived = quick.wait_for(5, Duration::from_secs(10)).await;
+    let worst = arrived
+        .iter()
+        .map(|r| r.at - sent[r.json()["id"].as_str().unwrap()])
+        .max()
+        .unwrap();
+    // Behind the backlog they would wait for its three more rounds of the pool (48 deliveries,
+    // 16 workers, 1 s each). They take workers as those come free instead: within two rounds,
+    // and before the backlog ends.
+    println!("beside another organisation's backlog: worst latency {worst:?}");
+    assert!(worst < Duration::from_millis(2500), "worst {worst:?}");
+    let last_of_backlog = slow.wait_for(BACKLOG, Duration::from_secs(10)).await;
+    let backlog_done = last_of_backlog.iter().map(|r| r.at).max().unwrap();
+    let second_done = arrived.iter().map(|r| r.at).max().unwrap();
+    assert!(
+        second_done < backlog_done,
+        "the second organisation waited for the whole backlog"
+    );
+}
+
 async fn sigterm_releases_hanging_deliveries(env: Vec<(&'static str, String)>) {
     const GRACE: Duration = Duration::from_secs(3);
     let receiver = Receiver::start().await;
