@@ -15,11 +15,12 @@ use crate::integrations::page_cursor;
 use crate::time::{from_millis, opt_from_millis, to_millis};
 use crate::{Backend, Page, Result, Store, StoreError};
 
-const COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, status, \
-                       attempt_count, cycle_attempts, next_attempt_at, last_status_code, last_error, external_id, \
-                       created_at, updated_at, correlation_key, carried_by, replayed, replay_of";
+/// What a claim returns: only what [`ClaimedDelivery`] holds. Every column a claim returns is
+/// copied once more per row by the driver, and the rest (the last error, say) can be long.
+const CLAIMED_COLUMNS: &str = "id, org_id, event_id, integration_id, integration_name, kind, destination, \
+                               attempt_count, cycle_attempts, lease_owner, correlation_key, carried_by, external_id";
 
-/// [`COLUMNS`] of `deliveries d`, with the type and title of its event `e`, for the log.
+/// A delivery `d`'s columns, with the type and title of its event `e`, for the log.
 const LISTED_COLUMNS: &str = "d.id, d.org_id, d.event_id, d.integration_id, d.integration_name, d.kind, \
                               d.destination, d.status, d.attempt_count, d.cycle_attempts, d.next_attempt_at, \
                               d.last_status_code, d.last_error, d.external_id, d.created_at, d.updated_at, \
@@ -209,7 +210,7 @@ impl Store {
             "UPDATE deliveries SET next_attempt_at = $1, lease_owner = $2 WHERE id IN ( \
                SELECT d.id FROM deliveries d WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $3 \
                AND {CHAIN_HEAD} AND {NOT_PAUSED}{skipped} ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
-             RETURNING {COLUMNS}, lease_owner"
+             RETURNING {CLAIMED_COLUMNS}"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let _turn = self.write_turn().await;
