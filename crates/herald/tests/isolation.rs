@@ -171,17 +171,12 @@ async fn one_organisations_backlog_leaves_the_rest_of_the_pool_to_another() {
     let mut sent = std::collections::HashMap::new();
     for i in 0..5 {
         let before = Instant::now();
-        let accepted: serde_json::Value = client
-            .post(format!("{}/v1/events", herald.base()))
-            .bearer_auth(&second_token)
-            .json(&json!({"type": "scan_done", "title": format!("second {i}")}))
-            .send()
-            .await
-            .unwrap()
-            .json()
+        let event = json!({"type": "scan_done", "title": format!("second {i}")});
+        let accepted = support::post_event_as(&client, herald.base(), &second_token, &event)
             .await
             .unwrap();
-        sent.insert(accepted["id"].as_str().unwrap().to_owned(), before);
+        assert_eq!(accepted.status, 202);
+        sent.insert(accepted.body["id"].as_str().unwrap().to_owned(), before);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let arrived = quick.wait_for(5, Duration::from_secs(10)).await;

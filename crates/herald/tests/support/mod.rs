@@ -279,10 +279,20 @@ pub struct Answer {
 
 /// Posts an event to `base`, whatever the answer (`None` if the connection failed).
 pub async fn post_event(client: &reqwest::Client, base: &str, event: &Value) -> Option<Answer> {
+    post_event_as(client, base, TOKEN, event).await
+}
+
+/// [`post_event`] with another organisation's token.
+pub async fn post_event_as(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    event: &Value,
+) -> Option<Answer> {
     let started = Instant::now();
     let response = client
         .post(format!("{base}/v1/events"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(token)
         .json(event)
         .send()
         .await
