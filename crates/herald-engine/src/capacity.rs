@@ -123,11 +123,8 @@ impl Capacity {
         if state.busy >= self.workers {
             return None;
         }
-        let destination = state.destinations.get(key);
-        let destination_busy = destination.map_or(0, |d| d.busy);
-        let healthy = destination.is_some_and(|d| d.healthy);
-        let org_busy = state.orgs.get(org).copied().unwrap_or(0);
-        let fair = destination_busy < self.destination_share && org_busy < self.org_share;
+        let fair = self.within_shares(&state, org, key);
+        let healthy = state.destinations.get(key).is_some_and(|d| d.healthy);
         let may_borrow = share == Share::Borrowed && healthy;
         if !(fair || may_borrow) {
             return None;
@@ -149,7 +146,10 @@ impl Capacity {
     /// Whether `org` and `key` are both below their fair shares: a fair claim would not pass
     /// over a delivery of theirs.
     pub(crate) fn within_fair_share(&self, org: &OrgId, key: &DestinationKey) -> bool {
-        let state = self.lock();
+        self.within_shares(&self.lock(), org, key)
+    }
+
+    fn within_shares(&self, state: &State, org: &OrgId, key: &DestinationKey) -> bool {
         let destination_busy = state.destinations.get(key).map_or(0, |d| d.busy);
         let org_busy = state.orgs.get(org).copied().unwrap_or(0);
         destination_busy < self.destination_share && org_busy < self.org_share

@@ -41,22 +41,9 @@ impl DueWork {
         self.notify.notified().await;
     }
 
-    fn fair_generation(&self) -> u64 {
+    /// Read before a fair claim: if the claim comes back short, [`FairDrained::new`] keeps it.
+    pub(crate) fn fair_generation(&self) -> u64 {
         self.fair_generation.load(Ordering::Acquire)
-    }
-
-    /// Call before a fair claim; if it comes back short, [`Self::drained`] remembers it.
-    pub(crate) fn before_fair_claim(&self) -> u64 {
-        self.fair_generation()
-    }
-
-    /// A fair claim that passed over `skip` came back short: everything it could take is taken.
-    pub(crate) fn drained(&self, skip: ClaimFilter, generation: u64) -> FairDrained {
-        FairDrained {
-            skip,
-            generation,
-            at: Instant::now(),
-        }
     }
 
     /// Whether a fair claim passing over `skip` would find nothing, as far as is known: no fair
@@ -80,6 +67,18 @@ pub(crate) struct FairDrained {
     at: Instant,
 }
 
+impl FairDrained {
+    /// A fair claim that passed over `skip`, started at `generation`, came back short:
+    /// everything it could take is taken.
+    pub(crate) fn new(skip: ClaimFilter, generation: u64) -> Self {
+        Self {
+            skip,
+            generation,
+            at: Instant::now(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,7 +100,7 @@ mod tests {
     #[test]
     fn a_drained_fair_claim_holds_until_fair_work_comes_or_the_skip_shrinks() {
         let due = DueWork::default();
-        let drained = due.drained(skip(&["busy"], &["hanging"]), due.before_fair_claim());
+        let drained = FairDrained::new(skip(&["busy"], &["hanging"]), due.fair_generation());
         assert!(due.still_drained(&drained, &skip(&["busy"], &["hanging"])));
         assert!(due.still_drained(&drained, &skip(&["busy", "other"], &["hanging", "x"])));
         // The busy organisation fell below its share: its backlog is fair game again.
@@ -117,7 +116,7 @@ mod tests {
     #[test]
     fn a_drained_fair_claim_expires() {
         let due = DueWork::default();
-        let mut drained = due.drained(skip(&["busy"], &[]), due.before_fair_claim());
+        let mut drained = FairDrained::new(skip(&["busy"], &[]), due.fair_generation());
         drained.at -= FAIR_DRAINED_FOR;
         assert!(!due.still_drained(&drained, &skip(&["busy"], &[])));
     }

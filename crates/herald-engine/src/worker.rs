@@ -190,7 +190,7 @@ impl Engine {
                 break;
             }
             let skip = self.claim_skip(share);
-            let generation = self.wake.before_fair_claim();
+            let generation = self.wake.fair_generation();
             if share == Share::Fair
                 && fair_drained
                     .as_ref()
@@ -222,7 +222,7 @@ impl Engine {
                 // What it passed over may fall below its share while this round runs; if no
                 // borrowed claim follows, the next freed worker looks again.
                 passed_over |= !skip.is_empty();
-                *fair_drained = Some(self.wake.drained(skip, generation));
+                *fair_drained = Some(FairDrained::new(skip, generation));
             }
             let (admitted, refused) = self.admit(claimed);
             self.release(&refused).await;
