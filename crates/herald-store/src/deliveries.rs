@@ -219,7 +219,9 @@ impl Store {
             .bind(lease_token(owner))
             .bind(to_millis(now))
             .bind(i64::from(limit));
-        let rows = skip.bind(query).fetch_all(&self.pool).await?;
+        // On the writer's connection, like every other hot write: a claim made on another
+        // connection would make the writer discard its page cache and read the pages again.
+        let rows = skip.bind(query).fetch_all(&self.writer).await?;
         rows.iter().map(claimed_row).collect()
     }
 
