@@ -275,6 +275,11 @@ impl Engine {
 
     /// Gives claimed deliveries back, due now. If that fails the database is away, and their
     /// leases run out as for a crashed process.
+    ///
+    /// This does not tell [`crate::due_work`] of new fair work, so a fair claim may miss them
+    /// for up to its memory's 100 ms. Telling it cost 8% of a fan-out drain, where ingest's
+    /// hand-overs take workers between a claim and its admissions: each such release then cost
+    /// another walk of the backlog (docs/performance.md, sixth round).
     async fn release(&self, deliveries: &[ClaimedDelivery]) {
         if deliveries.is_empty() {
             return;
