@@ -264,7 +264,8 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::tests::{emit, integration, stores};
+    use crate::tests::{emit, integration, record, stores};
+    use crate::ResultKind;
 
     fn session(org: &OrgId, hash: &str, expires_at: DateTime<Utc>) -> ConsoleSession {
         ConsoleSession {
@@ -351,11 +352,45 @@ mod tests {
             let queue = store.queue_depth(&org).await.unwrap();
             assert_eq!(queue.waiting, 3);
             assert!(queue.oldest_created_at.is_some());
+
+            // One delivered, one waiting for its retry, one still out (leased): two wait.
+            let claimed = store
+                .claim_due("w", now, std::time::Duration::from_secs(60), 10)
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 3);
+            let retry_at = now + Duration::minutes(5);
+            store
+                .record_results(&[
+                    record(
+                        &claimed[0],
+                        1,
+                        now,
+                        ResultKind::Delivered { external_id: None },
+                    ),
+                    record(&claimed[1], 1, now, ResultKind::RetryAt(retry_at)),
+                ])
+                .await
+                .unwrap();
+            // Another organisation's queue is not this one's.
+            let other = store.ensure_org("other").await.unwrap();
+            let theirs = integration(&store, &other).await;
+            emit(&store, &other, &theirs, None, now).await;
+            let queue = store.queue_depth(&org).await.unwrap();
+            assert_eq!(queue.waiting, 2);
+            assert_eq!(store.queue_depth(&other).await.unwrap().waiting, 1);
+
             let hours = store
                 .deliveries_per_hour(&org, now - Duration::hours(24))
                 .await
                 .unwrap();
             assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 3);
+            let statuses: std::collections::BTreeSet<_> =
+                hours.iter().map(|h| h.status.as_str()).collect();
+            assert_eq!(
+                statuses,
+                ["pending", "retrying", "success"].into_iter().collect()
+            );
             assert!(hours.iter().all(|h| h.hour <= now));
         }
     }

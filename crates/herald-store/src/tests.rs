@@ -105,7 +105,7 @@ async fn one_due_delivery(store: &Store) -> (OrgId, DateTime<Utc>) {
     (org, t0)
 }
 
-fn record(
+pub(crate) fn record(
     claim: &ClaimedDelivery,
     attempt_number: u32,
     at: DateTime<Utc>,
