@@ -264,7 +264,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::tests::{emit, integration, record, stores};
+    use crate::tests::{emit, integration, record, stores, LEASE};
     use crate::ResultKind;
 
     fn session(org: &OrgId, hash: &str, expires_at: DateTime<Utc>) -> ConsoleSession {
@@ -354,10 +354,7 @@ mod tests {
             assert!(queue.oldest_created_at.is_some());
 
             // One delivered, one waiting for its retry, one still out (leased): two wait.
-            let claimed = store
-                .claim_due("w", now, std::time::Duration::from_secs(60), 10)
-                .await
-                .unwrap();
+            let claimed = store.claim_due("w", now, LEASE, 10).await.unwrap();
             assert_eq!(claimed.len(), 3);
             let retry_at = now + Duration::minutes(5);
             store

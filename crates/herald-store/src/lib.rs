@@ -171,7 +171,8 @@ pub struct Page<T> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Where write transactions run: one connection of its own on SQLite, `pool` on PostgreSQL.
+    /// Where write transactions and claims run: one connection of its own on SQLite, `pool` on
+    /// PostgreSQL.
     writer: AnyPool,
     backend: Backend,
     /// SQLite has one writer at a time. Writers on the hot paths take turns here, queueing in

@@ -126,7 +126,7 @@ pub(crate) fn record(
     }
 }
 
-const LEASE: Duration = Duration::from_secs(60);
+pub(crate) const LEASE: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn a_claim_hides_the_delivery_until_its_lease_expires() {
