@@ -257,6 +257,9 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
                     sqlx::query("PRAGMA synchronous = FULL")
                         .execute(&mut *conn)
                         .await?;
+                    sqlx::query("PRAGMA temp_store = MEMORY")
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
