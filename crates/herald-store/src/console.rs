@@ -52,6 +52,12 @@ const SESSION_COLUMNS: &str =
     "id_hash, org_id, principal_id, token_hash, display_name, created_at, expires_at";
 const HOUR_MS: i64 = 3_600_000;
 
+/// An organisation's deliveries still to be sent: pending or retrying, which is exactly those
+/// with a next attempt. It walks the due index, the queue every instance shares; `org_id || ''`
+/// keeps SQLite's planner from walking the organisation's whole log instead.
+const QUEUE_DEPTH: &str = "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
+                           WHERE next_attempt_at IS NOT NULL AND (org_id || '') = $1";
+
 impl Store {
     /// The id of the organisation with this name, if there is one.
     pub async fn find_org(&self, name: &str) -> Result<Option<OrgId>> {
@@ -217,7 +223,8 @@ impl Store {
             .collect()
     }
 
-    /// Deliveries created since `since`, counted per hour and status.
+    /// Deliveries created since `since`, counted per hour and status: the organisation's
+    /// `(org_id, created_at)` index finds them, and each row gives its status.
     pub async fn deliveries_per_hour(
         &self,
         org: &OrgId,
@@ -244,14 +251,12 @@ impl Store {
             .collect()
     }
 
+    /// The organisation's deliveries still to be sent (see [`QUEUE_DEPTH`]).
     pub async fn queue_depth(&self, org: &OrgId) -> Result<QueueDepth> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
-             WHERE org_id = $1 AND status IN ('pending', 'retrying')",
-        )
-        .bind(org.to_string())
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(QUEUE_DEPTH)
+            .bind(org.to_string())
+            .fetch_one(&self.pool)
+            .await?;
         Ok(QueueDepth {
             waiting: row.try_get("n")?,
             oldest_created_at: opt_from_millis(row.try_get("oldest")?)?,
@@ -389,6 +394,34 @@ mod tests {
                 ["pending", "retrying", "success"].into_iter().collect()
             );
             assert!(hours.iter().all(|h| h.hour <= now));
+        }
+    }
+
+    #[tokio::test]
+    async fn queue_depth_walks_the_due_index_and_an_events_deliveries_their_own() {
+        let (stores, _dir) = stores().await;
+        let sqlite = stores
+            .into_iter()
+            .find(|s| s.backend() == crate::Backend::Sqlite)
+            .unwrap();
+        for (sql, index) in [
+            (QUEUE_DEPTH, "deliveries_due"),
+            (crate::recovery::ORIGINAL_DELIVERIES, "deliveries_by_event"),
+        ] {
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind("org")
+                .bind("event")
+                .fetch_all(sqlite.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String, _>("detail").unwrap())
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains(&format!("USING INDEX {index}"))),
+                "{sql}: {plan:?}"
+            );
         }
     }
 }

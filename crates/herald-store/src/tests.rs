@@ -604,7 +604,8 @@ async fn a_full_or_unreachable_database_is_unavailable_not_a_data_error() {
         .execute(&mut *conn)
         .await
         .unwrap();
-    let full = sqlx::query("CREATE TABLE filler (x TEXT)")
+    // A megabyte: more than the pages the migrations' dropped indexes left free.
+    let full = sqlx::query("CREATE TABLE filler AS SELECT zeroblob(1000000) AS x")
         .execute(&mut *conn)
         .await
         .map_err(StoreError::from)
