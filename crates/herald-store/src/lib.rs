@@ -257,6 +257,9 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
                     sqlx::query("PRAGMA synchronous = FULL")
                         .execute(&mut *conn)
                         .await?;
+                    // A multi-row insert journals every page it first touches, so that the
+                    // statement alone can be undone; past 64 KiB that journal went to a
+                    // temporary file (an open, writes and an unlink per large statement).
                     sqlx::query("PRAGMA temp_store = MEMORY")
                         .execute(&mut *conn)
                         .await?;
