@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::integrations::page_cursor;
 use crate::time::{from_millis, opt_from_millis, to_millis};
-use crate::{Backend, Column, Page, Result, Store, StoreError};
+use crate::{Backend, Page, Result, Store, StoreError};
 
 /// What a claim returns: only what [`ClaimedDelivery`] holds. Every column a claim returns is
 /// copied once more per row by the driver, and the rest (the last error, say) can be long.
@@ -237,28 +237,22 @@ impl Store {
             .partition(|r| matches!(r.result, ResultKind::Deferred(_)));
         let mut tx = self.begin_write().await?;
         let mut recorded = 0;
-        for chunk in deferred.chunks(RESULT_CHUNK) {
-            let rows = crate::padded(chunk.len());
-            let sql = defer_sql(self.backend, rows);
-            let query = bind_deferrals(sqlx::query(&sql), chunk);
-            recorded += crate::bind_null_rows(query, &DEFER_COLUMNS, rows - chunk.len())
+        for chunk in crate::pow2_chunks(&deferred, RESULT_CHUNK) {
+            let sql = defer_sql(self.backend, chunk.len());
+            recorded += bind_deferrals(sqlx::query(&sql), chunk)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected() as usize;
         }
-        for chunk in attempted.chunks(RESULT_CHUNK) {
-            let rows = crate::padded(chunk.len());
-            let padding = rows - chunk.len();
+        for chunk in crate::pow2_chunks(&attempted, RESULT_CHUNK) {
             // The attempt rows first, while `lease_owner` still names the current claim: only a
             // result under that claim's token is logged, even if a stale one shares the batch.
-            let attempts = results_sql(self.backend, RESULT_ATTEMPTS, rows);
-            let query = bind_results(sqlx::query(&attempts), chunk);
-            crate::bind_null_rows(query, &RESULT_COLUMNS, padding)
+            let attempts = results_sql(self.backend, RESULT_ATTEMPTS, chunk.len());
+            bind_results(sqlx::query(&attempts), chunk)
                 .execute(&mut *tx)
                 .await?;
-            let update = results_sql(self.backend, RESULT_UPDATE, rows);
-            let query = bind_results(sqlx::query(&update), chunk);
-            recorded += crate::bind_null_rows(query, &RESULT_COLUMNS, padding)
+            let update = results_sql(self.backend, RESULT_UPDATE, chunk.len());
+            recorded += bind_results(sqlx::query(&update), chunk)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected() as usize;
@@ -612,29 +606,8 @@ fn bind_deferrals<'q>(
     query
 }
 
-/// The types of a deferral's columns (`v` of [`defer_sql`]), in the order they are bound.
-const DEFER_COLUMNS: [Column; 3] = [Column::Text, Column::Text, Column::Int];
-
-/// The types of the columns of [`RESULTS_CTE`]'s `v`, in the order they are bound.
-const RESULT_COLUMNS: [Column; 14] = [
-    Column::Text, // id
-    Column::Text, // lease
-    Column::Text, // status
-    Column::Int,  // next_attempt_at
-    Column::Int,  // attempt_number
-    Column::Int,  // status_code
-    Column::Text, // error
-    Column::Text, // external_id
-    Column::Int,  // updated_at
-    Column::Text, // attempt_id
-    Column::Int,  // started_at
-    Column::Int,  // duration_ms
-    Column::Text, // outcome
-    Column::Text, // response_excerpt
-];
-
-/// The results of a chunk as a table `v`, one row per record, shared by both statements. The
-/// rows that pad a chunk have a NULL id, which joins no delivery.
+/// The results of a chunk as a table `v`, one row per record, shared by both statements.
+const RESULT_COLUMNS: usize = 14;
 const RESULTS_CTE: &str = "WITH v (id, lease, status, next_attempt_at, attempt_number, status_code, error, \
     external_id, updated_at, attempt_id, started_at, duration_ms, outcome, response_excerpt) AS (VALUES {values})";
 
@@ -658,7 +631,7 @@ fn results_sql(
     count: usize,
 ) -> std::sync::Arc<str> {
     crate::batch_sql(statement, backend, count, || {
-        let values = crate::value_rows(backend, count, RESULT_COLUMNS.len());
+        let values = crate::value_rows(backend, count, RESULT_COLUMNS);
         format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
     })
 }

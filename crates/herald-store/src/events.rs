@@ -5,7 +5,7 @@ use herald_domain::{DeliveryId, DeliveryStatus, Event, EventId, IntegrationId, K
 use sqlx::Row;
 
 use crate::time::to_millis;
-use crate::{Column, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// An accepted event, ready to be stored.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ impl Store {
     ) -> Result<Vec<InsertedEvent>> {
         let mut tx = self.begin_write().await?;
         let mut results = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(EVENT_CHUNK) {
+        for chunk in crate::pow2_chunks(batch, EVENT_CHUNK) {
             let created = insert_event_rows(&mut tx, self.backend, chunk).await?;
             let replayed = find_replays(&mut tx, chunk, &created).await?;
             for (insert, _) in chunk {
@@ -94,7 +94,7 @@ impl Store {
             .filter(|(_, result)| **result == InsertedEvent::Created)
             .flat_map(|((insert, deliveries), _)| deliveries.iter().map(move |d| (insert, d)))
             .collect();
-        for chunk in deliveries.chunks(DELIVERY_CHUNK) {
+        for chunk in crate::pow2_chunks(&deliveries, DELIVERY_CHUNK) {
             insert_deliveries(&mut tx, self.backend, chunk).await?;
         }
         tx.commit().await?;
@@ -138,19 +138,6 @@ pub(crate) fn parse_envelope(raw: String) -> Result<Event> {
 /// Events per multi-row INSERT.
 const EVENT_CHUNK: usize = 256;
 
-/// The types of an event row's columns, in the order they are bound.
-const EVENT_COLUMNS: [Column; 9] = [
-    Column::Text, // id
-    Column::Text, // org_id
-    Column::Text, // event_type
-    Column::Text, // idempotency_key
-    Column::Text, // correlation_key
-    Column::Text, // envelope
-    Column::Int,  // received_at
-    Column::Text, // target_id
-    Column::Text, // title
-];
-
 /// Inserts a chunk of events in one statement; returns the ids actually inserted (the others
 /// repeated an idempotency key already stored, or used earlier in the chunk).
 async fn insert_event_rows(
@@ -167,16 +154,12 @@ async fn insert_event_rows(
         true => ("insert events", ""),
         false => ("insert events returning", " RETURNING id"),
     };
-    let rows = crate::padded(chunk.len());
-    let sql = crate::batch_sql(name, backend, rows, || {
-        let values = crate::value_rows(backend, rows, EVENT_COLUMNS.len());
+    let sql = crate::batch_sql(name, backend, chunk.len(), || {
+        let values = crate::value_rows(backend, chunk.len(), 9);
         format!(
-            "WITH v (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
-             target_id, title) AS (VALUES {values}) \
-             INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
+            "INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, \
              target_id, title) \
-             SELECT id, org_id, event_type, idempotency_key, correlation_key, envelope, received_at, target_id, title \
-             FROM v WHERE v.id IS NOT NULL ON CONFLICT (org_id, idempotency_key) DO NOTHING{returning}"
+             VALUES {values} ON CONFLICT (org_id, idempotency_key) DO NOTHING{returning}"
         )
     });
     let mut query = sqlx::query(&sql);
@@ -192,7 +175,6 @@ async fn insert_event_rows(
             .bind(insert.event.target_id.clone())
             .bind(insert.event.title.clone());
     }
-    query = crate::bind_null_rows(query, &EVENT_COLUMNS, rows - chunk.len());
     if keyless {
         query.execute(&mut *conn).await?;
         return Ok(chunk
@@ -229,38 +211,17 @@ async fn find_replays(
     Ok(replays)
 }
 
-/// The types of a delivery row's columns, in the order they are bound.
-const DELIVERY_COLUMNS: [Column; 14] = [
-    Column::Text, // id
-    Column::Text, // org_id
-    Column::Text, // event_id
-    Column::Text, // integration_id
-    Column::Text, // integration_name
-    Column::Text, // kind
-    Column::Text, // destination
-    Column::Text, // status
-    Column::Int,  // next_attempt_at
-    Column::Text, // lease_owner
-    Column::Int,  // created_at
-    Column::Int,  // updated_at
-    Column::Text, // correlation_key
-    Column::Text, // carried_by
-];
-
 /// One multi-row INSERT for a chunk of (event, delivery) pairs.
 async fn insert_deliveries(
     conn: &mut sqlx::AnyConnection,
     backend: crate::Backend,
     chunk: &[(&EventInsert, &NewDelivery)],
 ) -> Result<()> {
-    let rows = crate::padded(chunk.len());
-    let sql = crate::batch_sql("insert deliveries", backend, rows, || {
-        let values = crate::value_rows(backend, rows, DELIVERY_COLUMNS.len());
-        let columns = "id, org_id, event_id, integration_id, integration_name, kind, destination, \
-                       status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key, carried_by";
+    let sql = crate::batch_sql("insert deliveries", backend, chunk.len(), || {
+        let values = crate::value_rows(backend, chunk.len(), 14);
         format!(
-            "WITH v ({columns}) AS (VALUES {values}) \
-             INSERT INTO deliveries ({columns}) SELECT {columns} FROM v WHERE v.id IS NOT NULL"
+            "INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, destination, \
+             status, next_attempt_at, lease_owner, created_at, updated_at, correlation_key, carried_by) VALUES {values}"
         )
     });
     let mut query = sqlx::query(&sql);
@@ -286,7 +247,6 @@ async fn insert_deliveries(
             .bind(event.event.correlation_key.clone())
             .bind(delivery.carried_by.clone());
     }
-    query = crate::bind_null_rows(query, &DELIVERY_COLUMNS, rows - chunk.len());
     query.execute(&mut *conn).await?;
     Ok(())
 }

@@ -399,17 +399,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut rows = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(256) {
-            // `id IN (…, NULL)` matches no row for the NULLs that pad it.
-            let sql = format!(
-                "{select} ({})",
-                parameters(self.backend, padded(chunk.len()))
-            );
+        for chunk in pow2_chunks(ids, 256) {
+            let sql = format!("{select} ({})", parameters(self.backend, chunk.len()));
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id.clone());
             }
-            query = bind_null_rows(query, &[Column::Text], padded(chunk.len()) - chunk.len());
             rows.extend(query.fetch_all(&self.pool).await?);
         }
         Ok(rows)
@@ -457,7 +452,7 @@ pub(crate) fn value_rows(backend: Backend, rows: usize, columns: usize) -> Strin
 
 /// The text of a multi-row statement, built once per statement (named by `statement`), back-end
 /// and row count and then shared: building a 256-row `VALUES` list on every batch cost about 3% of an event's
-/// instructions. `rows` comes from [`padded`], so each statement has a few sizes only.
+/// instructions. `rows` comes from [`pow2_chunks`], so each statement has a few sizes only.
 pub(crate) fn batch_sql(
     statement: &'static str,
     backend: Backend,
@@ -477,37 +472,20 @@ pub(crate) fn batch_sql(
         .clone()
 }
 
-/// A batch statement carries `rows` rows as one of a few sizes: the next power of two. Each
-/// size is prepared once per connection and reused from the statement cache, and a batch of
-/// any size is still one statement, one round trip. The rows beyond the batch are NULLs
-/// (see [`bind_null_rows`]), which every batch statement passes over.
-pub(crate) fn padded(rows: usize) -> usize {
-    rows.next_power_of_two()
-}
-
-/// A column's type, for the NULLs that pad a batch: PostgreSQL types every parameter, and a
-/// column of a `VALUES` list has one type.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Column {
-    Text,
-    Int,
-}
-
-/// Binds `rows` rows of NULLs, each typed as `columns`.
-pub(crate) fn bind_null_rows<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    columns: &[Column],
-    rows: usize,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for _ in 0..rows {
-        for column in columns {
-            query = match column {
-                Column::Text => query.bind(None::<String>),
-                Column::Int => query.bind(None::<i64>),
-            };
-        }
+/// Splits `items` into runs of at most `max` whose lengths are powers of two, largest first.
+/// A multi-row statement then comes in a few sizes only, each prepared once per connection and
+/// reused from the statement cache, instead of one new statement (parsed, planned and cached)
+/// for every batch size.
+pub(crate) fn pow2_chunks<T>(mut items: &[T], max: usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let n = items.len().min(max.max(1));
+        let size = 1 << (usize::BITS - 1 - n.leading_zeros());
+        let (head, tail) = items.split_at(size);
+        chunks.push(head);
+        items = tail;
     }
-    query
+    chunks
 }
 
 pub mod testing;
@@ -540,9 +518,20 @@ mod statement_shape_tests {
     use super::*;
 
     #[test]
-    fn a_batch_is_padded_to_the_next_power_of_two() {
-        let sizes: Vec<usize> = [1, 2, 3, 31, 33, 256].into_iter().map(padded).collect();
-        assert_eq!(sizes, [1, 2, 4, 32, 64, 256]);
+    fn chunks_are_powers_of_two_largest_first_and_cover_everything() {
+        let items: Vec<usize> = (0..300).collect();
+        let sizes: Vec<usize> = pow2_chunks(&items, 256).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 32, 8, 4]);
+        let joined: Vec<usize> = pow2_chunks(&items, 256).concat();
+        assert_eq!(joined, items);
+        assert!(pow2_chunks::<u8>(&[], 256).is_empty());
+        assert_eq!(
+            pow2_chunks(&items[..7], 4)
+                .iter()
+                .map(|c| c.len())
+                .collect::<Vec<_>>(),
+            [4, 2, 1]
+        );
     }
 
     #[test]
