@@ -324,9 +324,8 @@ impl Store {
             Text(String),
             Int(i64),
         }
-        // An event has a handful of deliveries: they are found through the event's index and
-        // sorted. Left to itself, SQLite's planner walks the organisation's whole log instead,
-        // because that index gives the order; `org_id || ''` takes that choice away.
+        // An event's few deliveries come through its own index, as in
+        // [`crate::recovery::ORIGINAL_DELIVERIES`], not through a walk of the organisation's log.
         let org_condition = match filter.event_id {
             Some(_) => "(d.org_id || '') = $1",
             None => "d.org_id = $1",
