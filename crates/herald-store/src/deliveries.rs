@@ -213,7 +213,6 @@ impl Store {
              RETURNING {CLAIMED_COLUMNS}"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let _turn = self.write_turn().await;
         let query = sqlx::query(&sql)
             .bind(to_millis(lease_end))
             .bind(lease_token(owner))
@@ -221,7 +220,8 @@ impl Store {
             .bind(i64::from(limit));
         // On the writer's connection, like every other hot write: a claim made on another
         // connection would make the writer discard its page cache and read the pages again.
-        let rows = skip.bind(query).fetch_all(&self.writer).await?;
+        let mut writer = self.writer.connection().await?;
+        let rows = skip.bind(query).fetch_all(&mut *writer).await?;
         rows.iter().map(claimed_row).collect()
     }
 

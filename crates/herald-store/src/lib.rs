@@ -21,6 +21,7 @@ mod scopes;
 mod slack;
 mod time;
 mod tokens;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -172,40 +173,16 @@ pub struct Page<T> {
 pub struct Store {
     pool: AnyPool,
     /// Where write transactions and claims run: one connection of its own on SQLite, `pool` on
-    /// PostgreSQL.
-    writer: AnyPool,
+    /// PostgreSQL. SQLite has one writer at a time: writers take turns for that connection,
+    /// queueing in tokio rather than in SQLite's busy handler, which sleeps in coarse, growing
+    /// steps.
+    writer: writer::Writer,
     backend: Backend,
-    /// SQLite has one writer at a time. Writers on the hot paths take turns here, queueing in
-    /// tokio, rather than in SQLite's busy handler, which sleeps in coarse, growing steps.
-    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Where a change listener connects, on PostgreSQL. Never printed: it may hold a password.
     postgres_url: Option<Arc<str>>,
 }
 
-/// A write transaction, holding the SQLite write turn (if any) until it ends.
-pub(crate) struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::AnyConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
+pub(crate) use writer::WriteTx;
 
 /// Opens all of a SQLite pool's connections now, one after another, while nothing else uses
 /// the database. Opened later, beside the first connection's work, a new connection now and
@@ -252,21 +229,27 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // FULL syncs the WAL on every commit, so an acknowledged event survives
-                    // power loss, not just a crash. (A per-connection setting; takes no lock.)
-                    sqlx::query("PRAGMA synchronous = FULL")
-                        .execute(&mut *conn)
-                        .await?;
-                    // A multi-row insert journals every page it first touches, so that the
-                    // statement alone can be undone; past 64 KiB that journal went to a
-                    // temporary file (an open, writes and an unlink per large statement).
-                    sqlx::query("PRAGMA temp_store = MEMORY")
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlite_session(conn).await?;
                 }
                 Ok(())
             })
         })
+}
+
+/// Every SQLite connection's settings.
+pub(crate) async fn sqlite_session(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    // FULL syncs the WAL on every commit, so an acknowledged event survives power loss, not
+    // just a crash. (A per-connection setting; takes no lock.)
+    sqlx::query("PRAGMA synchronous = FULL")
+        .execute(&mut *conn)
+        .await?;
+    // A multi-row insert journals every page it first touches, so that the statement alone
+    // can be undone; past 64 KiB that journal went to a temporary file (an open, writes and an
+    // unlink per large statement).
+    sqlx::query("PRAGMA temp_store = MEMORY")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -303,8 +286,6 @@ impl Store {
         let pool = pool_options(backend, max_connections)
             .connect_with(options.clone())
             .await?;
-        let write_turn =
-            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         if backend == Backend::Sqlite {
             // WAL lets reads proceed beside the writer. The mode is stored in the database file,
             // so it is set once here, before the pool has any other connection that could hold
@@ -313,13 +294,9 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        // On SQLite the write transactions have a connection of their own. A connection that
-        // only sees its own writes keeps its page cache; one that another connection wrote
-        // behind discards it and reads the pages again (under load, `pread` and
-        // `pcache1TruncateUnsafe` showed in every SQLite thread's profile).
         let writer = match backend {
-            Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
-            Backend::Postgres => pool.clone(),
+            Backend::Sqlite => writer::Writer::Sqlite(writer::SqliteWriter::open(options).await?),
+            Backend::Postgres => writer::Writer::Pool(pool.clone()),
         };
         if backend == Backend::Sqlite {
             open_every_connection(&pool).await?;
@@ -328,7 +305,6 @@ impl Store {
             pool,
             writer,
             backend,
-            write_turn,
             postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
         };
         sqlx::migrate!("./migrations")
@@ -346,26 +322,17 @@ impl Store {
         &self.pool
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
-    /// so two writers queue on the busy timeout instead of failing on a lock upgrade.
+    /// Starts a write transaction (see [`writer::Writer::begin`]).
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
-        let turn = self.write_turn().await;
-        let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        Ok(WriteTx {
-            tx: self.writer.begin_with(begin).await?,
-            _turn: turn,
-        })
+        self.writer.begin().await
     }
 
-    /// This process's turn to write, on SQLite; nothing to wait for on PostgreSQL.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.write_turn {
-            Some(turn) => Some(turn.clone().lock_owned().await),
-            None => None,
-        }
+    /// This process's turn to write, on SQLite, for a write on the shared pool; nothing to wait
+    /// for on PostgreSQL.
+    pub(crate) async fn write_turn(
+        &self,
+    ) -> Option<tokio::sync::OwnedMutexGuard<writer::SqliteWriter>> {
+        self.writer.turn().await
     }
 
     pub async fn close(&self) {
