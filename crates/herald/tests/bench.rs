@@ -93,3 +93,15 @@ fn bench_prints_a_table_row_per_backend_with_the_command() {
         "{stdout}"
     );
 }
+
+#[test]
+fn bench_refuses_an_empty_fanout_run_instead_of_waiting_for_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--fanout-events", "0"])
+        .output()
+        .expect("herald bench runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--fanout-events"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing was measured");
+}

@@ -73,8 +73,11 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         });
         return super::bench_routing::run(&args.routing_args, postgres).await;
     }
-    if args.concurrency == 0 || args.events == 0 || args.fanout == 0 {
-        return Err("--events, --concurrency and --fanout must be at least 1".into());
+    // A run of zero events would wait its whole patience for deliveries that never come.
+    if args.concurrency == 0 || args.events == 0 || args.fanout == 0 || args.fanout_events == 0 {
+        return Err(
+            "--events, --fanout-events, --concurrency and --fanout must be at least 1".into(),
+        );
     }
     let load_before = report::load_average();
     let sink = Sink::default();
