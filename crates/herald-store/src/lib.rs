@@ -9,6 +9,7 @@ mod deliveries;
 mod demands;
 mod event_log;
 mod events;
+mod events_postgres;
 mod gauges;
 mod integration_changes;
 mod integration_health;
