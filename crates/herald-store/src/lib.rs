@@ -9,7 +9,6 @@ mod deliveries;
 mod demands;
 mod event_log;
 mod events;
-mod events_postgres;
 mod gauges;
 mod integration_changes;
 mod integration_health;
