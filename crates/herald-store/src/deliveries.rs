@@ -235,7 +235,7 @@ impl Store {
         let (deferred, attempted): (Vec<&AttemptRecord>, Vec<&AttemptRecord>) = records
             .iter()
             .partition(|r| matches!(r.result, ResultKind::Deferred(_)));
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.results.begin().await?;
         let mut recorded = 0;
         for chunk in crate::pow2_chunks(&deferred, RESULT_CHUNK) {
             let sql = defer_sql(self.backend, chunk.len());

@@ -76,6 +76,9 @@ impl Store {
         &self,
         batch: &[(EventInsert, Vec<NewDelivery>)],
     ) -> Result<Vec<InsertedEvent>> {
+        if self.backend == crate::Backend::Postgres {
+            return self.insert_events_in_one_statement(batch).await;
+        }
         let mut tx = self.begin_write().await?;
         let mut results = Vec::with_capacity(batch.len());
         for chunk in crate::pow2_chunks(batch, EVENT_CHUNK) {
@@ -188,7 +191,7 @@ async fn insert_event_rows(
 
 /// For the events of a chunk that were not inserted, the id of the event that holds their
 /// idempotency key.
-async fn find_replays(
+pub(crate) async fn find_replays(
     conn: &mut sqlx::AnyConnection,
     chunk: &[(EventInsert, Vec<NewDelivery>)],
     created: &HashSet<String>,

@@ -9,6 +9,7 @@ mod deliveries;
 mod demands;
 mod event_log;
 mod events;
+mod events_postgres;
 mod gauges;
 mod integration_changes;
 mod integration_health;
@@ -177,6 +178,11 @@ pub struct Store {
     /// queueing in tokio rather than in SQLite's busy handler, which sleeps in coarse, growing
     /// steps.
     writer: writer::Writer,
+    /// On PostgreSQL, the ingest committer's connection (see `writer` for why it holds one).
+    ingest: Option<writer::Writer>,
+    /// Where the result committer's transactions run: the writer on SQLite, on PostgreSQL a
+    /// connection of its own.
+    results: writer::Writer,
     backend: Backend,
     /// Where a change listener connects, on PostgreSQL. Never printed: it may hold a password.
     postgres_url: Option<Arc<str>>,
@@ -294,9 +300,24 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        let writer = match backend {
-            Backend::Sqlite => writer::Writer::Sqlite(writer::SqliteWriter::open(options).await?),
-            Backend::Postgres => writer::Writer::Pool(pool.clone()),
+        let (writer, ingest, results) = match backend {
+            Backend::Sqlite => {
+                let writer = writer::HeldConnection::open(options, backend, None).await?;
+                (writer.clone(), None, writer)
+            }
+            Backend::Postgres => (
+                writer::Writer::Pool(pool.clone()),
+                Some(writer::HeldConnection::open(options.clone(), backend, None).await?),
+                // One connection runs every result statement. A plan the server kept from
+                // while `deliveries` was small (a hash join over a full scan) would then serve
+                // for good; each statement is planned for the table as it is now instead.
+                writer::HeldConnection::open(
+                    options,
+                    backend,
+                    Some("SET plan_cache_mode = force_custom_plan"),
+                )
+                .await?,
+            ),
         };
         if backend == Backend::Sqlite {
             open_every_connection(&pool).await?;
@@ -304,6 +325,8 @@ impl Store {
         let store = Self {
             pool,
             writer,
+            ingest,
+            results,
             backend,
             postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
         };
@@ -331,11 +354,17 @@ impl Store {
     /// for on PostgreSQL.
     pub(crate) async fn write_turn(
         &self,
-    ) -> Option<tokio::sync::OwnedMutexGuard<writer::SqliteWriter>> {
+    ) -> Option<tokio::sync::OwnedMutexGuard<writer::HeldConnection>> {
         self.writer.turn().await
     }
 
     pub async fn close(&self) {
+        if let Some(ingest) = &self.ingest {
+            ingest.close().await;
+        }
+        if self.backend == Backend::Postgres {
+            self.results.close().await;
+        }
         self.writer.close().await;
         self.pool.close().await;
     }

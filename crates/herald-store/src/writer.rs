@@ -1,12 +1,18 @@
 //! Where write transactions and claims run.
 //!
-//! On PostgreSQL that is any connection of the shared pool: the server orders the writers. On
-//! SQLite it is one connection of its own, outside any pool, behind the write turn. Two reasons:
-//! - a connection that only sees its own writes keeps its page cache, where one that another
+//! On PostgreSQL that is any connection of the shared pool (the server orders the writers),
+//! except for the two committers, which write one batch at a time on a connection each. On
+//! SQLite it is one connection of its own, behind the write turn.
+//!
+//! A connection held outside any pool:
+//! - on SQLite, only sees its own writes, so it keeps its page cache, where one that another
 //!   connection wrote behind discards it and reads the pages again;
-//! - a pool tests a connection when it hands it out and again when it takes it back. For
-//!   SQLite each test is a round trip to the driver's thread, so a write transaction of four
-//!   statements made six, and each round trip is two context switches.
+//! - is not tested. A pool pings a connection when it hands it out and again when it takes it
+//!   back: a round trip each, to SQLite's driver thread or to the server. A write transaction
+//!   of four statements made six, and with a pool of one connection the next transaction
+//!   waited for the last one's ping as well;
+//! - alone runs its committer's statements, which are the largest Herald sends: the driver
+//!   keeps each prepared statement's parameter types on every connection that ran it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,32 +22,59 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, TransactionManager};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::Result;
+use crate::{Backend, Result};
 
 #[derive(Clone)]
 pub(crate) enum Writer {
     Pool(AnyPool),
-    Sqlite(Arc<Mutex<SqliteWriter>>),
+    Held(Arc<Mutex<HeldConnection>>),
 }
 
-/// SQLite's write connection; whoever holds it has the write turn.
-pub(crate) struct SqliteWriter {
+/// A connection of its own, opened again when lost; on SQLite, whoever holds it has the write
+/// turn.
+pub(crate) struct HeldConnection {
     connection: Option<AnyConnection>,
     options: AnyConnectOptions,
+    backend: Backend,
+    /// Run on each new connection, on PostgreSQL.
+    setup: Option<&'static str>,
 }
 
-impl SqliteWriter {
-    pub(crate) async fn open(options: AnyConnectOptions) -> Result<Arc<Mutex<Self>>> {
-        let connection = Some(Self::connect(&options).await?);
-        Ok(Arc::new(Mutex::new(Self {
-            connection,
+impl HeldConnection {
+    /// Opens the connection now on SQLite; on PostgreSQL at its first use, then runs `setup`.
+    pub(crate) async fn open(
+        options: AnyConnectOptions,
+        backend: Backend,
+        setup: Option<&'static str>,
+    ) -> Result<Writer> {
+        let mut held = Self {
+            connection: None,
             options,
-        })))
+            backend,
+            setup,
+        };
+        if backend == Backend::Sqlite {
+            held.connection = Some(Self::connect(&held.options, backend, setup).await?);
+        }
+        Ok(Writer::Held(Arc::new(Mutex::new(held))))
     }
 
-    async fn connect(options: &AnyConnectOptions) -> Result<AnyConnection> {
-        let mut connection = options.connect().await?;
-        crate::sqlite_session(&mut connection).await?;
+    async fn connect(
+        options: &AnyConnectOptions,
+        backend: Backend,
+        setup: Option<&'static str>,
+    ) -> Result<AnyConnection> {
+        // As quick to give up as a pool: a server that does not answer gets a 503.
+        let connecting = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, options.connect());
+        let mut connection = connecting.await.map_err(|_| sqlx::Error::PoolTimedOut)??;
+        match backend {
+            Backend::Sqlite => crate::sqlite_session(&mut connection).await?,
+            Backend::Postgres => {
+                if let Some(setup) = setup {
+                    sqlx::query(setup).execute(&mut connection).await?;
+                }
+            }
+        }
         Ok(connection)
     }
 
@@ -60,13 +93,14 @@ impl SqliteWriter {
             self.connection = None;
         }
         if self.connection.is_none() {
-            self.connection = Some(Self::connect(&self.options).await?);
+            let connection = Self::connect(&self.options, self.backend, self.setup).await?;
+            self.connection = Some(connection);
         }
         Ok(self.connection.as_mut().expect("opened above"))
     }
 
     /// After an error that may have broken the connection itself, the next user opens another.
-    fn forget_if_broken(&mut self, error: &sqlx::Error) {
+    pub(crate) fn forget_if_broken(&mut self, error: &sqlx::Error) {
         if !matches!(error, sqlx::Error::Database(_)) {
             self.connection = None;
         }
@@ -86,19 +120,19 @@ impl Writer {
     pub(crate) async fn begin(&self) -> Result<WriteTx> {
         match self {
             Writer::Pool(pool) => Ok(WriteTx::Pool(Some(pool.begin().await?))),
-            Writer::Sqlite(writer) => {
+            Writer::Held(writer) => {
                 let mut writer = writer.clone().lock_owned().await;
+                let statement = match writer.backend {
+                    Backend::Sqlite => Some(Cow::Borrowed("BEGIN IMMEDIATE")),
+                    Backend::Postgres => None,
+                };
                 let connection = writer.connection().await?;
-                let begun = AnyTransactionManager::begin(
-                    connection,
-                    Some(Cow::Borrowed("BEGIN IMMEDIATE")),
-                )
-                .await;
+                let begun = AnyTransactionManager::begin(connection, statement).await;
                 if let Err(error) = begun {
                     writer.forget_if_broken(&error);
                     return Err(error.into());
                 }
-                Ok(WriteTx::Sqlite { writer, open: true })
+                Ok(WriteTx::Held { writer, open: true })
             }
         }
     }
@@ -107,26 +141,26 @@ impl Writer {
     pub(crate) async fn connection(&self) -> Result<WriterConnection> {
         match self {
             Writer::Pool(pool) => Ok(WriterConnection::Pool(pool.acquire().await?)),
-            Writer::Sqlite(writer) => {
+            Writer::Held(writer) => {
                 let mut writer = writer.clone().lock_owned().await;
                 writer.connection().await?;
-                Ok(WriterConnection::Sqlite(writer))
+                Ok(WriterConnection::Held(writer))
             }
         }
     }
 
     /// The SQLite write turn, for writes that run on the shared pool.
-    pub(crate) async fn turn(&self) -> Option<OwnedMutexGuard<SqliteWriter>> {
+    pub(crate) async fn turn(&self) -> Option<OwnedMutexGuard<HeldConnection>> {
         match self {
             Writer::Pool(_) => None,
-            Writer::Sqlite(writer) => Some(writer.clone().lock_owned().await),
+            Writer::Held(writer) => Some(writer.clone().lock_owned().await),
         }
     }
 
     pub(crate) async fn close(&self) {
         match self {
             Writer::Pool(pool) => pool.close().await,
-            Writer::Sqlite(writer) => writer.lock().await.close().await,
+            Writer::Held(writer) => writer.lock().await.close().await,
         }
     }
 }
@@ -136,8 +170,8 @@ impl Writer {
 pub(crate) enum WriteTx {
     /// Taken out only by `commit`.
     Pool(Option<sqlx::Transaction<'static, Any>>),
-    Sqlite {
-        writer: OwnedMutexGuard<SqliteWriter>,
+    Held {
+        writer: OwnedMutexGuard<HeldConnection>,
         open: bool,
     },
 }
@@ -146,11 +180,14 @@ impl WriteTx {
     pub(crate) async fn commit(mut self) -> Result<()> {
         match &mut self {
             WriteTx::Pool(tx) => Ok(tx.take().expect("committed once").commit().await?),
-            WriteTx::Sqlite { writer, open } => {
+            WriteTx::Held { writer, open } => {
                 let connection = writer.connection.as_mut().expect("held by the transaction");
                 // As sqlx's own transaction does: a failed commit stays open, and the drop
-                // below starts its rollback.
-                AnyTransactionManager::commit(connection).await?;
+                // below starts its rollback (unless the connection itself broke).
+                if let Err(error) = AnyTransactionManager::commit(connection).await {
+                    writer.forget_if_broken(&error);
+                    return Err(error.into());
+                }
                 *open = false;
                 Ok(())
             }
@@ -160,7 +197,7 @@ impl WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        if let WriteTx::Sqlite { writer, open: true } = self {
+        if let WriteTx::Held { writer, open: true } = self {
             if let Some(connection) = writer.connection.as_mut() {
                 AnyTransactionManager::start_rollback(connection);
             }
@@ -173,7 +210,7 @@ impl std::ops::Deref for WriteTx {
     fn deref(&self) -> &Self::Target {
         match self {
             WriteTx::Pool(tx) => tx.as_ref().expect("open until committed"),
-            WriteTx::Sqlite { writer, .. } => {
+            WriteTx::Held { writer, .. } => {
                 writer.connection.as_ref().expect("held by the transaction")
             }
         }
@@ -184,7 +221,7 @@ impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         match self {
             WriteTx::Pool(tx) => tx.as_mut().expect("open until committed"),
-            WriteTx::Sqlite { writer, .. } => {
+            WriteTx::Held { writer, .. } => {
                 writer.connection.as_mut().expect("held by the transaction")
             }
         }
@@ -194,7 +231,16 @@ impl std::ops::DerefMut for WriteTx {
 /// The writer's connection for one statement, holding the SQLite write turn.
 pub(crate) enum WriterConnection {
     Pool(PoolConnection<Any>),
-    Sqlite(OwnedMutexGuard<SqliteWriter>),
+    Held(OwnedMutexGuard<HeldConnection>),
+}
+
+impl WriterConnection {
+    /// See [`HeldConnection::forget_if_broken`]; a pool tests its own.
+    pub(crate) fn forget_if_broken(&mut self, error: &sqlx::Error) {
+        if let WriterConnection::Held(writer) = self {
+            writer.forget_if_broken(error);
+        }
+    }
 }
 
 impl std::ops::Deref for WriterConnection {
@@ -202,7 +248,7 @@ impl std::ops::Deref for WriterConnection {
     fn deref(&self) -> &Self::Target {
         match self {
             WriterConnection::Pool(connection) => connection,
-            WriterConnection::Sqlite(writer) => {
+            WriterConnection::Held(writer) => {
                 writer.connection.as_ref().expect("opened when taken")
             }
         }
@@ -213,7 +259,7 @@ impl std::ops::DerefMut for WriterConnection {
     fn deref_mut(&mut self) -> &mut Self::Target {
         match self {
             WriterConnection::Pool(connection) => connection,
-            WriterConnection::Sqlite(writer) => {
+            WriterConnection::Held(writer) => {
                 writer.connection.as_mut().expect("opened when taken")
             }
         }
