@@ -225,12 +225,16 @@ impl Store {
         rows.iter().map(claimed_row).collect()
     }
 
-    /// Records finished attempts in one transaction of two statements, however many there are.
+    /// Records finished attempts in one transaction of two statements, however many there are
+    /// (on PostgreSQL in one statement: see `results_postgres`).
     /// A result whose lease was lost meanwhile (another worker claimed the delivery) is dropped.
     /// Returns how many were recorded.
     pub async fn record_results(&self, records: &[AttemptRecord]) -> Result<usize> {
         if records.is_empty() {
             return Ok(0);
+        }
+        if self.backend == crate::Backend::Postgres {
+            return self.record_results_in_one_statement(records).await;
         }
         let (deferred, attempted): (Vec<&AttemptRecord>, Vec<&AttemptRecord>) = records
             .iter()
@@ -446,7 +450,7 @@ impl Store {
     }
 }
 
-fn millis(duration: Duration) -> i64 {
+pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -540,14 +544,14 @@ fn attempt_row(row: &AnyRow) -> Result<Attempt> {
 /// Records per statement: far below SQLite's bound-parameter limit.
 const RESULT_CHUNK: usize = 256;
 
-struct Applied<'a> {
-    status: DeliveryStatus,
-    next_attempt_at: Option<i64>,
-    external_id: Option<&'a str>,
-    outcome: AttemptOutcome,
+pub(crate) struct Applied<'a> {
+    pub(crate) status: DeliveryStatus,
+    pub(crate) next_attempt_at: Option<i64>,
+    pub(crate) external_id: Option<&'a str>,
+    pub(crate) outcome: AttemptOutcome,
 }
 
-fn applied(record: &AttemptRecord) -> Applied<'_> {
+pub(crate) fn applied(record: &AttemptRecord) -> Applied<'_> {
     let progress = record.external_id.as_deref();
     match &record.result {
         ResultKind::Delivered { external_id } => Applied {

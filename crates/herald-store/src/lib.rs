@@ -17,6 +17,7 @@ mod integrations;
 mod key_rotation;
 mod orgs;
 mod recovery;
+mod results_postgres;
 mod retention;
 mod scopes;
 mod slack;
