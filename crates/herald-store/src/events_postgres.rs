@@ -7,10 +7,9 @@
 //! deliveries go in one. The rows travel as two JSON arrays, which keeps the statement's text
 //! (and so its prepared plan) the same whatever the group's size.
 //!
-//! Results stay two statements in a transaction (see `Store::record_results`). Written as one
-//! statement the same way, they joined `deliveries` through a plan the server prepared while
-//! the table was small, and kept: a hash join over a full scan of `deliveries` for every batch.
-//! Here the deliveries are matched against the new events' ids only, never against a table.
+//! The deliveries are matched against the new events' ids only, never against a table, so no
+//! plan kept from while the tables were small can turn this statement into a full scan (the
+//! results' statement needs a connection that plans afresh: see `results_postgres`).
 
 use std::collections::HashSet;
 
