@@ -9,8 +9,7 @@
 //!   connection wrote behind discards it and reads the pages again;
 //! - is not tested. A pool pings a connection when it hands it out and again when it takes it
 //!   back: a round trip each, to SQLite's driver thread or to the server. A write transaction
-//!   of four statements made six, and with a pool of one connection the next transaction
-//!   waited for the last one's ping as well;
+//!   of four statements made six;
 //! - alone runs its committer's statements, which are the largest Herald sends: the driver
 //!   keeps each prepared statement's parameter types on every connection that ran it.
 
