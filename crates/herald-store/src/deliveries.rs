@@ -220,8 +220,7 @@ impl Store {
             .bind(i64::from(limit));
         // On the writer's connection, like every other hot write: a claim made on another
         // connection would make the writer discard its page cache and read the pages again.
-        let mut writer = self.writer.connection().await?;
-        let rows = skip.bind(query).fetch_all(&mut *writer).await?;
+        let rows = self.writer.fetch_all(skip.bind(query)).await?;
         rows.iter().map(claimed_row).collect()
     }
 

@@ -95,17 +95,7 @@ impl Store {
             .bind(json_array(&events, events_size))
             .bind(json_array(&deliveries, deliveries.len() * 512))
             .bind(DeliveryStatus::Pending.as_str());
-        let rows = match &self.ingest {
-            Some(ingest) => {
-                let mut connection = ingest.connection().await?;
-                let rows = query.fetch_all(&mut *connection).await;
-                if let Err(error) = &rows {
-                    connection.forget_if_broken(error);
-                }
-                rows?
-            }
-            None => query.fetch_all(&self.pool).await?,
-        };
+        let rows = self.ingest.fetch_all(query).await?;
         let created: HashSet<String> = rows
             .iter()
             .map(|row| row.try_get("id"))
@@ -125,7 +115,7 @@ impl Store {
 }
 
 /// Rows as a JSON array, written into a buffer sized for them up front.
-fn json_array<T: Serialize>(rows: &[T], size: usize) -> String {
+pub(crate) fn json_array<T: Serialize>(rows: &[T], size: usize) -> String {
     let mut json = Vec::with_capacity(size);
     serde_json::to_writer(&mut json, rows).expect("rows serialise");
     String::from_utf8(json).expect("serde_json writes UTF-8")

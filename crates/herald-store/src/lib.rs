@@ -179,8 +179,9 @@ pub struct Store {
     /// queueing in tokio rather than in SQLite's busy handler, which sleeps in coarse, growing
     /// steps.
     writer: writer::Writer,
-    /// On PostgreSQL, the ingest committer's connection (see `writer` for why it holds one).
-    ingest: Option<writer::Writer>,
+    /// Where the ingest committer's statement runs on PostgreSQL: a connection of its own
+    /// (see `writer` for why). On SQLite the writer, though ingest writes in a transaction.
+    ingest: writer::Writer,
     /// Where the result committer's transactions run: the writer on SQLite, on PostgreSQL a
     /// connection of its own.
     results: writer::Writer,
@@ -304,11 +305,11 @@ impl Store {
         let (writer, ingest, results) = match backend {
             Backend::Sqlite => {
                 let writer = writer::HeldConnection::open(options, backend, None).await?;
-                (writer.clone(), None, writer)
+                (writer.clone(), writer.clone(), writer)
             }
             Backend::Postgres => (
                 writer::Writer::Pool(pool.clone()),
-                Some(writer::HeldConnection::open(options.clone(), backend, None).await?),
+                writer::HeldConnection::open(options.clone(), backend, None).await?,
                 // One connection runs every result statement. A plan the server kept from
                 // while `deliveries` was small (a hash join over a full scan) would then serve
                 // for good; each statement is planned for the table as it is now instead.
@@ -360,10 +361,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        if let Some(ingest) = &self.ingest {
-            ingest.close().await;
-        }
+        // On SQLite both are the writer, closed below.
         if self.backend == Backend::Postgres {
+            self.ingest.close().await;
             self.results.close().await;
         }
         self.writer.close().await;

@@ -12,8 +12,9 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::deliveries::{applied, millis, AttemptRecord, ResultKind};
+use crate::events_postgres::json_array;
 use crate::time::to_millis;
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// Deferrals move their deliveries and end the claims; results log their attempts and apply
 /// to their deliveries. Only rows whose claim is still current count: a stale result (another
@@ -92,14 +93,13 @@ impl Store {
             }
         }
         let query = sqlx::query(RECORD_RESULTS)
-            .bind(serde_json::to_string(&deferrals).expect("rows serialise"))
-            .bind(serde_json::to_string(&results).expect("rows serialise"));
-        let mut connection = self.results.connection().await?;
-        let row = query.fetch_one(&mut *connection).await;
-        if let Err(error) = &row {
-            connection.forget_if_broken(error);
-        }
-        let recorded: i64 = row?.try_get("recorded")?;
+            .bind(json_array(&deferrals, deferrals.len() * 128))
+            .bind(json_array(&results, results.len() * 512));
+        let rows = self.results.fetch_all(query).await?;
+        let recorded: i64 = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("recording results returned no count".into()))?
+            .try_get("recorded")?;
         Ok(recorded as usize)
     }
 }

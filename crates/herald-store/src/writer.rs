@@ -16,8 +16,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use sqlx::any::{AnyConnectOptions, AnyTransactionManager};
-use sqlx::pool::PoolConnection;
+use sqlx::any::{AnyConnectOptions, AnyRow, AnyTransactionManager};
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, TransactionManager};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -99,7 +98,7 @@ impl HeldConnection {
     }
 
     /// After an error that may have broken the connection itself, the next user opens another.
-    pub(crate) fn forget_if_broken(&mut self, error: &sqlx::Error) {
+    fn forget_if_broken(&mut self, error: &sqlx::Error) {
         if !matches!(error, sqlx::Error::Database(_)) {
             self.connection = None;
         }
@@ -136,14 +135,22 @@ impl Writer {
         }
     }
 
-    /// A connection for one write outside a transaction (a claim), holding the write turn.
-    pub(crate) async fn connection(&self) -> Result<WriterConnection> {
+    /// Runs one statement outside a transaction (a claim, or a committer's batch), holding the
+    /// write turn. A held connection that the statement broke is opened afresh next time, as
+    /// a pool would.
+    pub(crate) async fn fetch_all<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<AnyRow>> {
         match self {
-            Writer::Pool(pool) => Ok(WriterConnection::Pool(pool.acquire().await?)),
+            Writer::Pool(pool) => Ok(query.fetch_all(pool).await?),
             Writer::Held(writer) => {
-                let mut writer = writer.clone().lock_owned().await;
-                writer.connection().await?;
-                Ok(WriterConnection::Held(writer))
+                let mut writer = writer.lock().await;
+                let rows = query.fetch_all(writer.connection().await?).await;
+                if let Err(error) = &rows {
+                    writer.forget_if_broken(error);
+                }
+                Ok(rows?)
             }
         }
     }
@@ -222,44 +229,6 @@ impl std::ops::DerefMut for WriteTx {
             WriteTx::Pool(tx) => tx.as_mut().expect("open until committed"),
             WriteTx::Held { writer, .. } => {
                 writer.connection.as_mut().expect("held by the transaction")
-            }
-        }
-    }
-}
-
-/// The writer's connection for one statement, holding the SQLite write turn.
-pub(crate) enum WriterConnection {
-    Pool(PoolConnection<Any>),
-    Held(OwnedMutexGuard<HeldConnection>),
-}
-
-impl WriterConnection {
-    /// See [`HeldConnection::forget_if_broken`]; a pool tests its own.
-    pub(crate) fn forget_if_broken(&mut self, error: &sqlx::Error) {
-        if let WriterConnection::Held(writer) = self {
-            writer.forget_if_broken(error);
-        }
-    }
-}
-
-impl std::ops::Deref for WriterConnection {
-    type Target = AnyConnection;
-    fn deref(&self) -> &Self::Target {
-        match self {
-            WriterConnection::Pool(connection) => connection,
-            WriterConnection::Held(writer) => {
-                writer.connection.as_ref().expect("opened when taken")
-            }
-        }
-    }
-}
-
-impl std::ops::DerefMut for WriterConnection {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        match self {
-            WriterConnection::Pool(connection) => connection,
-            WriterConnection::Held(writer) => {
-                writer.connection.as_mut().expect("opened when taken")
             }
         }
     }
