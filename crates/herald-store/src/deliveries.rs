@@ -213,19 +213,58 @@ impl Store {
              RETURNING {CLAIMED_COLUMNS}"
         );
         let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        if self.backend == Backend::Sqlite {
+            return self
+                .claim_on_sqlite(
+                    &sql,
+                    to_millis(lease_end),
+                    &lease_token(owner),
+                    now,
+                    limit,
+                    skip,
+                )
+                .await;
+        }
         let query = sqlx::query(&sql)
             .bind(to_millis(lease_end))
             .bind(lease_token(owner))
             .bind(to_millis(now))
             .bind(i64::from(limit));
-        // On the writer's connection, like every other hot write: a claim made on another
-        // connection would make the writer discard its page cache and read the pages again.
-        let rows = self.writer.fetch_all(skip.bind(query)).await?;
+        // Any pooled connection: the workers' claims run side by side, each skipping the rows
+        // another is claiming.
+        let rows = skip.bind(query).fetch_all(&self.pool).await?;
         rows.iter().map(claimed_row).collect()
     }
 
-    /// Records finished attempts in one transaction of two statements, however many there are
-    /// (on PostgreSQL in one statement: see `results_postgres`).
+    /// A claim on SQLite's writer, through its own API (see `direct`).
+    async fn claim_on_sqlite(
+        &self,
+        sql: &str,
+        lease_end: i64,
+        token: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        skip: &ClaimFilter,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        // `?N` binds the Nth value, wherever it stands in the text.
+        let sql = sql.replace('$', "?");
+        let (now, limit) = (to_millis(now), i64::from(limit));
+        let skipped: Vec<String> = skip
+            .destinations
+            .iter()
+            .flat_map(|(integration, destination)| [integration.to_string(), destination.clone()])
+            .chain(skip.orgs.iter().map(OrgId::to_string))
+            .collect();
+        self.sqlite_transaction(|tx| {
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&lease_end, &token, &now, &limit];
+            values.extend(skipped.iter().map(|value| value as &dyn rusqlite::ToSql));
+            crate::direct::claim(tx, &sql, &values)
+        })
+        .await
+    }
+
+    /// Records finished attempts in one transaction (on PostgreSQL one statement: see
+    /// `results_postgres`; on SQLite see `direct`).
     /// A result whose lease was lost meanwhile (another worker claimed the delivery) is dropped.
     /// Returns how many were recorded.
     pub async fn record_results(&self, records: &[AttemptRecord]) -> Result<usize> {
@@ -235,33 +274,8 @@ impl Store {
         if self.backend == crate::Backend::Postgres {
             return self.record_results_in_one_statement(records).await;
         }
-        let (deferred, attempted): (Vec<&AttemptRecord>, Vec<&AttemptRecord>) = records
-            .iter()
-            .partition(|r| matches!(r.result, ResultKind::Deferred(_)));
-        let mut tx = self.results.begin().await?;
-        let mut recorded = 0;
-        for chunk in crate::pow2_chunks(&deferred, RESULT_CHUNK) {
-            let sql = defer_sql(self.backend, chunk.len());
-            recorded += bind_deferrals(sqlx::query(&sql), chunk)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as usize;
-        }
-        for chunk in crate::pow2_chunks(&attempted, RESULT_CHUNK) {
-            // The attempt rows first, while `lease_owner` still names the current claim: only a
-            // result under that claim's token is logged, even if a stale one shares the batch.
-            let attempts = results_sql(self.backend, RESULT_ATTEMPTS, chunk.len());
-            bind_results(sqlx::query(&attempts), chunk)
-                .execute(&mut *tx)
-                .await?;
-            let update = results_sql(self.backend, RESULT_UPDATE, chunk.len());
-            recorded += bind_results(sqlx::query(&update), chunk)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as usize;
-        }
-        tx.commit().await?;
-        Ok(recorded)
+        self.sqlite_transaction(|tx| crate::direct::record_results(tx, records))
+            .await
     }
 
     /// The external id a follow-up continues from: the one an earlier attempt of this delivery
@@ -540,9 +554,6 @@ fn attempt_row(row: &AnyRow) -> Result<Attempt> {
     })
 }
 
-/// Records per statement: far below SQLite's bound-parameter limit.
-const RESULT_CHUNK: usize = 256;
-
 pub(crate) struct Applied<'a> {
     pub(crate) status: DeliveryStatus,
     pub(crate) next_attempt_at: Option<i64>,
@@ -578,88 +589,4 @@ pub(crate) fn applied(record: &AttemptRecord) -> Applied<'_> {
             outcome: AttemptOutcome::Failed,
         },
     }
-}
-
-/// Moves deferred deliveries to their new time and ends their claims, leaving their status,
-/// counts and log untouched.
-fn defer_sql(backend: crate::Backend, count: usize) -> std::sync::Arc<str> {
-    crate::batch_sql("defer results", backend, count, || {
-        let values = crate::value_rows(backend, count, 3);
-        format!(
-            "WITH v (id, lease, next_attempt_at) AS (VALUES {values}) \
-             UPDATE deliveries SET next_attempt_at = v.next_attempt_at, lease_owner = NULL \
-             FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease"
-        )
-    })
-}
-
-fn bind_deferrals<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    chunk: &[&AttemptRecord],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for record in chunk {
-        if let ResultKind::Deferred(at) = record.result {
-            query = query
-                .bind(record.delivery_id.to_string())
-                .bind(record.lease_token.clone())
-                .bind(to_millis(at));
-        }
-    }
-    query
-}
-
-/// The results of a chunk as a table `v`, one row per record, shared by both statements.
-const RESULT_COLUMNS: usize = 14;
-const RESULTS_CTE: &str = "WITH v (id, lease, status, next_attempt_at, attempt_number, status_code, error, \
-    external_id, updated_at, attempt_id, started_at, duration_ms, outcome, response_excerpt) AS (VALUES {values})";
-
-/// Logs the attempts of results whose claim is still current.
-const RESULT_ATTEMPTS: &str = "INSERT INTO attempts (id, delivery_id, attempt_number, started_at, duration_ms, \
-    outcome, status_code, response_excerpt, error) \
-    SELECT v.attempt_id, v.id, v.attempt_number, v.started_at, v.duration_ms, v.outcome, v.status_code, \
-    v.response_excerpt, v.error FROM v JOIN deliveries ON deliveries.id = v.id AND deliveries.lease_owner = v.lease";
-
-/// Applies those results to their deliveries and ends the claims.
-const RESULT_UPDATE: &str = "UPDATE deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, \
-    lease_owner = NULL, attempt_count = v.attempt_number, cycle_attempts = deliveries.cycle_attempts + 1, \
-    last_status_code = v.status_code, last_error = v.error, \
-    external_id = COALESCE(v.external_id, deliveries.external_id), updated_at = v.updated_at \
-    FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.lease";
-
-/// One of the two result statements, for `count` records.
-fn results_sql(
-    backend: crate::Backend,
-    statement: &'static str,
-    count: usize,
-) -> std::sync::Arc<str> {
-    crate::batch_sql(statement, backend, count, || {
-        let values = crate::value_rows(backend, count, RESULT_COLUMNS);
-        format!("{} {statement}", RESULTS_CTE.replace("{values}", &values))
-    })
-}
-
-/// Binds every record's values, in the order of the columns of `v`.
-fn bind_results<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    chunk: &[&AttemptRecord],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for record in chunk {
-        let applied = applied(record);
-        query = query
-            .bind(record.delivery_id.to_string())
-            .bind(record.lease_token.clone())
-            .bind(applied.status.as_str())
-            .bind(applied.next_attempt_at)
-            .bind(i64::from(record.attempt_number))
-            .bind(record.status_code.map(i64::from))
-            .bind(record.error.clone())
-            .bind(applied.external_id.map(str::to_owned))
-            .bind(to_millis(record.started_at) + millis(record.duration))
-            .bind(herald_domain::AttemptId::generate().to_string())
-            .bind(to_millis(record.started_at))
-            .bind(millis(record.duration))
-            .bind(applied.outcome.as_str())
-            .bind(record.response_excerpt.clone());
-    }
-    query
 }

@@ -7,6 +7,7 @@ mod chain;
 mod console;
 mod deliveries;
 mod demands;
+mod direct;
 mod event_log;
 mod events;
 mod events_postgres;
@@ -72,6 +73,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// From SQLite's hot writes, which bypass sqlx (see `direct`).
+    #[error("database error")]
+    Sqlite(#[source] rusqlite::Error),
     #[error("migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -84,18 +88,31 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error)
+    }
+}
+
 impl StoreError {
     /// An error about the data of a statement (a constraint, a value the database refuses),
     /// as opposed to the database being unreachable or full: retrying other rows alone may
     /// succeed.
     pub fn is_data_error(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(_))) && !self.is_unavailable()
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::Database(_))
+                | StoreError::Sqlite(rusqlite::Error::SqliteFailure(..))
+        ) && !self.is_unavailable()
     }
 
     /// The database cannot serve now, whatever the statement: unreachable, shutting down, out
     /// of disk, memory or connections, or busy. The same request may succeed later, so the API
     /// answers 503 and the engine retries, rather than treating it as a fault of the data.
     pub fn is_unavailable(&self) -> bool {
+        if let StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) = self {
+            return sqlite_unavailable(failure.extended_code);
+        }
         let StoreError::Database(error) = self else {
             return false;
         };
@@ -111,20 +128,7 @@ impl StoreError {
                 if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
                     use sqlx::error::DatabaseError;
                     let code = sqlite.code().and_then(|c| c.parse::<i32>().ok());
-                    // The primary code is the low byte of the extended one.
-                    matches!(
-                        code.map(|c| c & 0xff),
-                        Some(
-                            SQLITE_BUSY
-                                | SQLITE_LOCKED
-                                | SQLITE_NOMEM
-                                | SQLITE_READONLY
-                                | SQLITE_IOERR
-                                | SQLITE_FULL
-                                | SQLITE_CANTOPEN
-                                | SQLITE_PROTOCOL
-                        )
-                    )
+                    code.is_some_and(sqlite_unavailable)
                 } else {
                     // PostgreSQL's SQLSTATE classes: connection exceptions, insufficient
                     // resources (disk full, out of memory, too many connections), operator
@@ -140,6 +144,22 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Whether a SQLite result code (extended or primary) means "not now" rather than "not this".
+fn sqlite_unavailable(code: i32) -> bool {
+    // The primary code is the low byte of the extended one.
+    matches!(
+        code & 0xff,
+        SQLITE_BUSY
+            | SQLITE_LOCKED
+            | SQLITE_NOMEM
+            | SQLITE_READONLY
+            | SQLITE_IOERR
+            | SQLITE_FULL
+            | SQLITE_CANTOPEN
+            | SQLITE_PROTOCOL
+    )
 }
 
 // SQLite's primary result codes that mean "not now" rather than "not this".
@@ -174,16 +194,17 @@ pub struct Page<T> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Where write transactions and claims run: one connection of its own on SQLite, `pool` on
+    /// Where write transactions run: one connection of its own on SQLite, `pool` on
     /// PostgreSQL. SQLite has one writer at a time: writers take turns for that connection,
     /// queueing in tokio rather than in SQLite's busy handler, which sleeps in coarse, growing
-    /// steps.
+    /// steps. SQLite's hot writes (ingest, results, claims) take the same turn and run on the
+    /// writer's second connection, through SQLite's own API (see `direct`).
     writer: writer::Writer,
     /// Where the ingest committer's statement runs on PostgreSQL: a connection of its own
-    /// (see `writer` for why). On SQLite the writer, though ingest writes in a transaction.
+    /// (see `writer` for why). On SQLite the writer, unused.
     ingest: writer::Writer,
-    /// Where the result committer's transactions run: the writer on SQLite, on PostgreSQL a
-    /// connection of its own.
+    /// Where the result committer's statement runs on PostgreSQL: a connection of its own.
+    /// On SQLite the writer, unused.
     results: writer::Writer,
     backend: Backend,
     /// Where a change listener connects, on PostgreSQL. Never printed: it may hold a password.
@@ -360,6 +381,19 @@ impl Store {
         self.writer.turn().await
     }
 
+    /// Runs `work` as one write transaction on SQLite's writer, through SQLite's own API (see
+    /// `direct`), in this thread once the write turn is ours.
+    pub(crate) async fn sqlite_transaction<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut turn = self.write_turn().await.expect("SQLite has a write turn");
+        let direct = turn
+            .direct()
+            .expect("SQLite's writer has its direct connection");
+        direct.transaction(work)
+    }
+
     pub async fn close(&self) {
         // On SQLite both are the writer, closed below.
         if self.backend == Backend::Postgres {
@@ -436,39 +470,6 @@ pub(crate) fn parameters(backend: Backend, count: usize) -> String {
     }
 }
 
-/// `(…), (…)` for `rows` rows of `columns` parameters; see [`parameters`].
-pub(crate) fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|i| match backend {
-            Backend::Sqlite => format!("({})", vec!["?"; columns].join(", ")),
-            Backend::Postgres => format!("({})", placeholders(i * columns + 1, columns)),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The text of a multi-row statement, built once per statement (named by `statement`), back-end
-/// and row count and then shared: building a 256-row `VALUES` list on every batch cost about 3% of an event's
-/// instructions. `rows` comes from [`pow2_chunks`], so each statement has a few sizes only.
-pub(crate) fn batch_sql(
-    statement: &'static str,
-    backend: Backend,
-    rows: usize,
-    build: impl FnOnce() -> String,
-) -> Arc<str> {
-    type Key = (&'static str, Backend, usize);
-    static BUILT: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Key, Arc<str>>>> =
-        std::sync::OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .expect("not poisoned");
-    built
-        .entry((statement, backend, rows))
-        .or_insert_with(|| build().into())
-        .clone()
-}
-
 /// Splits `items` into runs of at most `max` whose lengths are powers of two, largest first.
 /// A multi-row statement then comes in a few sizes only, each prepared once per connection and
 /// reused from the statement cache, instead of one new statement (parsed, planned and cached)
@@ -533,8 +534,6 @@ mod statement_shape_tests {
 
     #[test]
     fn sqlite_gets_anonymous_parameters_and_postgres_numbered_ones() {
-        assert_eq!(value_rows(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
-        assert_eq!(value_rows(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
         assert_eq!(parameters(Backend::Sqlite, 3), "?, ?, ?");
         assert_eq!(parameters(Backend::Postgres, 3), "$1, $2, $3");
     }

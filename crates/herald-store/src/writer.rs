@@ -1,8 +1,9 @@
-//! Where write transactions and claims run.
+//! Where write transactions run.
 //!
 //! On PostgreSQL that is any connection of the shared pool (the server orders the writers),
 //! except for the two committers, which write one batch at a time on a connection each. On
-//! SQLite it is one connection of its own, behind the write turn.
+//! SQLite it is one connection of its own, behind the write turn, and for the hot writes a
+//! second one that SQLite's own API drives (`direct`), behind the same turn.
 //!
 //! A connection held outside any pool:
 //! - on SQLite, only sees its own writes, so it keeps its page cache, where one that another
@@ -32,6 +33,8 @@ pub(crate) enum Writer {
 /// turn.
 pub(crate) struct HeldConnection {
     connection: Option<AnyConnection>,
+    /// On SQLite, the same writer through SQLite's own API, for the hot writes (see `direct`).
+    direct: Option<crate::direct::DirectConnection>,
     options: AnyConnectOptions,
     backend: Backend,
     /// Run on each new connection, on PostgreSQL.
@@ -47,12 +50,14 @@ impl HeldConnection {
     ) -> Result<Writer> {
         let mut held = Self {
             connection: None,
+            direct: None,
             options,
             backend,
             setup,
         };
         if backend == Backend::Sqlite {
             held.connection = Some(Self::connect(&held.options, backend, setup).await?);
+            held.direct = Some(crate::direct::DirectConnection::open(&held.options)?);
         }
         Ok(Writer::Held(Arc::new(Mutex::new(held))))
     }
@@ -97,6 +102,11 @@ impl HeldConnection {
         Ok(self.connection.as_mut().expect("opened above"))
     }
 
+    /// The writer through SQLite's own API; `None` on PostgreSQL.
+    pub(crate) fn direct(&mut self) -> Option<&mut crate::direct::DirectConnection> {
+        self.direct.as_mut()
+    }
+
     /// After an error that may have broken the connection itself, the next user opens another.
     fn forget_if_broken(&mut self, error: &sqlx::Error) {
         if !matches!(error, sqlx::Error::Database(_)) {
@@ -105,6 +115,7 @@ impl HeldConnection {
     }
 
     pub(crate) async fn close(&mut self) {
+        self.direct = None;
         if let Some(connection) = self.connection.take() {
             let _ = connection.close().await;
         }
@@ -135,9 +146,8 @@ impl Writer {
         }
     }
 
-    /// Runs one statement outside a transaction (a claim, or a committer's batch), holding the
-    /// write turn. A held connection that the statement broke is opened afresh next time, as
-    /// a pool would.
+    /// Runs one statement outside a transaction (a committer's batch), holding the connection.
+    /// A held connection that the statement broke is opened afresh next time, as a pool would.
     pub(crate) async fn fetch_all<'q>(
         &self,
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
