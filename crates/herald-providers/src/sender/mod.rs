@@ -3,6 +3,7 @@
 
 mod exec;
 mod mail;
+mod origins;
 mod policy;
 #[cfg(test)]
 mod tests;
@@ -35,6 +36,9 @@ pub struct SenderConfig {
     pub total_timeout: Duration,
     /// Response bodies are read up to this many bytes; the rest is dropped.
     pub max_response_bytes: usize,
+    /// Requests in flight to one origin at most, and so connections open to it (see
+    /// `origins`); the rest wait for a connection, within their deadline.
+    pub max_connections_per_origin: usize,
     pub policy: OutboundPolicy,
 }
 
@@ -44,6 +48,7 @@ impl Default for SenderConfig {
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(15),
             max_response_bytes: 64 * 1024,
+            max_connections_per_origin: 64,
             policy: OutboundPolicy::default(),
         }
     }
@@ -76,6 +81,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Clone)]
 pub struct Sender {
     client: HttpClient,
+    origins: Arc<origins::OriginLimits>,
     policy: Arc<OutboundPolicy>,
     max_response_bytes: usize,
     connect_timeout: Duration,
@@ -99,12 +105,18 @@ impl Sender {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        let origins = Arc::new(origins::OriginLimits::new(
+            config.max_connections_per_origin,
+        ));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
+            // A connection opened for a request that then found an idle one is not kept.
+            .pool_max_idle_per_host(origins.per_origin())
             .build(connector);
         Self {
             client,
+            origins,
             policy,
             max_response_bytes: config.max_response_bytes,
             connect_timeout: config.connect_timeout,
@@ -172,8 +184,12 @@ impl Sender {
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, HERALD_AGENT);
         }
-        // One deadline for the answer and its body together.
-        tokio::time::timeout(self.total_timeout, self.exchange_http(outgoing))
+        // One deadline for the wait for a connection, the answer and its body together.
+        let exchange = async {
+            let _turn = self.origins.turn(&request.url).await;
+            self.exchange_http(outgoing).await
+        };
+        tokio::time::timeout(self.total_timeout, exchange)
             .await
             .map_err(|_| SendError::Timeout)?
     }
