@@ -199,16 +199,7 @@ impl Engine {
                 passed_over |= !skip.is_empty();
                 continue;
             }
-            let claimed = self
-                .store
-                .claim_due_except(
-                    &self.config.owner,
-                    self.now(),
-                    self.config.lease,
-                    u32::try_from(free).unwrap_or(u32::MAX),
-                    &skip,
-                )
-                .await?;
+            let claimed = self.claim(free, &skip).await?;
             self.health.store_ok();
             if share == Share::Borrowed {
                 // It looked at all a fair claim passed over, but for destinations that may not
@@ -245,6 +236,32 @@ impl Engine {
 
     /// What a claim passes over: destinations and organisations at their share, and
     /// destinations whose circuit is open (or whose probe is out).
+    /// Claims up to `free` due deliveries outside `skip`. On SQLite the claim runs whole in
+    /// the calling thread (see the store's `direct`), so it goes to the committers' thread,
+    /// which takes the same write turn, rather than holding up one of the runtime's.
+    async fn claim(
+        &self,
+        free: usize,
+        skip: &herald_store::ClaimFilter,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let limit = u32::try_from(free).unwrap_or(u32::MAX);
+        let (now, lease) = (self.now(), self.config.lease);
+        if self.store.backend() != herald_store::Backend::Sqlite {
+            return self
+                .store
+                .claim_due_except(&self.config.owner, now, lease, limit, skip)
+                .await;
+        }
+        let (store, owner, skip) = (self.store.clone(), self.config.owner.clone(), skip.clone());
+        crate::commit_thread::spawn(async move {
+            store
+                .claim_due_except(&owner, now, lease, limit, &skip)
+                .await
+        })
+        .await
+        .expect("claims do not panic")
+    }
+
     fn claim_skip(&self, share: Share) -> herald_store::ClaimFilter {
         let mut skip = self.capacity.skip(share);
         for key in self.breaker.blocked(self.now()) {
