@@ -120,6 +120,12 @@ pub struct ServeConfig {
     #[arg(long, env = "HERALD_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
+    /// Requests in flight to one origin (scheme, host and port) at most, and so connections
+    /// open to it; more wait for a connection, within their request timeout.
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS_PER_ORIGIN", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_connections_per_origin: u16,
+
     /// How long decrypted integration credentials stay in memory for sending; 0s turns it off.
     #[arg(long, env = "HERALD_CREDENTIAL_CACHE_TTL", default_value = "15m", value_parser = parse_duration)]
     pub credential_cache_ttl: Duration,
@@ -189,6 +195,7 @@ impl Default for ServeConfig {
             poll_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
+            max_connections_per_origin: 64,
             credential_cache_ttl: Duration::from_secs(15 * 60),
             breaker_threshold: 10,
             breaker_cooldown: Duration::from_secs(30),

@@ -123,6 +123,7 @@ impl Prepared {
         let sender = Sender::new(SenderConfig {
             connect_timeout: config.connect_timeout,
             total_timeout: config.request_timeout,
+            max_connections_per_origin: usize::from(config.max_connections_per_origin),
             policy: OutboundPolicy::new(self.allowed),
             ..SenderConfig::default()
         });
