@@ -44,14 +44,7 @@ impl Engine {
     /// were recorded. Tests step the engine with this instead of sleeping.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let claimed = self
-            .store
-            .claim_due_except(
-                &self.config.owner,
-                self.now(),
-                self.config.lease,
-                u32::try_from(self.capacity.free()).unwrap_or(u32::MAX),
-                &self.claim_skip(Share::Fair),
-            )
+            .claim(self.capacity.free(), &self.claim_skip(Share::Fair))
             .await?;
         let (admitted, refused) = self.admit(claimed);
         let mut records: Vec<AttemptRecord> = refused
@@ -234,8 +227,6 @@ impl Engine {
         })
     }
 
-    /// What a claim passes over: destinations and organisations at their share, and
-    /// destinations whose circuit is open (or whose probe is out).
     /// Claims up to `free` due deliveries outside `skip`. On SQLite the claim runs whole in
     /// the calling thread (see the store's `direct`), so it goes to the committers' thread,
     /// which takes the same write turn, rather than holding up one of the runtime's.
@@ -262,6 +253,8 @@ impl Engine {
         .expect("claims do not panic")
     }
 
+    /// What a claim passes over: destinations and organisations at their share, and
+    /// destinations whose circuit is open (or whose probe is out).
     fn claim_skip(&self, share: Share) -> herald_store::ClaimFilter {
         let mut skip = self.capacity.skip(share);
         for key in self.breaker.blocked(self.now()) {

@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, Event, EventId, IntegrationId, Kind, OrgId};
@@ -111,29 +111,4 @@ impl Store {
 
 pub(crate) fn parse_envelope(raw: String) -> Result<Event> {
     serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("event envelope: {e}")))
-}
-
-/// For the events of a chunk that were not inserted, the id of the event that holds their
-/// idempotency key.
-pub(crate) async fn find_replays(
-    conn: &mut sqlx::AnyConnection,
-    chunk: &[(EventInsert, Vec<NewDelivery>)],
-    created: &HashSet<String>,
-) -> Result<HashMap<String, EventId>> {
-    let mut replays = HashMap::new();
-    for (insert, _) in chunk
-        .iter()
-        .filter(|(insert, _)| !created.contains(insert.id.as_str()))
-    {
-        let row = sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
-            .bind(insert.org_id.to_string())
-            .bind(insert.idempotency_key.clone())
-            .fetch_one(&mut *conn)
-            .await?;
-        replays.insert(
-            insert.id.to_string(),
-            EventId::from_trusted(row.try_get("id")?),
-        );
-    }
-    Ok(replays)
 }

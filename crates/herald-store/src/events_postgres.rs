@@ -11,13 +11,13 @@
 //! plan kept from while the tables were small can turn this statement into a full scan (the
 //! results' statement needs a connection that plans afresh: see `results_postgres`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use herald_domain::{DeliveryId, DeliveryStatus, EventId, IntegrationId, OrgId};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::events::{find_replays, EventInsert, InsertedEvent, NewDelivery};
+use crate::events::{EventInsert, InsertedEvent, NewDelivery};
 use crate::time::to_millis;
 use crate::{Result, Store};
 
@@ -155,6 +155,31 @@ fn delivery_row<'a>(event: &'a EventInsert, delivery: &'a NewDelivery) -> Delive
         correlation_key: event.event.correlation_key.as_deref(),
         carried_by: delivery.carried_by.as_deref(),
     }
+}
+
+/// For the events of a chunk that were not inserted, the id of the event that holds their
+/// idempotency key.
+async fn find_replays(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[(EventInsert, Vec<NewDelivery>)],
+    created: &HashSet<String>,
+) -> Result<HashMap<String, EventId>> {
+    let mut replays = HashMap::new();
+    for (insert, _) in chunk
+        .iter()
+        .filter(|(insert, _)| !created.contains(insert.id.as_str()))
+    {
+        let row = sqlx::query("SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2")
+            .bind(insert.org_id.to_string())
+            .bind(insert.idempotency_key.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+        replays.insert(
+            insert.id.to_string(),
+            EventId::from_trusted(row.try_get("id")?),
+        );
+    }
+    Ok(replays)
 }
 
 #[cfg(test)]
