@@ -2,4 +2,5 @@
 // would not rebuild the crate, and a binary could ship without it.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=migrations_postgres");
 }

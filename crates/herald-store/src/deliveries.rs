@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::time::Duration;
 
+use crate::direct::Durability;
 use crate::integrations::page_cursor;
 use crate::time::{from_millis, opt_from_millis, to_millis};
 use crate::{Backend, Page, Result, Store, StoreError};
@@ -255,7 +256,7 @@ impl Store {
             .flat_map(|(integration, destination)| [integration.to_string(), destination.clone()])
             .chain(skip.orgs.iter().map(OrgId::to_string))
             .collect();
-        self.sqlite_transaction(|tx| {
+        self.sqlite_transaction(Durability::UntilNextSync, |tx| {
             let mut values: Vec<&dyn rusqlite::ToSql> = vec![&lease_end, &token, &now, &limit];
             values.extend(skipped.iter().map(|value| value as &dyn rusqlite::ToSql));
             crate::direct::claim(tx, &sql, &values)
@@ -274,8 +275,10 @@ impl Store {
         if self.backend == crate::Backend::Postgres {
             return self.record_results_in_one_statement(records).await;
         }
-        self.sqlite_transaction(|tx| crate::direct::record_results(tx, records))
-            .await
+        self.sqlite_transaction(Durability::UntilNextSync, |tx| {
+            crate::direct::record_results(tx, records)
+        })
+        .await
     }
 
     /// The external id a follow-up continues from: the one an earlier attempt of this delivery

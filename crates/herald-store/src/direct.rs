@@ -34,6 +34,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// failed transaction.
 pub(crate) struct DirectConnection {
     connection: Option<Connection>,
+    /// The connection's `synchronous` setting now (it opens with `FULL`).
+    durability: Durability,
     filename: PathBuf,
     flags: OpenFlags,
 }
@@ -57,6 +59,7 @@ impl DirectConnection {
         }
         let mut direct = Self {
             connection: None,
+            durability: Durability::Synced,
             filename,
             flags,
         };
@@ -92,16 +95,33 @@ impl DirectConnection {
         }
         if self.connection.is_none() {
             self.connection = Some(self.connect()?);
+            self.durability = Durability::Synced;
         }
         Ok(self.connection.as_mut().expect("opened above"))
     }
 
     /// Runs `work` in one write transaction, taking the write lock up front (`BEGIN
-    /// IMMEDIATE`), and commits it. On an error nothing of it stays.
+    /// IMMEDIATE`), and commits it with `durability`. On an error nothing of it stays.
     pub(crate) fn transaction<T>(
         &mut self,
+        durability: Durability,
         work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        if durability != self.durability {
+            let setting = match durability {
+                Durability::Synced => "FULL",
+                Durability::UntilNextSync => "NORMAL",
+            };
+            let switched = self
+                .connection()?
+                .pragma_update(None, "synchronous", setting);
+            if let Err(error) = switched {
+                // Opened again, it starts from `FULL`.
+                self.connection = None;
+                return Err(StoreError::Sqlite(error));
+            }
+            self.durability = durability;
+        }
         let connection = self.connection()?;
         let run = || -> rusqlite::Result<T> {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -113,6 +133,20 @@ impl DirectConnection {
         // next `connection`.
         run().map_err(StoreError::Sqlite)
     }
+}
+
+/// When a commit reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Before the commit returns (`synchronous = FULL`): what an acknowledged event needs.
+    Synced,
+    /// At the next synced commit or checkpoint (`synchronous = NORMAL`, which in WAL mode
+    /// skips only the commit's `fsync`). The commit survives a crash of Herald at once, since
+    /// its pages are in the WAL file, and a crash of the machine from the next synced commit
+    /// on, since that `fsync`s the same WAL file and so every frame before its own. What a
+    /// machine crash can lose meanwhile is a record that a delivery was made or claimed:
+    /// the delivery is then made again, which at-least-once delivery allows.
+    UntilNextSync,
 }
 
 /// Stores a batch of events with their deliveries (see `Store::insert_events`).
@@ -327,6 +361,25 @@ mod tests {
             .map_err(StoreError::Sqlite)
             .unwrap_err();
         assert!(orphan.is_data_error(), "{orphan:?}");
+    }
+
+    /// Results and claims skip their commit's `fsync`; the next ingest, which acknowledges
+    /// events, must sync again (and with it every frame before its own).
+    #[tokio::test]
+    async fn a_transaction_that_may_wait_for_the_next_sync_leaves_the_next_one_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/direct.db", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut turn = store.write_turn().await.unwrap();
+        let direct = turn.direct().unwrap();
+        let setting =
+            |tx: &Transaction<'_>| tx.query_row("PRAGMA synchronous", [], |row| row.get(0));
+        let unsynced: i64 = direct
+            .transaction(Durability::UntilNextSync, setting)
+            .unwrap();
+        assert_eq!(unsynced, 1, "NORMAL");
+        let synced: i64 = direct.transaction(Durability::Synced, setting).unwrap();
+        assert_eq!(synced, 2, "FULL");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, Event, EventId, IntegrationId, Kind, OrgId};
 use sqlx::Row;
 
+use crate::direct::Durability;
 use crate::{Result, Store, StoreError};
 
 /// An accepted event, ready to be stored.
@@ -75,8 +76,10 @@ impl Store {
         if self.backend == crate::Backend::Postgres {
             return self.insert_events_in_one_statement(batch).await;
         }
-        self.sqlite_transaction(|tx| crate::direct::insert_events(tx, batch))
-            .await
+        self.sqlite_transaction(Durability::Synced, |tx| {
+            crate::direct::insert_events(tx, batch)
+        })
+        .await
     }
 
     pub async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<StoredEvent>> {

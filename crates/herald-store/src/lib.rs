@@ -325,19 +325,25 @@ impl Store {
         }
         let (writer, ingest, results) = match backend {
             Backend::Sqlite => {
-                let writer = writer::HeldConnection::open(options, backend, None).await?;
+                let writer = writer::HeldConnection::open(options, backend, &[]).await?;
                 (writer.clone(), writer.clone(), writer)
             }
             Backend::Postgres => (
                 writer::Writer::Pool(pool.clone()),
-                writer::HeldConnection::open(options.clone(), backend, None).await?,
+                writer::HeldConnection::open(options.clone(), backend, &[]).await?,
                 // One connection runs every result statement. A plan the server kept from
                 // while `deliveries` was small (a hash join over a full scan) would then serve
                 // for good; each statement is planned for the table as it is now instead.
+                // Its commits do not wait for the WAL flush: a result lost in a crash of the
+                // server only makes its delivery go again when the lease runs out, which
+                // at-least-once delivery allows (see `direct::Durability` for SQLite's).
                 writer::HeldConnection::open(
                     options,
                     backend,
-                    Some("SET plan_cache_mode = force_custom_plan"),
+                    &[
+                        "SET plan_cache_mode = force_custom_plan",
+                        "SET synchronous_commit = off",
+                    ],
                 )
                 .await?,
             ),
@@ -353,11 +359,31 @@ impl Store {
             backend,
             postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
         };
-        sqlx::migrate!("./migrations")
-            .run(&store.pool)
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Brings the schema up to date: the portable migrations, then on PostgreSQL its own
+    /// (`migrations_postgres`, numbered from 5000 so the two sets never share a version).
+    /// Each set passes over the other's versions in the table of applied migrations.
+    async fn migrate(&self) -> Result<()> {
+        let mut portable = sqlx::migrate!("./migrations");
+        if self.backend == Backend::Postgres {
+            portable.set_ignore_missing(true);
+        }
+        portable
+            .run(&self.pool)
             .await
             .map_err(StoreError::Migration)?;
-        Ok(store)
+        if self.backend == Backend::Postgres {
+            let mut postgres = sqlx::migrate!("./migrations_postgres");
+            postgres.set_ignore_missing(true);
+            postgres
+                .run(&self.pool)
+                .await
+                .map_err(StoreError::Migration)?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -385,13 +411,14 @@ impl Store {
     /// `direct`), in this thread once the write turn is ours.
     pub(crate) async fn sqlite_transaction<T>(
         &self,
+        durability: crate::direct::Durability,
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let mut turn = self.write_turn().await.expect("SQLite has a write turn");
         let direct = turn
             .direct()
             .expect("SQLite's writer has its direct connection");
-        direct.transaction(work)
+        direct.transaction(durability, work)
     }
 
     pub async fn close(&self) {

@@ -8,6 +8,7 @@ use herald_domain::{
     Kind, OrgId,
 };
 use serde_json::json;
+use sqlx::Row as _;
 
 use crate::testing::{fresh_postgres_url, sqlite_url};
 use crate::*;
@@ -334,6 +335,35 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         .await
         .unwrap();
     assert_eq!(sync.0, 2, "FULL");
+}
+
+/// PostgreSQL's results connection plans each statement afresh and does not wait for the WAL
+/// flush (see `Store::connect`); its other connections keep the server's defaults.
+#[tokio::test]
+async fn postgres_results_commit_without_waiting_for_the_wal_flush() {
+    let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
+    let show = |setting: &'static str| sqlx::query(setting);
+    let results = store
+        .results
+        .fetch_all(show("SHOW synchronous_commit"))
+        .await
+        .unwrap();
+    assert_eq!(results[0].try_get::<String, _>(0).unwrap(), "off");
+    let plans = store
+        .results
+        .fetch_all(show("SHOW plan_cache_mode"))
+        .await
+        .unwrap();
+    assert_eq!(
+        plans[0].try_get::<String, _>(0).unwrap(),
+        "force_custom_plan"
+    );
+    let ingest = store
+        .ingest
+        .fetch_all(show("SHOW synchronous_commit"))
+        .await
+        .unwrap();
+    assert_eq!(ingest[0].try_get::<String, _>(0).unwrap(), "on");
 }
 
 #[tokio::test]

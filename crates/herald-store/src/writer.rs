@@ -38,7 +38,7 @@ pub(crate) struct HeldConnection {
     options: AnyConnectOptions,
     backend: Backend,
     /// Run on each new connection, on PostgreSQL.
-    setup: Option<&'static str>,
+    setup: &'static [&'static str],
 }
 
 impl HeldConnection {
@@ -46,7 +46,7 @@ impl HeldConnection {
     pub(crate) async fn open(
         options: AnyConnectOptions,
         backend: Backend,
-        setup: Option<&'static str>,
+        setup: &'static [&'static str],
     ) -> Result<Writer> {
         let mut held = Self {
             connection: None,
@@ -65,7 +65,7 @@ impl HeldConnection {
     async fn connect(
         options: &AnyConnectOptions,
         backend: Backend,
-        setup: Option<&'static str>,
+        setup: &'static [&'static str],
     ) -> Result<AnyConnection> {
         // As quick to give up as a pool: a server that does not answer gets a 503.
         let connecting = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, options.connect());
@@ -73,8 +73,8 @@ impl HeldConnection {
         match backend {
             Backend::Sqlite => crate::sqlite_session(&mut connection).await?,
             Backend::Postgres => {
-                if let Some(setup) = setup {
-                    sqlx::query(setup).execute(&mut connection).await?;
+                for statement in setup {
+                    sqlx::query(statement).execute(&mut connection).await?;
                 }
             }
         }
