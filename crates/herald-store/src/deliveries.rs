@@ -231,9 +231,8 @@ impl Store {
             .bind(lease_token(owner))
             .bind(to_millis(now))
             .bind(i64::from(limit));
-        // Any pooled connection: the workers' claims run side by side, each skipping the rows
-        // another is claiming.
-        let rows = skip.bind(query).fetch_all(&self.pool).await?;
+        // The claims' own connection; another instance's claims skip the rows it is claiming.
+        let rows = self.claims.fetch_all(skip.bind(query)).await?;
         rows.iter().map(claimed_row).collect()
     }
 

@@ -206,6 +206,9 @@ pub struct Store {
     /// Where the result committer's statement runs on PostgreSQL: a connection of its own.
     /// On SQLite the writer, unused.
     results: writer::Writer,
+    /// Where claims run on PostgreSQL: a connection of its own whose commits do not wait for
+    /// the WAL flush (see `Store::connect`). On SQLite the writer, unused.
+    claims: writer::Writer,
     backend: Backend,
     /// Where a change listener connects, on PostgreSQL. Never printed: it may hold a password.
     postgres_url: Option<Arc<str>>,
@@ -323,10 +326,10 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        let (writer, ingest, results) = match backend {
+        let (writer, ingest, results, claims) = match backend {
             Backend::Sqlite => {
                 let writer = writer::HeldConnection::open(options, backend, &[]).await?;
-                (writer.clone(), writer.clone(), writer)
+                (writer.clone(), writer.clone(), writer.clone(), writer)
             }
             Backend::Postgres => (
                 writer::Writer::Pool(pool.clone()),
@@ -338,7 +341,7 @@ impl Store {
                 // server only makes its delivery go again when the lease runs out, which
                 // at-least-once delivery allows (see `direct::Durability` for SQLite's).
                 writer::HeldConnection::open(
-                    options,
+                    options.clone(),
                     backend,
                     &[
                         "SET plan_cache_mode = force_custom_plan",
@@ -346,6 +349,11 @@ impl Store {
                     ],
                 )
                 .await?,
+                // A claim lost in a crash of the server leaves its deliveries unleased, to be
+                // claimed again: at least once still holds, and the first attempt's result
+                // no longer matches the claim, so only one is recorded.
+                writer::HeldConnection::open(options, backend, &["SET synchronous_commit = off"])
+                    .await?,
             ),
         };
         if backend == Backend::Sqlite {
@@ -356,6 +364,7 @@ impl Store {
             writer,
             ingest,
             results,
+            claims,
             backend,
             postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url.as_str())),
         };
@@ -426,6 +435,7 @@ impl Store {
         if self.backend == Backend::Postgres {
             self.ingest.close().await;
             self.results.close().await;
+            self.claims.close().await;
         }
         self.writer.close().await;
         self.pool.close().await;

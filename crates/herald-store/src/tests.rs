@@ -337,10 +337,10 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
     assert_eq!(sync.0, 2, "FULL");
 }
 
-/// PostgreSQL's results connection plans each statement afresh and does not wait for the WAL
-/// flush (see `Store::connect`); its other connections keep the server's defaults.
+/// PostgreSQL's results and claims connections do not wait for the WAL flush, and the results'
+/// plans each statement afresh (see `Store::connect`); ingest keeps the server's default.
 #[tokio::test]
-async fn postgres_results_commit_without_waiting_for_the_wal_flush() {
+async fn postgres_results_and_claims_commit_without_waiting_for_the_wal_flush() {
     let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
     let show = |setting: &'static str| sqlx::query(setting);
     let results = store
