@@ -342,28 +342,20 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
 #[tokio::test]
 async fn postgres_results_and_claims_commit_without_waiting_for_the_wal_flush() {
     let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
-    let show = |setting: &'static str| sqlx::query(setting);
-    let results = store
-        .results
-        .fetch_all(show("SHOW synchronous_commit"))
-        .await
-        .unwrap();
-    assert_eq!(results[0].try_get::<String, _>(0).unwrap(), "off");
-    let plans = store
-        .results
-        .fetch_all(show("SHOW plan_cache_mode"))
-        .await
-        .unwrap();
+    async fn show(connection: &writer::Writer, setting: &str) -> String {
+        let rows = connection
+            .fetch_all(sqlx::query(&format!("SHOW {setting}")))
+            .await
+            .unwrap();
+        rows[0].try_get(0).unwrap()
+    }
+    assert_eq!(show(&store.results, "synchronous_commit").await, "off");
+    assert_eq!(show(&store.claims, "synchronous_commit").await, "off");
+    assert_eq!(show(&store.ingest, "synchronous_commit").await, "on");
     assert_eq!(
-        plans[0].try_get::<String, _>(0).unwrap(),
+        show(&store.results, "plan_cache_mode").await,
         "force_custom_plan"
     );
-    let ingest = store
-        .ingest
-        .fetch_all(show("SHOW synchronous_commit"))
-        .await
-        .unwrap();
-    assert_eq!(ingest[0].try_get::<String, _>(0).unwrap(), "on");
 }
 
 #[tokio::test]
