@@ -3,8 +3,9 @@
 //! On PostgreSQL that is any connection of the shared pool (the server orders the writers),
 //! except for the two committers, which write one batch at a time on a connection each, and
 //! the claims, which run one at a time on a third (the results' and the claims' commits do
-//! not wait for the WAL flush: see `Store::connect`). On SQLite it is one connection of its own, behind the write turn, and for the hot writes a
-//! second one that SQLite's own API drives (`direct`), behind the same turn.
+//! not wait for the WAL flush: see `Store::connect`). On SQLite it is one connection of its
+//! own, behind the write turn, and for the hot writes a second one that SQLite's own API
+//! drives (`direct`), behind the same turn.
 //!
 //! A connection held outside any pool:
 //! - on SQLite, only sees its own writes, so it keeps its page cache, where one that another
