@@ -327,13 +327,18 @@ fn claimed(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::sqlite_url;
     use crate::Store;
+
+    async fn sqlite_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&sqlite_url(dir.path())).await.unwrap();
+        (dir, store)
+    }
 
     #[tokio::test]
     async fn the_direct_connection_syncs_every_commit_and_enforces_foreign_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/direct.db", dir.path().display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = sqlite_store().await;
         let mut turn = store.write_turn().await.unwrap();
         let connection = turn.direct().unwrap().connection().unwrap();
         let pragma = |name: &str| -> String {
@@ -367,9 +372,7 @@ mod tests {
     /// events, must sync again (and with it every frame before its own).
     #[tokio::test]
     async fn a_transaction_that_may_wait_for_the_next_sync_leaves_the_next_one_synced() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/direct.db", dir.path().display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = sqlite_store().await;
         let mut turn = store.write_turn().await.unwrap();
         let direct = turn.direct().unwrap();
         let setting =
