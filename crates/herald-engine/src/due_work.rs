@@ -17,6 +17,14 @@ use tokio::sync::Notify;
 /// the clock (a retry, a lease another instance lost) tells no one.
 const FAIR_DRAINED_FOR: Duration = Duration::from_millis(100);
 
+/// ...or after this many times as long as the empty claim took, if that is longer: such a claim
+/// walks the whole backlog while holding the claim loop (and, on SQLite, the write turn), so its
+/// repeats take at most a twentieth of the loop's time however deep the backlog.
+const FAIR_DRAINED_PER_CLAIM_TIME: u32 = 20;
+
+/// The same, at most: work due by the clock waits no longer than this for a fair claim.
+const FAIR_DRAINED_AT_MOST: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 pub(crate) struct DueWork {
     notify: Notify,
@@ -50,7 +58,7 @@ impl DueWork {
     /// work was added since `drained`, it is recent, and `skip` passes over at least as much.
     pub(crate) fn still_drained(&self, drained: &FairDrained, skip: &ClaimFilter) -> bool {
         drained.generation == self.fair_generation()
-            && drained.at.elapsed() < FAIR_DRAINED_FOR
+            && drained.at.elapsed() < drained.lasts
             && drained
                 .skip
                 .destinations
@@ -65,16 +73,20 @@ pub(crate) struct FairDrained {
     skip: ClaimFilter,
     generation: u64,
     at: Instant,
+    /// How long it holds without news.
+    lasts: Duration,
 }
 
 impl FairDrained {
-    /// A fair claim that passed over `skip`, started at `generation`, came back short:
-    /// everything it could take is taken.
-    pub(crate) fn new(skip: ClaimFilter, generation: u64) -> Self {
+    /// A fair claim that passed over `skip`, started at `generation`, came back short after
+    /// `took`: everything it could take is taken.
+    pub(crate) fn new(skip: ClaimFilter, generation: u64, took: Duration) -> Self {
         Self {
             skip,
             generation,
             at: Instant::now(),
+            lasts: (took * FAIR_DRAINED_PER_CLAIM_TIME)
+                .clamp(FAIR_DRAINED_FOR, FAIR_DRAINED_AT_MOST),
         }
     }
 }
@@ -100,7 +112,11 @@ mod tests {
     #[test]
     fn a_drained_fair_claim_holds_until_fair_work_comes_or_the_skip_shrinks() {
         let due = DueWork::default();
-        let drained = FairDrained::new(skip(&["busy"], &["hanging"]), due.fair_generation());
+        let drained = FairDrained::new(
+            skip(&["busy"], &["hanging"]),
+            due.fair_generation(),
+            Duration::from_millis(1),
+        );
         assert!(due.still_drained(&drained, &skip(&["busy"], &["hanging"])));
         assert!(due.still_drained(&drained, &skip(&["busy", "other"], &["hanging", "x"])));
         // The busy organisation fell below its share: its backlog is fair game again.
@@ -116,8 +132,28 @@ mod tests {
     #[test]
     fn a_drained_fair_claim_expires() {
         let due = DueWork::default();
-        let mut drained = FairDrained::new(skip(&["busy"], &[]), due.fair_generation());
+        let mut drained = FairDrained::new(
+            skip(&["busy"], &[]),
+            due.fair_generation(),
+            Duration::from_millis(1),
+        );
         drained.at -= FAIR_DRAINED_FOR;
         assert!(!due.still_drained(&drained, &skip(&["busy"], &[])));
+    }
+
+    /// An empty fair claim that walked a deep backlog is not repeated for twenty times as long
+    /// (within bounds), so its repeats cannot take more than a twentieth of the claim loop.
+    #[test]
+    fn a_costly_drained_fair_claim_holds_longer() {
+        let due = DueWork::default();
+        let busy = || skip(&["busy"], &[]);
+        let mut costly = FairDrained::new(busy(), due.fair_generation(), Duration::from_millis(15));
+        costly.at -= Duration::from_millis(250);
+        assert!(due.still_drained(&costly, &busy()));
+        costly.at -= Duration::from_millis(60);
+        assert!(!due.still_drained(&costly, &busy()));
+        let mut slowest = FairDrained::new(busy(), due.fair_generation(), Duration::from_secs(5));
+        slowest.at -= FAIR_DRAINED_AT_MOST;
+        assert!(!due.still_drained(&slowest, &busy()));
     }
 }

@@ -127,6 +127,7 @@ impl Committer {
                     }
                 }
             }
+            crate::commit_thread::take_turns().await;
         }
     }
 

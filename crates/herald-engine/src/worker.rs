@@ -192,6 +192,7 @@ impl Engine {
                 passed_over |= !skip.is_empty();
                 continue;
             }
+            let started = Instant::now();
             let claimed = self.claim(free, &skip).await?;
             self.health.store_ok();
             if share == Share::Borrowed {
@@ -206,7 +207,7 @@ impl Engine {
                 // What it passed over may fall below its share while this round runs; if no
                 // borrowed claim follows, the next freed worker looks again.
                 passed_over |= !skip.is_empty();
-                *fair_drained = Some(FairDrained::new(skip, generation));
+                *fair_drained = Some(FairDrained::new(skip, generation, started.elapsed()));
             }
             let (admitted, refused) = self.admit(claimed);
             self.release(&refused).await;
@@ -287,9 +288,9 @@ impl Engine {
     /// leases run out as for a crashed process.
     ///
     /// This does not tell [`crate::due_work`] of new fair work, so a fair claim may miss them
-    /// for up to its memory's 100 ms. Telling it cost 8% of a fan-out drain, where ingest's
-    /// hand-overs take workers between a claim and its admissions: each such release then cost
-    /// another walk of the backlog (docs/performance.md, sixth round).
+    /// for as long as its memory holds (100 ms to 1 s). Telling it cost 8% of a fan-out drain,
+    /// where ingest's hand-overs take workers between a claim and its admissions: each such
+    /// release then cost another walk of the backlog (docs/performance.md, sixth round).
     async fn release(&self, deliveries: &[ClaimedDelivery]) {
         if deliveries.is_empty() {
             return;
