@@ -337,7 +337,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_direct_connection_syncs_every_commit_and_enforces_foreign_keys() {
+    async fn the_direct_connection_opens_fully_synced_and_enforces_foreign_keys() {
         let (_dir, store) = sqlite_store().await;
         let mut turn = store.write_turn().await.unwrap();
         let connection = turn.direct().unwrap().connection().unwrap();

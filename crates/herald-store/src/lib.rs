@@ -376,21 +376,14 @@ impl Store {
     /// (`migrations_postgres`, numbered from 5000 so the two sets never share a version).
     /// Each set passes over the other's versions in the table of applied migrations.
     async fn migrate(&self) -> Result<()> {
-        let mut portable = sqlx::migrate!("./migrations");
-        if self.backend == Backend::Postgres {
-            portable.set_ignore_missing(true);
+        let postgres = self.backend == Backend::Postgres;
+        let mut sets = vec![sqlx::migrate!("./migrations")];
+        if postgres {
+            sets.push(sqlx::migrate!("./migrations_postgres"));
         }
-        portable
-            .run(&self.pool)
-            .await
-            .map_err(StoreError::Migration)?;
-        if self.backend == Backend::Postgres {
-            let mut postgres = sqlx::migrate!("./migrations_postgres");
-            postgres.set_ignore_missing(true);
-            postgres
-                .run(&self.pool)
-                .await
-                .map_err(StoreError::Migration)?;
+        for mut set in sets {
+            set.set_ignore_missing(postgres);
+            set.run(&self.pool).await.map_err(StoreError::Migration)?;
         }
         Ok(())
     }
