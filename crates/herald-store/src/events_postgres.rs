@@ -9,7 +9,7 @@
 //!
 //! The deliveries are matched against the new events' ids only, never against a table, so no
 //! plan kept from while the tables were small can turn this statement into a full scan (the
-//! results' statement needs a connection that plans afresh: see `results_postgres`).
+//! results' statement needs a connection that rules such plans out: see `results_postgres`).
 
 use std::collections::{HashMap, HashSet};
 

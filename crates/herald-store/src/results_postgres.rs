@@ -4,9 +4,9 @@
 //! four round trips, each a wait for Herald's turn on a busy machine. Here the rows travel as
 //! JSON arrays and every sub-statement sees the deliveries as they were before the statement,
 //! so the attempts are logged only where the claim is still current, as the two statements
-//! did in that order. The statement runs on the results' own connection, which plans each
-//! statement afresh (see `Store::connect`): a plan kept from while `deliveries` was small
-//! joined it by a full scan.
+//! did in that order. The statement runs on the results' own connection, which keeps one
+//! plan, made with scans and the other joins ruled out (see `Store::connect`): a plan kept
+//! from while `deliveries` was small would join it by a full scan.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -19,7 +19,7 @@ use crate::{Result, Store, StoreError};
 /// Deferrals move their deliveries and end the claims; results log their attempts and apply
 /// to their deliveries. Only rows whose claim is still current count: a stale result (another
 /// worker claimed the delivery meanwhile) neither logs nor applies. Gives how many counted.
-const RECORD_RESULTS: &str = "WITH deferral AS ( \
+pub(crate) const RECORD_RESULTS: &str = "WITH deferral AS ( \
     SELECT * FROM json_to_recordset($1::json) AS x (id text, lease text, next_attempt_at bigint)), \
   result AS ( \
     SELECT * FROM json_to_recordset($2::json) AS r (id text, lease text, status text, \

@@ -338,7 +338,7 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
 }
 
 /// PostgreSQL's results and claims connections do not wait for the WAL flush, and the results'
-/// plans each statement afresh (see `Store::connect`); ingest keeps the server's default.
+/// keeps one plan (see `Store::connect`); ingest keeps the server's defaults.
 #[tokio::test]
 async fn postgres_results_and_claims_commit_without_waiting_for_the_wal_flush() {
     let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
@@ -354,7 +354,33 @@ async fn postgres_results_and_claims_commit_without_waiting_for_the_wal_flush() 
     assert_eq!(show(&store.ingest, "synchronous_commit").await, "on");
     assert_eq!(
         show(&store.results, "plan_cache_mode").await,
-        "force_custom_plan"
+        "force_generic_plan"
+    );
+    assert_eq!(show(&store.ingest, "plan_cache_mode").await, "auto");
+}
+
+/// The results' one plan, made while `deliveries` is empty, finds each delivery by its primary
+/// key: it is kept for good, and must serve as well when the table holds millions.
+#[tokio::test]
+async fn postgres_results_plan_finds_deliveries_by_key_even_when_made_on_an_empty_table() {
+    let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
+    let explain = format!(
+        "EXPLAIN (FORMAT TEXT) {}",
+        crate::results_postgres::RECORD_RESULTS
+    );
+    let rows = store
+        .results
+        .fetch_all(sqlx::query(&explain).bind("[]").bind("[]"))
+        .await
+        .unwrap();
+    let plan: Vec<String> = rows.iter().map(|row| row.try_get(0).unwrap()).collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
+    assert_eq!(
+        plan.matches("Index Scan using deliveries_rebuilt_pkey")
+            .count(),
+        3,
+        "{plan}"
     );
 }
 
