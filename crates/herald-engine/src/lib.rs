@@ -220,6 +220,7 @@ impl Engine {
             pool_max: u64::from(pool.options().get_max_connections()),
             pool_open: u64::from(pool.size()),
             pool_idle: pool.num_idle() as u64,
+            held_connections: self.store.held_connections(),
         };
         Ok(self.metrics.render(&gauges))
     }

@@ -103,6 +103,8 @@ pub struct Gauges {
     pub pool_max: u64,
     pub pool_open: u64,
     pub pool_idle: u64,
+    /// Connections outside the pool: the committers' and the claims'.
+    pub held_connections: herald_store::HeldUse,
 }
 
 impl Metrics {
@@ -247,6 +249,18 @@ impl Metrics {
             "herald_db_pool_idle_connections",
             "Open database connections not in use.",
             gauges.pool_idle as f64,
+        );
+        gauge(
+            &mut out,
+            "herald_db_held_connections",
+            "Open database connections held outside the pool: on PostgreSQL the ingest and result committers' and the claims', on SQLite the writer.",
+            gauges.held_connections.open as f64,
+        );
+        gauge(
+            &mut out,
+            "herald_db_held_idle_connections",
+            "Held database connections not in use.",
+            gauges.held_connections.idle as f64,
         );
         out
     }

@@ -126,5 +126,17 @@ on_both_backends!(
         assert_eq!(value(&samples, "herald_circuits_open", json!({})), 0.0);
         assert!(value(&samples, "herald_db_pool_max_connections", json!({})) >= 1.0);
         assert!(value(&samples, "herald_db_pool_connections", json!({})) >= 1.0);
+        // Outside the pool: ingest, results and claims each have a connection of their own on
+        // PostgreSQL, and all three have been used; on SQLite they share the writer's.
+        let held = match app.db {
+            support::Db::Sqlite => 1.0,
+            support::Db::Postgres => 3.0,
+        };
+        assert_eq!(
+            value(&samples, "herald_db_held_connections", json!({})),
+            held
+        );
+        let idle = value(&samples, "herald_db_held_idle_connections", json!({}));
+        assert!((0.0..=held).contains(&idle), "{idle} of {held} idle");
     }
 );

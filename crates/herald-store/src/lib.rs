@@ -54,6 +54,7 @@ pub use slack::{
     SlackUserLink,
 };
 pub use tokens::{NewToken, TokenInfo, TokenRecord};
+pub use writer::HeldUse;
 
 /// How long a statement waits for a pooled connection before the store reports itself
 /// unavailable.
@@ -398,6 +399,24 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The connections this process holds outside the pool, for `/metrics`: on PostgreSQL the
+    /// ingest and result committers' and the claims' (each opened at its first use), on SQLite
+    /// the writer.
+    pub fn held_connections(&self) -> HeldUse {
+        let roles = [&self.writer, &self.ingest, &self.results, &self.claims];
+        let mut total = HeldUse::default();
+        for (i, role) in roles.iter().enumerate() {
+            if roles[..i].iter().any(|earlier| earlier.same_held(role)) {
+                continue;
+            }
+            if let Some(used) = role.held_use() {
+                total.open += used.open;
+                total.idle += used.idle;
+            }
+        }
+        total
     }
 
     /// Starts a write transaction (see [`writer::Writer::begin`]).

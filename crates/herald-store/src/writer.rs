@@ -181,6 +181,37 @@ impl Writer {
             Writer::Held(writer) => writer.lock().await.close().await,
         }
     }
+
+    /// Whether a held connection is open now, and idle. While someone holds it, it counts as
+    /// open and busy (it is, or is being opened). SQLite's second connection to the same
+    /// writer (`direct`) is not counted apart. `None` for the pool.
+    pub(crate) fn held_use(&self) -> Option<HeldUse> {
+        let Writer::Held(writer) = self else {
+            return None;
+        };
+        Some(match writer.try_lock() {
+            Ok(held) => {
+                let open = u64::from(held.connection.is_some());
+                HeldUse { open, idle: open }
+            }
+            Err(_) => HeldUse { open: 1, idle: 0 },
+        })
+    }
+
+    /// Whether two writers are the same held connection (on SQLite all four roles are).
+    pub(crate) fn same_held(&self, other: &Writer) -> bool {
+        match (self, other) {
+            (Writer::Held(a), Writer::Held(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Open and idle connections held outside the pool (see [`Writer::held_use`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeldUse {
+    pub open: u64,
+    pub idle: u64,
 }
 
 /// A write transaction, holding the SQLite write turn (if any) until it ends. Dropped
