@@ -4,8 +4,9 @@
 -- that was several per cent of the server's CPU, in `varstr_cmp`, `strcoll_l` and
 -- `pg_newlocale_from_collation` (docs/performance.md, twelfth round).
 --
--- Herald's keys are ASCII (a prefix and the hex of a UUIDv7), so byte order is their natural
--- order, and equality is byte equality under any deterministic collation: "C" changes no
+-- Herald's ids are ASCII (a prefix and the hex of a UUIDv7), so byte order is their natural
+-- order. The keys events bring (idempotency and correlation keys) are only ever compared for
+-- equality, which is byte equality under any deterministic collation. So "C" changes no
 -- answer, only the cost. Names people read (integration names, event titles) keep the
 -- database's collation, so lists sorted by name still sort as the operator's locale does.
 --
