@@ -405,18 +405,17 @@ impl Store {
     /// ingest and result committers' and the claims' (each opened at its first use), on SQLite
     /// the writer.
     pub fn held_connections(&self) -> HeldUse {
-        let roles = [&self.writer, &self.ingest, &self.results, &self.claims];
-        let mut total = HeldUse::default();
-        for (i, role) in roles.iter().enumerate() {
-            if roles[..i].iter().any(|earlier| earlier.same_held(role)) {
-                continue;
-            }
-            if let Some(used) = role.held_use() {
-                total.open += used.open;
-                total.idle += used.idle;
-            }
-        }
-        total
+        // On SQLite the four roles share the writer; on PostgreSQL the writer is the pool.
+        let held: &[&writer::Writer] = match self.backend {
+            Backend::Sqlite => &[&self.writer],
+            Backend::Postgres => &[&self.ingest, &self.results, &self.claims],
+        };
+        held.iter()
+            .filter_map(|role| role.held_use())
+            .fold(HeldUse::default(), |total, used| HeldUse {
+                open: total.open + used.open,
+                idle: total.idle + used.idle,
+            })
     }
 
     /// Starts a write transaction (see [`writer::Writer::begin`]).

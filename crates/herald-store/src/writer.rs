@@ -197,14 +197,6 @@ impl Writer {
             Err(_) => HeldUse { open: 1, idle: 0 },
         })
     }
-
-    /// Whether two writers are the same held connection (on SQLite all four roles are).
-    pub(crate) fn same_held(&self, other: &Writer) -> bool {
-        match (self, other) {
-            (Writer::Held(a), Writer::Held(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
 }
 
 /// Open and idle connections held outside the pool (see [`Writer::held_use`]).
