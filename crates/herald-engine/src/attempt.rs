@@ -268,6 +268,7 @@ impl Engine {
             purpose: Purpose::Delivery,
             endpoints: &self.config.endpoints,
             destination: override_to,
+            prepared: opened.prepared.as_deref(),
         };
         let exchange = self.exchange(provider, config, &ctx).await;
         // A 429 holds back every delivery to this destination, not just this one.
@@ -282,9 +283,9 @@ impl Engine {
         Attempted::Sent(exchange)
     }
 
-    /// The opened config the send path uses, with its destination: from the credential cache
-    /// when it holds one opened from this very blob. Parsing a config (a URL above all) on
-    /// every attempt cost 6% of an event's instructions.
+    /// The opened config the send path uses, with its destination and what the provider
+    /// prepared of it: from the credential cache when it holds one opened from this very blob.
+    /// Parsing a config (a URL above all) on every attempt cost 6% of an event's instructions.
     pub(crate) fn credentials_for(&self, row: &IntegrationRow) -> Result<Arc<Opened>, String> {
         let id = &row.integration.id;
         if let Some(config) = self.credentials.get(id, &row.config_sealed) {
@@ -292,13 +293,14 @@ impl Engine {
         }
         let kind = row.integration.kind;
         let config = self.open_config(row)?;
-        let destination = match self.registry.get(kind) {
-            Some(provider) => provider.destination(&config),
-            None => Destination::new(kind, "", None),
+        let (destination, prepared) = match self.registry.get(kind) {
+            Some(provider) => (provider.destination(&config), provider.prepare(&config)),
+            None => (Destination::new(kind, "", None), None),
         };
         let config = Arc::new(Opened {
             config,
             destination,
+            prepared,
         });
         self.credentials.put(
             &row.integration.org_id,
@@ -339,7 +341,7 @@ impl Engine {
                 .is_some_and(|r| !r.body.is_empty());
         let redactor = match has_text {
             // Credentials the provider derived and sent (a Basic header) may come back too.
-            true => Redactor::from_config(config).with_sent(&exchanged.sent_credentials),
+            true => Redactor::from_config(config).with_sent(&exchanged.sent_credentials()),
             false => Redactor::default(),
         };
         let outcome = match exchanged.outcome {

@@ -8,16 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herald_domain::{IntegrationId, OrgId};
-use herald_providers::Destination;
+use herald_providers::{Destination, Prepared};
 use serde_json::Value;
 
 /// An opened config with what is derived from it alone, so that no attempt parses it again.
 /// Deliberately not Debug, as the cache: it holds plaintext credentials.
-#[derive(PartialEq)]
 pub(crate) struct Opened {
     pub config: Value,
     /// The integration's own destination (`Provider::destination` of `config`).
     pub destination: Destination,
+    /// What the provider parsed of `config` for rendering (`Provider::prepare`).
+    pub prepared: Option<Prepared>,
 }
 
 struct Entry {
@@ -111,6 +112,7 @@ mod tests {
         Arc::new(Opened {
             config: json!({ "token": token }),
             destination: Destination::new(herald_domain::Kind::Webhook, "", None),
+            prepared: None,
         })
     }
 
@@ -119,7 +121,8 @@ mod tests {
         let cache = CredentialCache::new(Duration::from_secs(900), 10);
         let (org, id) = (OrgId::generate(), IntegrationId::generate());
         cache.put(&org, &id, "hsb2.a.old", config("old"));
-        assert!(cache.get(&id, "hsb2.a.old") == Some(config("old")));
+        let served = cache.get(&id, "hsb2.a.old").expect("served");
+        assert_eq!(served.config, config("old").config);
         // The row now holds another blob (a PATCH elsewhere): the old token is not served.
         assert!(cache.get(&id, "hsb2.a.new").is_none());
     }

@@ -58,6 +58,7 @@ impl Engine {
             purpose: Purpose::ConnectionTest,
             endpoints: &self.config.endpoints,
             destination: None,
+            prepared: None,
         };
         let exchange = self.exchange(provider, &config, &ctx).await;
         let (ok, reason) = match exchange.outcome {

@@ -43,8 +43,8 @@ pub use endpoints::{join, Endpoints};
 pub use exchange::{exchange, Exchanged, Transport};
 pub use provider::{
     parse_config, Destination, ExecRequest, ExternalRef, Header, MailRequest, Method, Outbound,
-    OutboundRequest, Outcome, Provider, Purpose, Rate, RenderContext, RenderError, Response,
-    SmtpSecurity, SmtpServer, Step, Target,
+    OutboundRequest, Outcome, Prepared, Provider, Purpose, Rate, RenderContext, RenderError,
+    Response, SmtpSecurity, SmtpServer, Step, Target,
 };
 pub use redact::Redactor;
 pub use registry::{Registry, RegistryOptions};

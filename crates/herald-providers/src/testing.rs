@@ -93,6 +93,7 @@ impl Fixture {
             purpose: self.purpose,
             endpoints: &self.endpoints,
             destination: self.destination.as_deref(),
+            prepared: None,
         }
     }
 }

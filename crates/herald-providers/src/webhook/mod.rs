@@ -9,7 +9,7 @@ mod tests;
 use herald_domain::{FieldError, Kind};
 use serde_json::Value;
 
-use crate::{Destination, Outbound, Provider, RenderContext, RenderError};
+use crate::{Destination, Outbound, Prepared, Provider, RenderContext, RenderError};
 
 pub use config::WebhookConfig;
 
@@ -38,18 +38,33 @@ impl Provider for WebhookProvider {
         WebhookConfig::parse(config).map(|_| ())
     }
 
+    fn prepare(&self, config: &Value) -> Option<Prepared> {
+        let parsed = WebhookConfig::parse(config).ok()?;
+        Some(std::sync::Arc::new(parsed))
+    }
+
     fn render(
         &self,
         ctx: &RenderContext<'_>,
         config: &Value,
     ) -> Result<Vec<Outbound>, RenderError> {
-        let mut config = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+        let parsed;
+        let config = match ctx.prepared::<WebhookConfig>() {
+            Some(prepared) => prepared,
+            None => {
+                parsed = WebhookConfig::parse(config).map_err(RenderError::InvalidConfig)?;
+                &parsed
+            }
+        };
         // A workspace attachment's URL, when one was resolved, replaces the configured one;
         // the signing secret stays.
-        if let Some(url) = ctx.destination_url()? {
-            config.url = url;
-        }
-        Ok(vec![render::request(ctx, &config).into()])
+        let url = match ctx.destination_url()? {
+            Some(url) => url,
+            None => config.url.clone(),
+        };
+        Ok(vec![
+            render::request(ctx, url, config.secret.as_ref()).into()
+        ])
     }
 
     /// One bucket per receiving host, with no pace of our own: receivers differ too much.

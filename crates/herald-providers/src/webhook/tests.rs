@@ -100,6 +100,7 @@ fn renders_a_signed_post_with_envelope_and_integration() {
         purpose: Purpose::Delivery,
         endpoints: &Endpoints::default(),
         destination: None,
+        prepared: None,
     };
     let requests = WebhookProvider.render(&ctx, &config()).unwrap();
     let [Outbound::Http(request)] = requests.as_slice() else {
@@ -149,6 +150,7 @@ fn every_attempt_sends_the_same_body_under_the_same_id() {
             purpose: Purpose::Delivery,
             endpoints: &Endpoints::default(),
             destination: None,
+            prepared: None,
         };
         WebhookProvider.render(&ctx, &config()).unwrap()[0]
             .http()
@@ -218,4 +220,39 @@ fn validation_errors_never_echo_secrets() {
     let error = WebhookProvider.validate(&config).unwrap_err().to_string();
     assert!(!error.contains("TOPSECRET"), "{error}");
     assert_eq!(Redactor::from_config(&config).scrub(&error), error);
+}
+
+/// The engine renders from the config it prepared once; what goes out must not differ, with
+/// or without a workspace's URL in place of the configured one, and a prepared value of
+/// another type is passed over.
+#[test]
+fn a_prepared_config_renders_the_same_requests() {
+    let (event, target, config) = (event(), target(), config());
+    let prepared = WebhookProvider
+        .prepare(&config)
+        .expect("a valid config is prepared");
+    let not_ours: crate::Prepared = std::sync::Arc::new(5_u8);
+    let render = |destination: Option<&str>, prepared: Option<&crate::Prepared>| {
+        let ctx = RenderContext {
+            event: &event,
+            target: &target,
+            prior: None,
+            earlier: &[],
+            now: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            purpose: Purpose::Delivery,
+            endpoints: &Endpoints::default(),
+            destination,
+            prepared: prepared.map(|p| p.as_ref()),
+        };
+        let rendered = WebhookProvider.render(&ctx, &config).unwrap();
+        rendered[0].http().unwrap().clone()
+    };
+    for destination in [None, Some("https://elsewhere.example/hook")] {
+        let parsed = render(destination, None);
+        assert_eq!(render(destination, Some(&prepared)), parsed);
+        assert_eq!(render(destination, Some(&not_ours)), parsed);
+    }
+    let moved = render(Some("https://elsewhere.example/hook"), Some(&prepared));
+    assert_eq!(moved.url.as_str(), "https://elsewhere.example/hook");
+    assert!(WebhookProvider.prepare(&json!({})).is_none());
 }

@@ -99,6 +99,7 @@ pub async fn run(args: RenderArgs) -> Result<(), String> {
         },
         endpoints: &endpoints,
         destination: None,
+        prepared: None,
     };
     // Rendering errors surface here with their reason; the exchange would only record them.
     provider
