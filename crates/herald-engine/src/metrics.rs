@@ -103,7 +103,7 @@ pub struct Gauges {
     pub pool_max: u64,
     pub pool_open: u64,
     pub pool_idle: u64,
-    /// Connections outside the pool: the committers' and the claims'.
+    /// Connections held outside the pool (see `Store::held_connections`).
     pub held_connections: herald_store::HeldUse,
 }
 

@@ -20,8 +20,6 @@ pub struct Exchanged {
     /// The first external id any step produced, even if a later step then failed: a retry
     /// continues from it instead of creating a second message, alert or issue.
     pub external_id: Option<String>,
-    /// How many requests were sent.
-    pub steps: usize,
     /// The requests sent, in order: what they carried is scrubbed from what comes back (see
     /// [`Exchanged::sent_credentials`]).
     pub sent: Vec<Outbound>,
@@ -31,6 +29,11 @@ pub struct Exchanged {
 }
 
 impl Exchanged {
+    /// How many requests were sent.
+    pub fn steps(&self) -> usize {
+        self.sent.len()
+    }
+
     /// Credentials the requests carried (header values, URL paths and queries, SMTP
     /// passwords), for scrubbing what comes back. Gathered only when asked: most exchanges
     /// succeed with nothing to scrub, and gathering them for every one cost about 2% of
@@ -196,7 +199,6 @@ fn ended(
         outcome,
         last_response,
         external_id,
-        steps: sent.len(),
         sent,
         aborted: false,
     }
@@ -320,7 +322,7 @@ mod tests {
         let first = exchange(&sender, &TwoStep, &fixture.ctx(), &config).await;
         assert!(matches!(first.outcome, Outcome::Retry { .. }));
         assert_eq!(first.external_id.as_deref(), Some("T-7"));
-        assert_eq!(first.steps, 2);
+        assert_eq!(first.steps(), 2);
         let paths: Vec<_> = fake.received().iter().map(|r| r.path.clone()).collect();
         assert_eq!(paths, ["/things", "/things/T-7/label"]);
         // What both requests carried, the one that failed too, is scrubbed from the answer.

@@ -216,7 +216,7 @@ async fn create_comment_and_close_reuse_the_issue_number() {
             external_id: Some("42".into())
         }
     );
-    assert_eq!(third.steps, 2);
+    assert_eq!(third.steps(), 2);
 
     let received = fake.received();
     assert_eq!(received.len(), 4);

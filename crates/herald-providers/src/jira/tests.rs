@@ -267,7 +267,8 @@ async fn create_comment_and_resolve_reuse_the_issue_key() {
         "a follow-up keeps the prior key"
     );
     assert_eq!(
-        second.steps, 1,
+        second.steps(),
+        1,
         "no transition before the matter is resolved"
     );
 
@@ -289,7 +290,7 @@ async fn create_comment_and_resolve_reuse_the_issue_key() {
             external_id: Some("OPS-24".into())
         }
     );
-    assert_eq!(third.steps, 3);
+    assert_eq!(third.steps(), 3);
 
     let received = fake.received();
     assert_eq!(received.len(), 5);
