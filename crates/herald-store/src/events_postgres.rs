@@ -4,8 +4,9 @@
 //! between them the connection sits idle in its transaction while Herald's side gets its turn
 //! on the CPU: sampled during the end-to-end bench, the ingest transactions spent more time
 //! waiting for Herald than running. One statement is atomic by itself, so the events and their
-//! deliveries go in one. The rows travel as two JSON arrays, which keeps the statement's text
-//! (and so its prepared plan) the same whatever the group's size.
+//! deliveries go in one. The rows travel as one array per column, in the binary protocol
+//! (see `writer`), which keeps the statement's text (and so its prepared plan) the same
+//! whatever the group's size, and leaves the server nothing to parse.
 //!
 //! The deliveries are matched against the new events' ids only, never against a table, so no
 //! plan kept from while the tables were small can turn this statement into a full scan (the
@@ -13,8 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use herald_domain::{DeliveryId, DeliveryStatus, EventId, IntegrationId, OrgId};
-use serde::Serialize;
+use herald_domain::{DeliveryStatus, EventId};
 use sqlx::Row;
 
 use crate::events::{EventInsert, InsertedEvent, NewDelivery};
@@ -27,11 +27,8 @@ use crate::{Result, Store};
 const INSERT_GROUP: &str = "WITH created AS ( \
     INSERT INTO events (id, org_id, event_type, idempotency_key, correlation_key, envelope, \
       received_at, target_id, title) \
-    SELECT e.id, e.org_id, e.event_type, e.idempotency_key, e.correlation_key, e.envelope, \
-      e.received_at, e.target_id, e.title \
-    FROM json_to_recordset($1::json) AS e (id text, org_id text, event_type text, \
-      idempotency_key text, correlation_key text, envelope text, received_at bigint, \
-      target_id text, title text) \
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+      $6::text[], $7::int8[], $8::text[], $9::text[]) \
     ON CONFLICT (org_id, idempotency_key) DO NOTHING \
     RETURNING id), \
   deliveries AS ( \
@@ -39,44 +36,84 @@ const INSERT_GROUP: &str = "WITH created AS ( \
       destination, status, next_attempt_at, lease_owner, created_at, updated_at, \
       correlation_key, carried_by) \
     SELECT d.id, d.org_id, d.event_id, d.integration_id, d.integration_name, d.kind, \
-      d.destination, $3, d.next_attempt_at, d.lease_owner, d.created_at, d.created_at, \
+      d.destination, $10, d.next_attempt_at, d.lease_owner, d.created_at, d.created_at, \
       d.correlation_key, d.carried_by \
-    FROM json_to_recordset($2::json) AS d (id text, org_id text, event_id text, \
-      integration_id text, integration_name text, kind text, destination text, \
-      next_attempt_at bigint, lease_owner text, created_at bigint, correlation_key text, \
-      carried_by text) \
+    FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
+      $16::text[], $17::text[], $18::int8[], $19::text[], $20::int8[], $21::text[], \
+      $22::text[]) AS d (id, org_id, event_id, integration_id, integration_name, kind, \
+      destination, next_attempt_at, lease_owner, created_at, correlation_key, carried_by) \
     WHERE d.event_id IN (SELECT id FROM created)) \
   SELECT id FROM created";
 
-#[derive(Serialize)]
-struct EventRow<'a> {
-    id: &'a EventId,
-    org_id: &'a OrgId,
-    event_type: &'a str,
-    idempotency_key: Option<&'a str>,
-    correlation_key: Option<&'a str>,
-    /// As a JSON string, not nested: PostgreSQL refuses a whole document in which `\u0000`
-    /// stands for a character, and an event's data may hold one (its text keeps the escape).
-    envelope: String,
-    received_at: i64,
-    target_id: Option<&'a str>,
-    title: Option<&'a str>,
+/// The events of a group, one array per column.
+#[derive(Default)]
+struct EventColumns<'a> {
+    id: Vec<&'a str>,
+    org_id: Vec<&'a str>,
+    event_type: Vec<&'a str>,
+    idempotency_key: Vec<Option<&'a str>>,
+    correlation_key: Vec<Option<&'a str>>,
+    /// The event as JSON text.
+    envelope: Vec<String>,
+    received_at: Vec<i64>,
+    target_id: Vec<Option<&'a str>>,
+    title: Vec<Option<&'a str>>,
 }
 
-#[derive(Serialize)]
-struct DeliveryRow<'a> {
-    id: &'a DeliveryId,
-    org_id: &'a OrgId,
-    event_id: &'a EventId,
-    integration_id: &'a IntegrationId,
-    integration_name: &'a str,
-    kind: &'a str,
-    destination: &'a str,
-    next_attempt_at: i64,
-    lease_owner: Option<&'a str>,
-    created_at: i64,
-    correlation_key: Option<&'a str>,
-    carried_by: Option<&'a str>,
+/// Their deliveries, one array per column.
+#[derive(Default)]
+struct DeliveryColumns<'a> {
+    id: Vec<&'a str>,
+    org_id: Vec<&'a str>,
+    event_id: Vec<&'a str>,
+    integration_id: Vec<&'a str>,
+    integration_name: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    destination: Vec<&'a str>,
+    next_attempt_at: Vec<i64>,
+    lease_owner: Vec<Option<&'a str>>,
+    created_at: Vec<i64>,
+    correlation_key: Vec<Option<&'a str>>,
+    carried_by: Vec<Option<&'a str>>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn push(&mut self, insert: &'a EventInsert) {
+        self.id.push(insert.id.as_str());
+        self.org_id.push(insert.org_id.as_str());
+        self.event_type.push(&insert.event.event_type);
+        self.idempotency_key.push(insert.idempotency_key.as_deref());
+        self.correlation_key
+            .push(insert.event.correlation_key.as_deref());
+        self.envelope
+            .push(serde_json::to_string(&insert.event).expect("events serialise"));
+        self.received_at.push(to_millis(insert.received_at));
+        self.target_id.push(insert.event.target_id.as_deref());
+        self.title.push(insert.event.title.as_deref());
+    }
+}
+
+impl<'a> DeliveryColumns<'a> {
+    fn push(&mut self, event: &'a EventInsert, delivery: &'a NewDelivery) {
+        let created_at = to_millis(event.received_at);
+        let (next_attempt_at, lease_owner) = match &delivery.lease {
+            Some(lease) => (to_millis(lease.until), Some(lease.token.as_str())),
+            None => (created_at, None),
+        };
+        self.id.push(delivery.id.as_str());
+        self.org_id.push(event.org_id.as_str());
+        self.event_id.push(event.id.as_str());
+        self.integration_id.push(delivery.integration_id.as_str());
+        self.integration_name.push(&delivery.integration_name);
+        self.kind.push(delivery.kind.as_str());
+        self.destination.push(&delivery.destination);
+        self.next_attempt_at.push(next_attempt_at);
+        self.lease_owner.push(lease_owner);
+        self.created_at.push(created_at);
+        self.correlation_key
+            .push(event.event.correlation_key.as_deref());
+        self.carried_by.push(delivery.carried_by.as_deref());
+    }
 }
 
 impl Store {
@@ -85,17 +122,38 @@ impl Store {
         &self,
         batch: &[(EventInsert, Vec<NewDelivery>)],
     ) -> Result<Vec<InsertedEvent>> {
-        let events: Vec<EventRow> = batch.iter().map(|(insert, _)| event_row(insert)).collect();
-        let deliveries: Vec<DeliveryRow> = batch
-            .iter()
-            .flat_map(|(insert, deliveries)| deliveries.iter().map(|d| delivery_row(insert, d)))
-            .collect();
-        let events_size = events.iter().map(|e| e.envelope.len() + 512).sum();
+        let mut events = EventColumns::default();
+        let mut deliveries = DeliveryColumns::default();
+        for (insert, new) in batch {
+            events.push(insert);
+            for delivery in new {
+                deliveries.push(insert, delivery);
+            }
+        }
         let query = sqlx::query(INSERT_GROUP)
-            .bind(json_array(&events, events_size))
-            .bind(json_array(&deliveries, deliveries.len() * 512))
-            .bind(DeliveryStatus::Pending.as_str());
-        let rows = self.ingest.fetch_all(query).await?;
+            .bind(events.id)
+            .bind(events.org_id)
+            .bind(events.event_type)
+            .bind(events.idempotency_key)
+            .bind(events.correlation_key)
+            .bind(events.envelope)
+            .bind(events.received_at)
+            .bind(events.target_id)
+            .bind(events.title)
+            .bind(DeliveryStatus::Pending.as_str())
+            .bind(deliveries.id)
+            .bind(deliveries.org_id)
+            .bind(deliveries.event_id)
+            .bind(deliveries.integration_id)
+            .bind(deliveries.integration_name)
+            .bind(deliveries.kind)
+            .bind(deliveries.destination)
+            .bind(deliveries.next_attempt_at)
+            .bind(deliveries.lease_owner)
+            .bind(deliveries.created_at)
+            .bind(deliveries.correlation_key)
+            .bind(deliveries.carried_by);
+        let rows = self.ingest.fetch_all_native(query).await?;
         let created: HashSet<String> = rows
             .iter()
             .map(|row| row.try_get("id"))
@@ -111,49 +169,6 @@ impl Store {
                 Some(first) => InsertedEvent::Replayed(first.clone()),
             })
             .collect())
-    }
-}
-
-/// Rows as a JSON array, written into a buffer sized for them up front.
-pub(crate) fn json_array<T: Serialize>(rows: &[T], size: usize) -> String {
-    let mut json = Vec::with_capacity(size);
-    serde_json::to_writer(&mut json, rows).expect("rows serialise");
-    String::from_utf8(json).expect("serde_json writes UTF-8")
-}
-
-fn event_row(insert: &EventInsert) -> EventRow<'_> {
-    EventRow {
-        id: &insert.id,
-        org_id: &insert.org_id,
-        event_type: &insert.event.event_type,
-        idempotency_key: insert.idempotency_key.as_deref(),
-        correlation_key: insert.event.correlation_key.as_deref(),
-        envelope: serde_json::to_string(&insert.event).expect("events serialise"),
-        received_at: to_millis(insert.received_at),
-        target_id: insert.event.target_id.as_deref(),
-        title: insert.event.title.as_deref(),
-    }
-}
-
-fn delivery_row<'a>(event: &'a EventInsert, delivery: &'a NewDelivery) -> DeliveryRow<'a> {
-    let created_at = to_millis(event.received_at);
-    let (next_attempt_at, lease_owner) = match &delivery.lease {
-        Some(lease) => (to_millis(lease.until), Some(lease.token.as_str())),
-        None => (created_at, None),
-    };
-    DeliveryRow {
-        id: &delivery.id,
-        org_id: &event.org_id,
-        event_id: &event.id,
-        integration_id: &delivery.integration_id,
-        integration_name: &delivery.integration_name,
-        kind: delivery.kind.as_str(),
-        destination: &delivery.destination,
-        next_attempt_at,
-        lease_owner,
-        created_at,
-        correlation_key: event.event.correlation_key.as_deref(),
-        carried_by: delivery.carried_by.as_deref(),
     }
 }
 
@@ -191,8 +206,8 @@ mod tests {
     use crate::tests::{integration, stores};
     use crate::{DeliveryFilter, EventInsert, InsertedEvent, NewDelivery};
 
-    /// JSON may spell any character as an escape, NUL included; PostgreSQL's JSON functions
-    /// refuse a document in which `\u0000` stands for one, so the envelope must travel as text.
+    /// JSON may spell any character as an escape, NUL included; PostgreSQL refuses NUL in text
+    /// and a JSON document in which `\u0000` stands for one, so the envelope keeps the escape.
     #[tokio::test]
     async fn an_event_whose_data_holds_nul_is_stored_with_its_delivery_and_reads_back_the_same() {
         let (stores, _dir) = stores().await;

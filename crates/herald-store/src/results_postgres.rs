@@ -2,17 +2,16 @@
 //!
 //! The same reason as `events_postgres`: a transaction of BEGIN, two statements and COMMIT is
 //! four round trips, each a wait for Herald's turn on a busy machine. Here the rows travel as
-//! JSON arrays and every sub-statement sees the deliveries as they were before the statement,
-//! so the attempts are logged only where the claim is still current, as the two statements
-//! did in that order. The statement runs on the results' own connection, which keeps one
-//! plan, made with scans and the other joins ruled out (see `Store::connect`): a plan kept
-//! from while `deliveries` was small would join it by a full scan.
+//! one array per column, in the binary protocol (see `writer`), and every sub-statement sees
+//! the deliveries as they were before the statement, so the attempts are logged only where the
+//! claim is still current, as the two statements did in that order. The statement runs on the
+//! results' own connection, which keeps one plan, made with scans and the other joins ruled out
+//! (see `Store::connect`): a plan kept from while `deliveries` was small would join it by a
+//! full scan.
 
-use serde::Serialize;
 use sqlx::Row;
 
 use crate::deliveries::{applied, millis, AttemptRecord, ResultKind};
-use crate::events_postgres::json_array;
 use crate::time::to_millis;
 use crate::{Result, Store, StoreError};
 
@@ -20,12 +19,13 @@ use crate::{Result, Store, StoreError};
 /// to their deliveries. Only rows whose claim is still current count: a stale result (another
 /// worker claimed the delivery meanwhile) neither logs nor applies. Gives how many counted.
 pub(crate) const RECORD_RESULTS: &str = "WITH deferral AS ( \
-    SELECT * FROM json_to_recordset($1::json) AS x (id text, lease text, next_attempt_at bigint)), \
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) AS x (id, lease, next_attempt_at)), \
   result AS ( \
-    SELECT * FROM json_to_recordset($2::json) AS r (id text, lease text, status text, \
-      next_attempt_at bigint, attempt_number bigint, status_code bigint, error text, \
-      external_id text, updated_at bigint, attempt_id text, started_at bigint, \
-      duration_ms bigint, outcome text, response_excerpt text)), \
+    SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], \
+      $9::int8[], $10::text[], $11::text[], $12::int8[], $13::text[], $14::int8[], \
+      $15::int8[], $16::text[], $17::text[]) AS r (id, lease, status, next_attempt_at, \
+      attempt_number, status_code, error, external_id, updated_at, attempt_id, started_at, \
+      duration_ms, outcome, response_excerpt)), \
   deferred AS ( \
     UPDATE deliveries SET next_attempt_at = deferral.next_attempt_at, lease_owner = NULL \
     FROM deferral WHERE deliveries.id = deferral.id AND deliveries.lease_owner = deferral.lease \
@@ -49,29 +49,31 @@ pub(crate) const RECORD_RESULTS: &str = "WITH deferral AS ( \
     RETURNING 1) \
   SELECT (SELECT count(*) FROM deferred) + (SELECT count(*) FROM applied) AS recorded";
 
-#[derive(Serialize)]
-struct DeferralRow<'a> {
-    id: &'a herald_domain::DeliveryId,
-    lease: &'a str,
-    next_attempt_at: i64,
+/// Deferrals, one array per column.
+#[derive(Default)]
+struct DeferralColumns<'a> {
+    id: Vec<&'a str>,
+    lease: Vec<&'a str>,
+    next_attempt_at: Vec<i64>,
 }
 
-#[derive(Serialize)]
-struct ResultRow<'a> {
-    id: &'a herald_domain::DeliveryId,
-    lease: &'a str,
-    status: &'static str,
-    next_attempt_at: Option<i64>,
-    attempt_number: u32,
-    status_code: Option<u16>,
-    error: Option<&'a str>,
-    external_id: Option<&'a str>,
-    updated_at: i64,
-    attempt_id: String,
-    started_at: i64,
-    duration_ms: i64,
-    outcome: &'static str,
-    response_excerpt: Option<&'a str>,
+/// Results, one array per column.
+#[derive(Default)]
+struct ResultColumns<'a> {
+    id: Vec<&'a str>,
+    lease: Vec<&'a str>,
+    status: Vec<&'static str>,
+    next_attempt_at: Vec<Option<i64>>,
+    attempt_number: Vec<i64>,
+    status_code: Vec<Option<i64>>,
+    error: Vec<Option<&'a str>>,
+    external_id: Vec<Option<&'a str>>,
+    updated_at: Vec<i64>,
+    attempt_id: Vec<String>,
+    started_at: Vec<i64>,
+    duration_ms: Vec<i64>,
+    outcome: Vec<&'static str>,
+    response_excerpt: Vec<Option<&'a str>>,
 }
 
 impl Store {
@@ -80,22 +82,37 @@ impl Store {
         &self,
         records: &[AttemptRecord],
     ) -> Result<usize> {
-        let mut deferrals = Vec::new();
-        let mut results = Vec::with_capacity(records.len());
+        let mut deferrals = DeferralColumns::default();
+        let mut results = ResultColumns::default();
         for record in records {
             match record.result {
-                ResultKind::Deferred(at) => deferrals.push(DeferralRow {
-                    id: &record.delivery_id,
-                    lease: &record.lease_token,
-                    next_attempt_at: to_millis(at),
-                }),
-                _ => results.push(result_row(record)),
+                ResultKind::Deferred(at) => {
+                    deferrals.id.push(record.delivery_id.as_str());
+                    deferrals.lease.push(&record.lease_token);
+                    deferrals.next_attempt_at.push(to_millis(at));
+                }
+                _ => result_row(&mut results, record),
             }
         }
         let query = sqlx::query(RECORD_RESULTS)
-            .bind(json_array(&deferrals, deferrals.len() * 128))
-            .bind(json_array(&results, results.len() * 512));
-        let rows = self.results.fetch_all(query).await?;
+            .bind(deferrals.id)
+            .bind(deferrals.lease)
+            .bind(deferrals.next_attempt_at)
+            .bind(results.id)
+            .bind(results.lease)
+            .bind(results.status)
+            .bind(results.next_attempt_at)
+            .bind(results.attempt_number)
+            .bind(results.status_code)
+            .bind(results.error)
+            .bind(results.external_id)
+            .bind(results.updated_at)
+            .bind(results.attempt_id)
+            .bind(results.started_at)
+            .bind(results.duration_ms)
+            .bind(results.outcome)
+            .bind(results.response_excerpt);
+        let rows = self.results.fetch_all_native(query).await?;
         let recorded: i64 = rows
             .first()
             .ok_or_else(|| StoreError::Corrupt("recording results returned no count".into()))?
@@ -104,22 +121,28 @@ impl Store {
     }
 }
 
-fn result_row(record: &AttemptRecord) -> ResultRow<'_> {
+fn result_row<'a>(columns: &mut ResultColumns<'a>, record: &'a AttemptRecord) {
     let applied = applied(record);
-    ResultRow {
-        id: &record.delivery_id,
-        lease: &record.lease_token,
-        status: applied.status.as_str(),
-        next_attempt_at: applied.next_attempt_at,
-        attempt_number: record.attempt_number,
-        status_code: record.status_code,
-        error: record.error.as_deref(),
-        external_id: applied.external_id,
-        updated_at: to_millis(record.started_at) + millis(record.duration),
-        attempt_id: herald_domain::AttemptId::generate().to_string(),
-        started_at: to_millis(record.started_at),
-        duration_ms: millis(record.duration),
-        outcome: applied.outcome.as_str(),
-        response_excerpt: record.response_excerpt.as_deref(),
-    }
+    columns.id.push(record.delivery_id.as_str());
+    columns.lease.push(&record.lease_token);
+    columns.status.push(applied.status.as_str());
+    columns.next_attempt_at.push(applied.next_attempt_at);
+    columns
+        .attempt_number
+        .push(i64::from(record.attempt_number));
+    columns.status_code.push(record.status_code.map(i64::from));
+    columns.error.push(record.error.as_deref());
+    columns.external_id.push(applied.external_id);
+    columns
+        .updated_at
+        .push(to_millis(record.started_at) + millis(record.duration));
+    columns
+        .attempt_id
+        .push(herald_domain::AttemptId::generate().to_string());
+    columns.started_at.push(to_millis(record.started_at));
+    columns.duration_ms.push(millis(record.duration));
+    columns.outcome.push(applied.outcome.as_str());
+    columns
+        .response_excerpt
+        .push(record.response_excerpt.as_deref());
 }

@@ -342,6 +342,8 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
 #[tokio::test]
 async fn postgres_results_and_claims_commit_without_waiting_for_the_wal_flush() {
     let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
+    // The committers' statements run on the native side of their connections; claims on the
+    // generic side.
     async fn show(connection: &writer::Writer, setting: &str) -> String {
         let rows = connection
             .fetch_all(sqlx::query(&format!("SHOW {setting}")))
@@ -349,14 +351,24 @@ async fn postgres_results_and_claims_commit_without_waiting_for_the_wal_flush() 
             .unwrap();
         rows[0].try_get(0).unwrap()
     }
-    assert_eq!(show(&store.results, "synchronous_commit").await, "off");
-    assert_eq!(show(&store.claims, "synchronous_commit").await, "off");
-    assert_eq!(show(&store.ingest, "synchronous_commit").await, "on");
+    async fn show_native(connection: &writer::Writer, setting: &str) -> String {
+        let rows = connection
+            .fetch_all_native(sqlx::query(&format!("SHOW {setting}")))
+            .await
+            .unwrap();
+        rows[0].try_get(0).unwrap()
+    }
     assert_eq!(
-        show(&store.results, "plan_cache_mode").await,
+        show_native(&store.results, "synchronous_commit").await,
+        "off"
+    );
+    assert_eq!(show(&store.claims, "synchronous_commit").await, "off");
+    assert_eq!(show_native(&store.ingest, "synchronous_commit").await, "on");
+    assert_eq!(
+        show_native(&store.results, "plan_cache_mode").await,
         "force_generic_plan"
     );
-    assert_eq!(show(&store.ingest, "plan_cache_mode").await, "auto");
+    assert_eq!(show_native(&store.ingest, "plan_cache_mode").await, "auto");
 }
 
 /// The results' one plan, made while `deliveries` is empty, finds each delivery by its primary
@@ -368,11 +380,16 @@ async fn postgres_results_plan_finds_deliveries_by_key_even_when_made_on_an_empt
         "EXPLAIN (FORMAT TEXT) {}",
         crate::results_postgres::RECORD_RESULTS
     );
-    let rows = store
-        .results
-        .fetch_all(sqlx::query(&explain).bind("[]").bind("[]"))
-        .await
-        .unwrap();
+    let (texts, numbers) = (Vec::<String>::new(), Vec::<i64>::new());
+    let mut query = sqlx::query(&explain);
+    // The statement's arrays, all empty, in their order: text or bigint.
+    for column in "ttntttnnnttntnntt".chars() {
+        query = match column {
+            'n' => query.bind(numbers.clone()),
+            _ => query.bind(texts.clone()),
+        };
+    }
+    let rows = store.results.fetch_all_native(query).await.unwrap();
     let plan: Vec<String> = rows.iter().map(|row| row.try_get(0).unwrap()).collect();
     let plan = plan.join("\n");
     assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
