@@ -29,7 +29,7 @@ const INSERT_GROUP: &str = "WITH created AS ( \
       received_at, target_id, title) \
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
       $6::text[], $7::int8[], $8::text[], $9::text[]) \
-    ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+    ON CONFLICT (org_id, idempotency_key) DO NOTHING \
     RETURNING id), \
   deliveries AS ( \
     INSERT INTO deliveries (id, org_id, event_id, integration_id, integration_name, kind, \

@@ -690,20 +690,3 @@ async fn a_full_or_unreachable_database_is_unavailable_not_a_data_error() {
         .unwrap();
     assert!(unreachable.is_unavailable(), "{unreachable:?}");
 }
-
-/// On PostgreSQL only events that carry an idempotency key enter its unique index (most carry
-/// none, and a missing key never conflicts); a key still replays the first event.
-#[tokio::test]
-async fn postgres_indexes_only_the_events_that_carry_an_idempotency_key() {
-    let store = Store::connect(&fresh_postgres_url().await).await.unwrap();
-    let (definition,): (String,) = sqlx::query_as(
-        "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexdef LIKE '%idempotency_key%'",
-    )
-    .fetch_one(&store.pool)
-    .await
-    .unwrap();
-    assert!(
-        definition.contains("UNIQUE") && definition.contains("WHERE (idempotency_key IS NOT NULL)"),
-        "{definition}"
-    );
-}
