@@ -32,6 +32,19 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{Backend, Result};
 
+/// Whether an error means the connection itself is gone: anything but an answer from the
+/// database, or an answer that says the session is over. A server shutting down (SQLSTATE
+/// 57P01, class 57P) or a connection exception (class 08) arrives as an answer, and a kept
+/// connection would fail the next statement too.
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => true,
+    }
+}
+
 #[derive(Clone)]
 pub(crate) enum Writer {
     Pool(AnyPool),
@@ -138,13 +151,14 @@ impl HeldConnection {
 
     /// After an error that may have broken the connection itself, the next user opens another.
     fn forget_if_broken(&mut self, error: &sqlx::Error) {
-        if !matches!(error, sqlx::Error::Database(_)) {
+        if connection_lost(error) {
             self.connection = None;
         }
     }
 
+    /// As [`HeldConnection::forget_if_broken`], for the native connection.
     fn forget_native_if_broken(&mut self, error: &sqlx::Error) {
-        if !matches!(error, sqlx::Error::Database(_)) {
+        if connection_lost(error) {
             self.native = None;
         }
     }
@@ -184,7 +198,7 @@ impl Writer {
         }
     }
 
-    /// Runs one statement outside a transaction (a committer's batch), holding the connection.
+    /// Runs one statement outside a transaction (a claim), holding the connection.
     /// A held connection that the statement broke is opened afresh next time, as a pool would.
     pub(crate) async fn fetch_all<'q>(
         &self,
@@ -210,7 +224,9 @@ impl Writer {
         query: sqlx::query::Query<'q, Postgres, PgArguments>,
     ) -> Result<Vec<PgRow>> {
         let Writer::Held(writer) = self else {
-            unreachable!("only the committers' held connections run native statements");
+            return Err(crate::StoreError::Corrupt(
+                "a native statement needs a held PostgreSQL connection".into(),
+            ));
         };
         let mut writer = writer.lock().await;
         let rows = query.fetch_all(writer.native().await?).await;
@@ -319,5 +335,55 @@ impl std::ops::DerefMut for WriteTx {
                 writer.connection.as_mut().expect("held by the transaction")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::connection_lost;
+
+    /// A database's answer with a SQLSTATE, as a driver reports it.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Answer(&'static str);
+
+    impl DatabaseError for Answer {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn answer(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Answer(code)))
+    }
+
+    #[test]
+    fn a_server_shutting_down_or_a_broken_link_loses_the_connection_and_a_refused_row_does_not() {
+        // The server is shutting down (a restart), or the link broke.
+        assert!(connection_lost(&answer("57P01")));
+        assert!(connection_lost(&answer("08006")));
+        assert!(connection_lost(&sqlx::Error::PoolTimedOut));
+        // A unique violation or a value out of range: the connection is fine.
+        assert!(!connection_lost(&answer("23505")));
+        assert!(!connection_lost(&answer("22003")));
     }
 }
