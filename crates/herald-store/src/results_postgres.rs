@@ -86,12 +86,8 @@ impl Store {
         let mut results = ResultColumns::default();
         for record in records {
             match record.result {
-                ResultKind::Deferred(at) => {
-                    deferrals.id.push(record.delivery_id.as_str());
-                    deferrals.lease.push(&record.lease_token);
-                    deferrals.next_attempt_at.push(to_millis(at));
-                }
-                _ => result_row(&mut results, record),
+                ResultKind::Deferred(at) => deferrals.push(record, at),
+                _ => results.push(record),
             }
         }
         let query = sqlx::query(RECORD_RESULTS)
@@ -121,28 +117,33 @@ impl Store {
     }
 }
 
-fn result_row<'a>(columns: &mut ResultColumns<'a>, record: &'a AttemptRecord) {
-    let applied = applied(record);
-    columns.id.push(record.delivery_id.as_str());
-    columns.lease.push(&record.lease_token);
-    columns.status.push(applied.status.as_str());
-    columns.next_attempt_at.push(applied.next_attempt_at);
-    columns
-        .attempt_number
-        .push(i64::from(record.attempt_number));
-    columns.status_code.push(record.status_code.map(i64::from));
-    columns.error.push(record.error.as_deref());
-    columns.external_id.push(applied.external_id);
-    columns
-        .updated_at
-        .push(to_millis(record.started_at) + millis(record.duration));
-    columns
-        .attempt_id
-        .push(herald_domain::AttemptId::generate().to_string());
-    columns.started_at.push(to_millis(record.started_at));
-    columns.duration_ms.push(millis(record.duration));
-    columns.outcome.push(applied.outcome.as_str());
-    columns
-        .response_excerpt
-        .push(record.response_excerpt.as_deref());
+impl<'a> DeferralColumns<'a> {
+    fn push(&mut self, record: &'a AttemptRecord, at: chrono::DateTime<chrono::Utc>) {
+        self.id.push(record.delivery_id.as_str());
+        self.lease.push(&record.lease_token);
+        self.next_attempt_at.push(to_millis(at));
+    }
+}
+
+impl<'a> ResultColumns<'a> {
+    fn push(&mut self, record: &'a AttemptRecord) {
+        let applied = applied(record);
+        self.id.push(record.delivery_id.as_str());
+        self.lease.push(&record.lease_token);
+        self.status.push(applied.status.as_str());
+        self.next_attempt_at.push(applied.next_attempt_at);
+        self.attempt_number.push(i64::from(record.attempt_number));
+        self.status_code.push(record.status_code.map(i64::from));
+        self.error.push(record.error.as_deref());
+        self.external_id.push(applied.external_id);
+        self.updated_at
+            .push(to_millis(record.started_at) + millis(record.duration));
+        self.attempt_id
+            .push(herald_domain::AttemptId::generate().to_string());
+        self.started_at.push(to_millis(record.started_at));
+        self.duration_ms.push(millis(record.duration));
+        self.outcome.push(applied.outcome.as_str());
+        self.response_excerpt
+            .push(record.response_excerpt.as_deref());
+    }
 }

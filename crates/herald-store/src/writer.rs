@@ -45,6 +45,16 @@ fn connection_lost(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Connects, as quick to give up as a pool: a server that does not answer gets a 503.
+async fn connect_in_time<O>(options: &O) -> Result<O::Connection>
+where
+    O: ConnectOptions,
+    O::Connection: Sized,
+{
+    let connecting = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, options.connect());
+    Ok(connecting.await.map_err(|_| sqlx::Error::PoolTimedOut)??)
+}
+
 #[derive(Clone)]
 pub(crate) enum Writer {
     Pool(AnyPool),
@@ -93,9 +103,7 @@ impl HeldConnection {
         backend: Backend,
         setup: &'static [&'static str],
     ) -> Result<AnyConnection> {
-        // As quick to give up as a pool: a server that does not answer gets a 503.
-        let connecting = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, options.connect());
-        let mut connection = connecting.await.map_err(|_| sqlx::Error::PoolTimedOut)??;
+        let mut connection = connect_in_time(options).await?;
         match backend {
             Backend::Sqlite => crate::sqlite_session(&mut connection).await?,
             Backend::Postgres => {
@@ -133,9 +141,7 @@ impl HeldConnection {
         if self.native.is_none() {
             let options =
                 PgConnectOptions::from_url(&self.options.database_url)?.disable_statement_logging();
-            // As quick to give up as a pool: a server that does not answer gets a 503.
-            let connecting = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, options.connect());
-            let mut connection = connecting.await.map_err(|_| sqlx::Error::PoolTimedOut)??;
+            let mut connection = connect_in_time(&options).await?;
             for statement in self.setup {
                 sqlx::query(statement).execute(&mut connection).await?;
             }
