@@ -6,7 +6,7 @@ use herald_domain::{DeliveryId, DeliveryStatus, EventId, IntegrationId, Kind, Or
 use sqlx::Row;
 
 use crate::time::to_millis;
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 
 /// The original (not replayed) deliveries of an event, oldest first. An event has a handful:
 /// they are found through the event's index and sorted. Left to itself, SQLite's planner walks
@@ -133,7 +133,13 @@ impl Store {
     }
 
     /// Inserts replays of a stored event, due now, in one transaction. They join the event's
-    /// correlation chain like any delivery of it.
+    /// correlation chain like any delivery of it. False, with nothing inserted, when the event
+    /// is gone (retention pruned it since it was read).
+    ///
+    /// On PostgreSQL no foreign key checks a delivery's event (`migrations_postgres/5003`), so
+    /// the replay locks the event's row first, as that check did. Retention's delete of the
+    /// event then waits for this transaction, and finds the replays when it looks again
+    /// before committing (see `retention`); a replay that comes second finds no row.
     pub async fn insert_replays(
         &self,
         org: &OrgId,
@@ -141,11 +147,27 @@ impl Store {
         correlation_key: Option<&str>,
         replays: &[NewReplay],
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if replays.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let mut tx = self.begin_write().await?;
+        let lock = match self.backend() {
+            Backend::Postgres => {
+                "SELECT id FROM events WHERE id = $1 AND org_id = $2 FOR KEY SHARE"
+            }
+            // SQLite's one writer excludes retention until this transaction ends.
+            Backend::Sqlite => "SELECT id FROM events WHERE id = $1 AND org_id = $2",
+        };
+        let found = sqlx::query(lock)
+            .bind(event.to_string())
+            .bind(org.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            // Dropping the transaction rolls it back.
+            return Ok(false);
+        }
         for chunk in replays.chunks(200) {
             const COLUMNS: usize = 14;
             let values = (0..chunk.len())
@@ -176,7 +198,8 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Pauses (`Some(at)`) or resumes (`None`) an integration. Returns false if it does not

@@ -53,7 +53,7 @@ pub(crate) async fn integration(store: &Store, org: &OrgId) -> Integration {
 }
 
 /// One event for `org`, with one delivery to `to`.
-fn event_row(
+pub(crate) fn event_row(
     org: &OrgId,
     to: &Integration,
     key: Option<&str>,

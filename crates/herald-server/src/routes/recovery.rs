@@ -264,7 +264,7 @@ pub async fn replay_event(
             });
         }
     }
-    store
+    let inserted = store
         .insert_replays(
             &caller.org_id,
             &event_id,
@@ -273,6 +273,10 @@ pub async fn replay_event(
             now,
         )
         .await?;
+    if !inserted {
+        // Retention pruned the event since it was read.
+        return Err(ApiError::NotFound("event"));
+    }
     state.engine.wake();
     let ids: Vec<&str> = replays.iter().map(|r| r.id.as_str()).collect();
     audit::record(
