@@ -6,6 +6,7 @@ use herald_domain::{DeliveryId, DeliveryStatus, EventId, IntegrationId, Kind, Or
 use sqlx::Row;
 
 use crate::time::to_millis;
+use crate::writer::WriteTx;
 use crate::{Backend, Result, Store, StoreError};
 
 /// The original (not replayed) deliveries of an event, oldest first. An event has a handful:
@@ -154,6 +155,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let lock = match self.backend() {
             Backend::Postgres => {
+                read_committed(&mut tx).await?;
                 "SELECT id FROM events WHERE id = $1 AND org_id = $2 FOR KEY SHARE"
             }
             // SQLite's one writer excludes retention until this transaction ends.
@@ -165,7 +167,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if found.is_none() {
-            // Dropping the transaction rolls it back.
+            tx.rollback().await?;
             return Ok(false);
         }
         for chunk in replays.chunks(200) {
@@ -229,4 +231,14 @@ impl Store {
         tx.commit().await?;
         Ok(updated)
     }
+}
+
+/// Makes a PostgreSQL transaction read committed whatever the server's or role's default: the
+/// replay's lock and retention's second look (see `retention`) need each statement to see
+/// what committed before it started.
+pub(crate) async fn read_committed(tx: &mut WriteTx) -> Result<()> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -35,7 +35,22 @@ impl Store {
     /// attempts, in one short transaction. A delivery that became unfinished meanwhile (a
     /// replay) keeps itself and its event.
     pub async fn prune_before(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<Pruned> {
+        // A batch that a replay overlapped is rolled back; the next look passes over the
+        // replayed event, whose delivery is recent. Replays are rare, so a few looks suffice.
+        for _ in 0..3 {
+            if let Some(pruned) = self.prune_batch(cutoff, batch).await? {
+                return Ok(pruned);
+            }
+        }
+        Ok(Pruned::default())
+    }
+
+    /// One batch; `None` when it was rolled back because a replay took one of its events.
+    async fn prune_batch(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<Option<Pruned>> {
         let mut tx = self.begin_write().await?;
+        if self.backend() == Backend::Postgres {
+            crate::recovery::read_committed(&mut tx).await?;
+        }
         let ids: Vec<String> = sqlx::query(PRUNABLE)
             .bind(to_millis(cutoff))
             .bind(i64::from(batch))
@@ -46,7 +61,7 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?;
         if ids.is_empty() {
             tx.commit().await?;
-            return Ok(Pruned::default());
+            return Ok(Some(Pruned::default()));
         }
         let list = crate::placeholders(1, ids.len());
         let finished = format!(
@@ -71,16 +86,15 @@ impl Store {
             *count = query.execute(&mut *tx).await?.rows_affected();
         }
         if self.backend() == Backend::Postgres && self.replayed_meanwhile(&mut tx, &ids).await? {
-            // Dropping the transaction rolls the batch back; the next batch passes over the
-            // event, whose replay is recent.
-            return Ok(Pruned::default());
+            tx.rollback().await?;
+            return Ok(None);
         }
         tx.commit().await?;
-        Ok(Pruned {
+        Ok(Some(Pruned {
             attempts: counts[0],
             deliveries: counts[1],
             events: counts[2],
-        })
+        }))
     }
 
     /// Whether a delivery refers to one of `ids` that this batch deleted. On PostgreSQL no
@@ -142,6 +156,25 @@ mod tests {
         sqlx::Row::try_get(&row, "n").unwrap()
     }
 
+    /// Waits until a session of this database waits for a row lock: the other side of the
+    /// race has reached the point the test is about.
+    async fn until_one_waits_for_a_lock(store: &Store) {
+        for _ in 0..200 {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            if sqlx::Row::try_get::<i64, _>(&row, "n").unwrap() > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no session waited for a lock within 10 s");
+    }
+
     #[tokio::test]
     async fn a_replay_of_a_pruned_event_inserts_nothing() {
         let (stores, _dir) = stores().await;
@@ -188,7 +221,7 @@ mod tests {
             let store = store.clone();
             async move { store.prune_before(Utc::now(), 10).await }
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        until_one_waits_for_a_lock(&store).await;
         assert!(
             !pruning.is_finished(),
             "the delete waits for the replay's lock"
@@ -222,7 +255,7 @@ mod tests {
                     .await
             }
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        until_one_waits_for_a_lock(&store).await;
         assert!(!replaying.is_finished(), "the replay waits for the delete");
         pruning.commit().await.unwrap();
         assert!(!replaying.await.unwrap().unwrap());

@@ -309,6 +309,22 @@ impl WriteTx {
             }
         }
     }
+
+    /// Rolls back now, and waits for it: what a dropped transaction does in the background.
+    pub(crate) async fn rollback(mut self) -> Result<()> {
+        match &mut self {
+            WriteTx::Pool(tx) => Ok(tx.take().expect("ended once").rollback().await?),
+            WriteTx::Held { writer, open } => {
+                let connection = writer.connection.as_mut().expect("held by the transaction");
+                if let Err(error) = AnyTransactionManager::rollback(connection).await {
+                    writer.forget_if_broken(&error);
+                    return Err(error.into());
+                }
+                *open = false;
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Drop for WriteTx {
