@@ -6,7 +6,6 @@ use herald_domain::{DeliveryId, DeliveryStatus, EventId, IntegrationId, Kind, Or
 use sqlx::Row;
 
 use crate::time::to_millis;
-use crate::writer::WriteTx;
 use crate::{Backend, Result, Store, StoreError};
 
 /// The original (not replayed) deliveries of an event, oldest first. An event has a handful:
@@ -155,7 +154,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let lock = match self.backend() {
             Backend::Postgres => {
-                read_committed(&mut tx).await?;
+                tx.read_committed().await?;
                 "SELECT id FROM events WHERE id = $1 AND org_id = $2 FOR KEY SHARE"
             }
             // SQLite's one writer excludes retention until this transaction ends.
@@ -231,14 +230,4 @@ impl Store {
         tx.commit().await?;
         Ok(updated)
     }
-}
-
-/// Makes a PostgreSQL transaction read committed whatever the server's or role's default: the
-/// replay's lock and retention's second look (see `retention`) need each statement to see
-/// what committed before it started.
-pub(crate) async fn read_committed(tx: &mut WriteTx) -> Result<()> {
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

@@ -49,7 +49,7 @@ impl Store {
     async fn prune_batch(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<Option<Pruned>> {
         let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
-            crate::recovery::read_committed(&mut tx).await?;
+            tx.read_committed().await?;
         }
         let ids: Vec<String> = sqlx::query(PRUNABLE)
             .bind(to_millis(cutoff))

@@ -293,30 +293,45 @@ pub(crate) enum WriteTx {
 }
 
 impl WriteTx {
-    pub(crate) async fn commit(mut self) -> Result<()> {
-        match &mut self {
-            WriteTx::Pool(tx) => Ok(tx.take().expect("committed once").commit().await?),
-            WriteTx::Held { writer, open } => {
-                let connection = writer.connection.as_mut().expect("held by the transaction");
-                // As sqlx's own transaction does: a failed commit stays open, and the drop
-                // below starts its rollback (unless the connection itself broke).
-                if let Err(error) = AnyTransactionManager::commit(connection).await {
-                    writer.forget_if_broken(&error);
-                    return Err(error.into());
-                }
-                *open = false;
-                Ok(())
-            }
-        }
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.end(true).await
     }
 
     /// Rolls back now, and waits for it: what a dropped transaction does in the background.
-    pub(crate) async fn rollback(mut self) -> Result<()> {
+    pub(crate) async fn rollback(self) -> Result<()> {
+        self.end(false).await
+    }
+
+    /// On PostgreSQL, makes this transaction read committed whatever the server's or role's
+    /// default, for statements that must each see what committed before they started (a
+    /// replay's lock and retention's second look: see `retention`).
+    pub(crate) async fn read_committed(&mut self) -> Result<()> {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn end(mut self, commit: bool) -> Result<()> {
         match &mut self {
-            WriteTx::Pool(tx) => Ok(tx.take().expect("ended once").rollback().await?),
+            WriteTx::Pool(tx) => {
+                let tx = tx.take().expect("ended once");
+                Ok(if commit {
+                    tx.commit().await
+                } else {
+                    tx.rollback().await
+                }?)
+            }
             WriteTx::Held { writer, open } => {
                 let connection = writer.connection.as_mut().expect("held by the transaction");
-                if let Err(error) = AnyTransactionManager::rollback(connection).await {
+                let ended = if commit {
+                    AnyTransactionManager::commit(connection).await
+                } else {
+                    AnyTransactionManager::rollback(connection).await
+                };
+                // As sqlx's own transaction does: a failed end stays open, and the drop below
+                // starts its rollback (unless the connection itself broke).
+                if let Err(error) = ended {
                     writer.forget_if_broken(&error);
                     return Err(error.into());
                 }
