@@ -1,6 +1,8 @@
 //! The `herald` command: run the server, emit events, apply and export configuration, manage
 //! keys.
 
+#[cfg(not(target_env = "msvc"))]
+mod allocator;
 mod commands;
 
 use std::process::ExitCode;
